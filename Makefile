@@ -1,0 +1,40 @@
+# Runnel — two commands: `make run` and `make test`. See README.md.
+SWIFT        ?= swift
+DATA_DIR     ?= ./runnel-data
+LISTEN       ?= 127.0.0.1:4437
+SEEDS        ?= 200
+START        ?= 1
+# Test parallelism: the integration tests start real processes; 2 workers suit 2 cores.
+TEST_WORKERS ?= 2
+
+.PHONY: deps build release run test sim bench clean
+
+deps:
+	@./scripts/install-deps.sh
+
+build: deps
+	$(SWIFT) build
+
+release: deps
+	$(SWIFT) build -c release --product runnel
+
+## Starts one node on $(LISTEN) with its data in $(DATA_DIR).
+run: release
+	./.build/release/runnel serve --listen $(LISTEN) --data-dir $(DATA_DIR)
+
+## Builds everything and runs every test (unit, simulator, integration with real processes).
+test: deps
+	$(SWIFT) build --build-tests
+	RUNNEL_BINARY=$(CURDIR)/.build/debug/runnel $(SWIFT) test --skip-build --parallel --num-workers $(TEST_WORKERS)
+
+## Runs the Raft cluster simulator over a seed range: make sim SEEDS=1000 START=1
+sim: deps
+	RUNNEL_SIM_SEEDS=$(SEEDS) RUNNEL_SIM_START=$(START) $(SWIFT) test --filter RaftSimulationTests
+
+## Storage-layer benchmark (durable appends, group commit) next to raw fdatasync.
+bench: deps
+	$(SWIFT) build -c release --product runnel
+	./.build/release/runnel bench storage --data-dir /tmp/runnel-bench-$$$$
+
+clean:
+	rm -rf .build

@@ -1,0 +1,85 @@
+// swift-tools-version:6.2
+// Runnel: a replicated, HTTP-native durable stream service.
+//
+// Targets are split by what they must import (see docs/architecture.md): the pure
+// state machines (`Raft`, `StreamModel`) import nothing but the standard library, so
+// their tests run in microseconds and never wait for the server stack to build.
+
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "runnel",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "runnel", targets: ["runnel"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: []),
+    ],
+    targets: [
+        // MARK: Storage engine
+        .systemLibrary(name: "CRocksDB", pkgConfig: "rocksdb", providers: [.apt(["librocksdb-dev"])]),
+        .target(name: "RocksDB", dependencies: ["CRocksDB"], swiftSettings: strict),
+
+        // MARK: Pure state machines (no I/O)
+        .target(name: "Raft", swiftSettings: strict),
+        .target(name: "StreamModel", swiftSettings: strict),
+
+        // MARK: Durable log and applied state
+        .target(
+            name: "Storage",
+            dependencies: [
+                "RocksDB", "StreamModel",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+
+        // MARK: HTTP surface
+        .target(
+            name: "Server",
+            dependencies: [
+                "Storage", "StreamModel",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "runnel",
+            dependencies: [
+                "Server", "Storage",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+
+        // MARK: Test kit
+        .target(
+            name: "RunnelTesting",
+            dependencies: [
+                "Raft", "StreamModel",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+
+        // MARK: Tests
+        .testTarget(name: "RocksDBTests", dependencies: ["RocksDB"]),
+        .testTarget(name: "StreamModelTests", dependencies: ["StreamModel"]),
+        .testTarget(name: "RaftTests", dependencies: ["Raft", "RunnelTesting"]),
+        .testTarget(name: "StorageTests", dependencies: ["Storage", "StreamModel", "RocksDB", "RunnelTesting"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["RunnelTesting", "StreamModel"]),
+    ]
+)

@@ -1,0 +1,80 @@
+/// The address of a stream in the model: a bucket and a stream name inside it (api.md §1).
+/// Every route family maps onto this pair.
+public struct StreamPath: Hashable, Sendable, Comparable, CustomStringConvertible {
+    public var bucket: String
+    public var name: String
+
+    public init(bucket: String, name: String) {
+        self.bucket = bucket
+        self.name = name
+    }
+
+    public static func < (a: StreamPath, b: StreamPath) -> Bool {
+        (a.bucket, a.name) < (b.bucket, b.name)
+    }
+
+    public var description: String { bucket + "/" + name }
+}
+
+/// Naming rules for buckets and streams (api.md §1).
+public enum Identifiers {
+    /// The bucket that always exists and backs `/streams/{id}` and single-segment `/v1/stream/` paths.
+    public static let defaultBucket = "_default"
+    public static let maxStreamNameBytes = 255
+    public static let maxBucketNameBytes = 64
+
+    /// `^[a-z0-9_-]{1,64}$`.
+    public static func isValidBucket(_ name: String) -> Bool {
+        let utf8 = name.utf8
+        guard !utf8.isEmpty, utf8.count <= maxBucketNameBytes else { return false }
+        return utf8.allSatisfy { byte in
+            (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z"))
+                || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9"))
+                || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-")
+        }
+    }
+
+    /// 1–255 bytes of UTF-8, no NUL, no `..` segment, no empty segment; `/` only when
+    /// `allowSlash` (stream names after the bucket on `/v1/stream/`).
+    public static func isValidStreamName(_ name: String, allowSlash: Bool) -> Bool {
+        let utf8 = name.utf8
+        guard !utf8.isEmpty, utf8.count <= maxStreamNameBytes else { return false }
+        if utf8.contains(0) { return false }
+        if !allowSlash && utf8.contains(UInt8(ascii: "/")) { return false }
+        for segment in name.split(separator: "/", omittingEmptySubsequences: false) {
+            if segment.isEmpty || segment == ".." || segment == "." { return false }
+        }
+        return true
+    }
+}
+
+/// Media-type comparison of the protocol (§2.1): case-insensitive, parameters ignored.
+public enum MediaType {
+    /// `application/json; charset=utf-8` → `application/json`.
+    public static func essence(_ contentType: String) -> String {
+        let base = contentType.split(separator: ";", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+        return base.trimmingSpaces().lowercased()
+    }
+
+    public static func matches(_ a: String, _ b: String) -> Bool { essence(a) == essence(b) }
+
+    /// JSON mode (§9): the media type `application/json`.
+    public static func isJSON(_ contentType: String) -> Bool { essence(contentType) == "application/json" }
+
+    /// Whether SSE sends data natively (`text/*`, `application/json`) rather than base64 (§8.4).
+    public static func isTextual(_ contentType: String) -> Bool {
+        let e = essence(contentType)
+        return e.hasPrefix("text/") || e == "application/json"
+    }
+
+    public static let octetStream = "application/octet-stream"
+}
+
+extension StringProtocol {
+    func trimmingSpaces() -> String {
+        var scalars = Substring(self).unicodeScalars[...]
+        while let first = scalars.first, first == " " || first == "\t" { scalars = scalars.dropFirst() }
+        while let last = scalars.last, last == " " || last == "\t" { scalars = scalars.dropLast() }
+        return String(String.UnicodeScalarView(scalars))
+    }
+}

@@ -1,0 +1,81 @@
+/// An idempotent producer's state on one stream (protocol §4.1).
+public struct ProducerState: Hashable, Sendable {
+    public var epoch: UInt64
+    public var lastSeq: UInt64
+}
+
+/// Where a fork came from (protocol §3.1).
+public struct ForkOrigin: Hashable, Sendable {
+    /// The incarnation id of the source stream.
+    public var sourceID: UInt64
+    /// The source's path, for idempotent re-create comparison.
+    public var sourcePath: StreamPath
+    /// The divergence offset: data below it is read from the source.
+    public var offset: Offset
+    /// Whether `Stream-Fork-Offset` was given explicitly (only then is it compared on re-create).
+    public var offsetGiven: Bool
+    public var subOffset: UInt64
+}
+
+/// The replicated metadata of one stream incarnation.
+public struct StreamMeta: Hashable, Sendable {
+    /// Unique per incarnation: a stream deleted and re-created at the same path gets a new id,
+    /// so its payload keys, ETags and fork references never collide with the old one's.
+    public var id: UInt64
+    public var path: StreamPath
+    /// Exactly as given at creation (echoed unchanged, protocol §2.2).
+    public var contentType: String
+    public var expiry: Expiry
+    public var createdAt: Int64
+    public var lastWriteAt: Int64
+    /// The last read or write that renewed a sliding TTL.
+    public var lastAccessAt: Int64
+    /// The offset where this stream's own data starts (the fork offset; zero otherwise).
+    public var base: Offset
+    /// The next offset: one past the last stored unit.
+    public var tail: Offset
+    public var closed: Bool
+    /// The producer tuple whose request closed the stream, so its retry is a duplicate.
+    public var closedBy: ProducerTuple?
+    public var producers: [String: ProducerState]
+    /// The last `Stream-Seq`, compared bytewise (scoped per stream).
+    public var lastStreamSeq: String?
+    public var fork: ForkOrigin?
+    /// Live forks that read through this stream.
+    public var forkCount: UInt64
+    /// Deleted (or expired) while forks still reference it: its URL answers 410.
+    public var softDeleted: Bool
+
+    public var isJSON: Bool { MediaType.isJSON(contentType) }
+
+    /// The stream's current entity tag, the value `If-Match` is compared with (api.md §2):
+    /// it changes with every append and with closure.
+    public var etag: String { StreamMeta.etag(id: id, start: nil, end: tail, closed: closed) }
+
+    /// `"<id>:<start or -1>:<end>[:c]"`, quoted (protocol §11).
+    public static func etag(id: UInt64, start: Offset?, end: Offset, closed: Bool) -> String {
+        "\"\(id):\(start?.description ?? "-1"):\(end)\(closed ? ":c" : "")\""
+    }
+
+    /// Whether the stream has expired at `now` (milliseconds).
+    public func isExpired(at now: Int64) -> Bool {
+        switch expiry {
+        case .never:
+            return false
+        case .ttl(let seconds):
+            guard seconds <= UInt64(Int64.max / 1000) else { return false }
+            let (deadline, overflow) = lastAccessAt.addingReportingOverflow(Int64(seconds) * 1000)
+            return !overflow && now >= deadline
+        case .at(let deadline):
+            return now >= deadline
+        }
+    }
+}
+
+/// A bucket (api.md §2).
+public struct BucketMeta: Hashable, Sendable {
+    public var name: String
+    public var createdAt: Int64
+    /// Streams in the bucket, soft-deleted ones included.
+    public var streamCount: UInt64
+}

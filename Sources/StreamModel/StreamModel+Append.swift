@@ -1,0 +1,119 @@
+extension StreamModel {
+    /// `POST` (protocol §4, §4.1, §5): append, close, or append-and-close, with idempotent
+    /// producers and `Stream-Seq`. Checks run in the reference server's order: existence,
+    /// closure, content type, producer, then `Stream-Seq`; state changes only on success.
+    mutating func appendStream(_ request: AppendStream, now: Int64, effects: inout ApplyEffects) throws(ModelError) -> AppendOutcome {
+        guard var meta = resolve(request.path, now: now, effects: &effects) else {
+            throw ModelError(.streamNotFound, "stream \(request.path) does not exist")
+        }
+        guard !meta.softDeleted else { throw ModelError(.streamGone, "stream \(request.path) was deleted") }
+        if let ifMatch = request.ifMatch, !Self.etagMatches(ifMatch, meta) {
+            throw preconditionFailed(meta)
+        }
+        let closeOnly = request.body.isEmpty
+        guard !closeOnly || request.close else { throw ModelError(.emptyBody, "an append needs a non-empty body") }
+
+        if meta.closed {
+            if let producer = request.producer, producer == meta.closedBy {
+                // A retry of the request that closed the stream: same answer, nothing written.
+                return AppendOutcome(nextOffset: meta.tail, closed: true, producerEpoch: producer.epoch,
+                                     producerSeq: producer.seq, duplicate: true, wroteData: false)
+            }
+            if closeOnly && request.producer == nil {
+                return AppendOutcome(nextOffset: meta.tail, closed: true, producerEpoch: nil, producerSeq: nil,
+                                     duplicate: false, wroteData: false)
+            }
+            var error = ModelError(.streamClosed, "stream \(request.path) is closed")
+            error.closed = true
+            error.nextOffset = meta.tail
+            throw error
+        }
+
+        if !closeOnly {
+            let requestType = request.contentType ?? ""
+            guard MediaType.matches(requestType, meta.contentType) else {
+                throw ModelError(.contentTypeMismatch, "Content-Type \(requestType) does not match the stream's \(meta.contentType)")
+            }
+            if case .json = request.body, !meta.isJSON {
+                throw ModelError(.contentTypeMismatch, "JSON messages for a non-JSON stream")
+            }
+        }
+
+        var producerState: ProducerState?
+        if let producer = request.producer {
+            switch try checkProducer(producer, meta: meta) {
+            case .duplicate(let state):
+                return AppendOutcome(nextOffset: meta.tail, closed: meta.closed, producerEpoch: state.epoch,
+                                     producerSeq: state.lastSeq, duplicate: true, wroteData: false)
+            case .accept:
+                producerState = ProducerState(epoch: producer.epoch, lastSeq: producer.seq)
+            }
+        }
+
+        if let seq = request.streamSeq {
+            if let last = meta.lastStreamSeq, Array(seq.utf8).lexicographicallyPrecedesOrEqual(Array(last.utf8)) {
+                throw ModelError(.streamSeqConflict, "Stream-Seq \(seq) is not greater than the last one, \(last)")
+            }
+            meta.lastStreamSeq = seq
+        }
+
+        if !closeOnly {
+            writeUnit(StoredUnit.encode(request.body), to: &meta, effects: &effects)
+        }
+        if let producer = request.producer, let producerState {
+            meta.producers[producer.id] = producerState
+        }
+        if request.close {
+            meta.closed = true
+            meta.closedBy = request.producer
+            effects.wake.insert(meta.id)
+        }
+        meta.lastWriteAt = now
+        meta.lastAccessAt = max(meta.lastAccessAt, now)
+        store(meta, effects: &effects)
+        return AppendOutcome(nextOffset: meta.tail, closed: meta.closed, producerEpoch: request.producer?.epoch,
+                             producerSeq: request.producer?.seq, duplicate: false, wroteData: !closeOnly)
+    }
+
+    enum ProducerDecision {
+        case accept
+        case duplicate(ProducerState)
+    }
+
+    /// The epoch/sequence rules of idempotent producers (protocol §4.1).
+    func checkProducer(_ producer: ProducerTuple, meta: StreamMeta) throws(ModelError) -> ProducerDecision {
+        guard let state = meta.producers[producer.id] else {
+            // A new producer starts at seq 0, whatever its epoch.
+            guard producer.seq == 0 else { throw sequenceGap(expected: 0, received: producer.seq) }
+            return .accept
+        }
+        if producer.epoch < state.epoch {
+            var error = ModelError(.producerStaleEpoch, "producer epoch \(producer.epoch) is older than \(state.epoch)")
+            error.currentEpoch = state.epoch
+            throw error
+        }
+        if producer.epoch > state.epoch {
+            guard producer.seq == 0 else {
+                throw ModelError(.producerEpochSeq, "a new producer epoch must start at Producer-Seq 0")
+            }
+            return .accept
+        }
+        if producer.seq <= state.lastSeq { return .duplicate(state) }
+        if producer.seq == state.lastSeq + 1 { return .accept }
+        throw sequenceGap(expected: state.lastSeq + 1, received: producer.seq)
+    }
+
+    private func sequenceGap(expected: UInt64, received: UInt64) -> ModelError {
+        var error = ModelError(.producerSeqGap, "expected Producer-Seq \(expected), received \(received)")
+        error.expectedSeq = expected
+        error.receivedSeq = received
+        return error
+    }
+}
+
+extension Array where Element == UInt8 {
+    /// Bytewise lexicographic `self <= other` (how `Stream-Seq` values compare, protocol §2.1).
+    func lexicographicallyPrecedesOrEqual(_ other: [UInt8]) -> Bool {
+        !other.lexicographicallyPrecedes(self)
+    }
+}

@@ -1,0 +1,208 @@
+/// What applying commands changed, for the storage layer to persist in one write batch and
+/// for live readers to be woken.
+public struct ApplyEffects: Sendable {
+    /// A stored data unit: `bytes` at `position` of stream incarnation `streamID`.
+    public struct UnitWrite: Sendable {
+        public var streamID: UInt64
+        public var position: UInt64
+        public var bytes: [UInt8]
+    }
+
+    public var units: [UnitWrite] = []
+    /// Streams whose metadata changed; if the model no longer has the path, delete its row.
+    public var changedStreams: Set<StreamPath> = []
+    /// Incarnations removed for good: their stored units can be deleted.
+    public var removedStreamIDs: [UInt64] = []
+    public var changedBuckets: Set<String> = []
+    /// Incarnations whose live readers must be woken (new data, closure, deletion).
+    public var wake: Set<UInt64> = []
+
+    public init() {}
+
+    public var isEmpty: Bool {
+        units.isEmpty && changedStreams.isEmpty && removedStreamIDs.isEmpty && changedBuckets.isEmpty
+    }
+}
+
+/// The replicated state machine of Runnel: buckets and streams with the whole model of the
+/// Durable Streams protocol plus the `/ds` extensions (api.md §2).
+///
+/// Pure and deterministic: `apply` takes a command and the time the leader stamped on its log
+/// entry, and nothing else. The model keeps metadata in memory; stored data units leave
+/// through `ApplyEffects`, and are read back by the storage layer, never by the model.
+public struct StreamModel: Sendable {
+    public internal(set) var buckets: [String: BucketMeta]
+    public internal(set) var streams: [StreamPath: StreamMeta] = [:]
+    private var pathByID: [UInt64: StreamPath] = [:]
+    /// The next stream incarnation id.
+    public internal(set) var nextStreamID: UInt64 = 1
+
+    public init() {
+        buckets = [Identifiers.defaultBucket: BucketMeta(name: Identifiers.defaultBucket, createdAt: 0, streamCount: 0)]
+    }
+
+    /// Rebuilds a model from persisted metadata (the inverse of persisting `changedStreams`).
+    public init(buckets: [BucketMeta], streams: [StreamMeta], nextStreamID: UInt64) {
+        self.init()
+        for bucket in buckets { self.buckets[bucket.name] = bucket }
+        for meta in streams {
+            self.streams[meta.path] = meta
+            pathByID[meta.id] = meta.path
+        }
+        self.nextStreamID = max(nextStreamID, (streams.map(\.id).max() ?? 0) + 1)
+    }
+
+    /// The stream at `path` as a read at `now` sees it: `nil` when absent or expired.
+    /// (A soft-deleted stream is returned; callers answer 410 for it.)
+    public func stream(at path: StreamPath, now: Int64) -> StreamMeta? {
+        guard let meta = streams[path] else { return nil }
+        if !meta.softDeleted && meta.isExpired(at: now) {
+            return meta.forkCount > 0 ? softDeletedCopy(meta) : nil
+        }
+        return meta
+    }
+
+    private func softDeletedCopy(_ meta: StreamMeta) -> StreamMeta {
+        var copy = meta
+        copy.softDeleted = true
+        return copy
+    }
+
+    /// The stream incarnation with `id`, live or soft-deleted.
+    public func stream(id: UInt64) -> StreamMeta? {
+        pathByID[id].flatMap { streams[$0] }
+    }
+
+    /// Applies one command at leader time `now` (ms since the Unix epoch).
+    public mutating func apply(_ command: Command, now: Int64, effects: inout ApplyEffects) -> CommandResult {
+        do {
+            switch command {
+            case .createBucket(let name): return try createBucket(name, now: now, effects: &effects)
+            case .deleteBucket(let name): return try deleteBucket(name, effects: &effects)
+            case .create(let create): return .created(try createStream(create, now: now, effects: &effects))
+            case .append(let append): return .appended(try appendStream(append, now: now, effects: &effects))
+            case .delete(let path):
+                try deleteStream(path, now: now, effects: &effects)
+                return .deleted
+            case .touch(let paths):
+                for path in paths { touch(path, now: now, effects: &effects) }
+                return .touched
+            case .expire:
+                return .expired(count: expireAll(now: now, effects: &effects))
+            }
+        } catch {
+            return .rejected(error)
+        }
+    }
+
+    // MARK: Buckets
+
+    private mutating func createBucket(_ name: String, now: Int64, effects: inout ApplyEffects) throws(ModelError) -> CommandResult {
+        guard Identifiers.isValidBucket(name) else { throw ModelError(.invalidBucket, "invalid bucket name") }
+        if buckets[name] != nil { return .bucketCreated(created: false) }
+        buckets[name] = BucketMeta(name: name, createdAt: now, streamCount: 0)
+        effects.changedBuckets.insert(name)
+        return .bucketCreated(created: true)
+    }
+
+    private mutating func deleteBucket(_ name: String, effects: inout ApplyEffects) throws(ModelError) -> CommandResult {
+        guard let bucket = buckets[name] else { throw ModelError(.bucketNotFound, "bucket \(name) does not exist") }
+        guard name != Identifiers.defaultBucket else {
+            throw ModelError(.bucketNotEmpty, "the \(Identifiers.defaultBucket) bucket cannot be deleted")
+        }
+        guard bucket.streamCount == 0 else {
+            throw ModelError(.bucketNotEmpty, "bucket \(name) still has \(bucket.streamCount) stream(s)")
+        }
+        buckets[name] = nil
+        effects.changedBuckets.insert(name)
+        return .bucketDeleted
+    }
+
+    // MARK: Lookup with lazy expiry
+
+    /// The live (or soft-deleted) stream at `path` as of `now`. A stream found expired is
+    /// expired here, so every replica expires it at the same point of the log.
+    mutating func resolve(_ path: StreamPath, now: Int64, effects: inout ApplyEffects) -> StreamMeta? {
+        guard let meta = streams[path] else { return nil }
+        if !meta.softDeleted && meta.isExpired(at: now) {
+            expire(meta, effects: &effects)
+            return streams[path]
+        }
+        return meta
+    }
+
+    /// Expired with forks → soft-deleted; without → removed (protocol §6, §10).
+    private mutating func expire(_ meta: StreamMeta, effects: inout ApplyEffects) {
+        if meta.forkCount > 0 {
+            streams[meta.path]?.softDeleted = true
+            effects.changedStreams.insert(meta.path)
+            effects.wake.insert(meta.id)
+        } else {
+            remove(meta, effects: &effects)
+        }
+    }
+
+    /// Removes a stream for good and releases its reference on its fork source, cascading
+    /// up a chain of soft-deleted sources (protocol §6 "Cascading GC").
+    mutating func remove(_ meta: StreamMeta, effects: inout ApplyEffects) {
+        streams[meta.path] = nil
+        pathByID[meta.id] = nil
+        effects.changedStreams.insert(meta.path)
+        effects.removedStreamIDs.append(meta.id)
+        effects.wake.insert(meta.id)
+        if var bucket = buckets[meta.path.bucket] {
+            bucket.streamCount -= 1
+            buckets[meta.path.bucket] = bucket
+            effects.changedBuckets.insert(bucket.name)
+        }
+        guard let origin = meta.fork, var source = stream(id: origin.sourceID) else { return }
+        source.forkCount -= 1
+        streams[source.path] = source
+        effects.changedStreams.insert(source.path)
+        if source.softDeleted && source.forkCount == 0 {
+            remove(source, effects: &effects)
+        }
+    }
+
+    mutating func store(_ meta: StreamMeta, effects: inout ApplyEffects) {
+        streams[meta.path] = meta
+        pathByID[meta.id] = meta.path
+        effects.changedStreams.insert(meta.path)
+    }
+
+    // MARK: Delete, touch, expire
+
+    private mutating func deleteStream(_ path: StreamPath, now: Int64, effects: inout ApplyEffects) throws(ModelError) {
+        guard let meta = resolve(path, now: now, effects: &effects) else {
+            throw ModelError(.streamNotFound, "stream \(path) does not exist")
+        }
+        guard !meta.softDeleted else { throw ModelError(.streamGone, "stream \(path) was deleted") }
+        if meta.forkCount > 0 {
+            var soft = meta
+            soft.softDeleted = true
+            store(soft, effects: &effects)
+            effects.wake.insert(meta.id)
+        } else {
+            remove(meta, effects: &effects)
+        }
+    }
+
+    private mutating func touch(_ path: StreamPath, now: Int64, effects: inout ApplyEffects) {
+        guard var meta = resolve(path, now: now, effects: &effects), !meta.softDeleted,
+              case .ttl = meta.expiry, meta.lastAccessAt < now
+        else { return }
+        meta.lastAccessAt = now
+        store(meta, effects: &effects)
+    }
+
+    private mutating func expireAll(now: Int64, effects: inout ApplyEffects) -> Int {
+        let expired = streams.values.filter { !$0.softDeleted && $0.isExpired(at: now) }.sorted { $0.id < $1.id }
+        for meta in expired {
+            // An earlier removal in this loop may have cascaded into this one already.
+            if let current = streams[meta.path], current.id == meta.id, !current.softDeleted {
+                expire(current, effects: &effects)
+            }
+        }
+        return expired.count
+    }
+}

@@ -100,7 +100,7 @@ public final class RocksIterator {
     public var value: [UInt8] { withCurrent { _, value in Array(value) } }
 
     /// Lends the current key and value without copying; the buffers die at the next move.
-    public func withCurrent<R>(_ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+    public func withCurrent<R, E: Error>(_ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
         var keyLength = 0
         var valueLength = 0
         let key = rocksdb_iter_key(raw, &keyLength)

@@ -206,3 +206,22 @@ public struct StreamModel: Sendable {
         return expired.count
     }
 }
+
+extension StreamModel {
+    /// Replaces the metadata at `path` (or removes it) without applying any rule: used to
+    /// keep a read-side copy of the model in step with the applier's, one changed row at a
+    /// time, instead of copying the whole model after every batch.
+    public mutating func install(_ meta: StreamMeta?, at path: StreamPath) {
+        if let old = streams[path], old.id != meta?.id { pathByID[old.id] = nil }
+        streams[path] = meta
+        if let meta {
+            pathByID[meta.id] = path
+            nextStreamID = max(nextStreamID, meta.id + 1)
+        }
+    }
+
+    /// Replaces (or removes) a bucket's metadata; see `install(_:at:)`.
+    public mutating func install(_ bucket: BucketMeta?, named name: String) {
+        buckets[name] = bucket
+    }
+}

@@ -1,0 +1,52 @@
+import StreamModel
+
+/// The column families of a node's database and the layout of their keys (design.md
+/// "Storage layout"). All integers are big-endian so keys sort numerically.
+enum CF {
+    static let raftLog = "raft_log"
+    static let raftState = "raft_state"
+    static let meta = "meta"
+    static let payloads = "payloads"
+    static let all = [raftLog, raftState, meta, payloads]
+}
+
+enum Keys {
+    // raft_log: the entry's index.
+    static func logIndex(_ index: UInt64) -> [UInt8] { be64(index) }
+
+    // raft_state: fixed keys.
+    static let hardState: [UInt8] = Array("hard_state".utf8)
+    static let nodeIdentity: [UInt8] = Array("node_identity".utf8)
+
+    // meta: tagged by a leading byte.
+    static let appliedIndex: [UInt8] = [0x01]
+    static let nextStreamID: [UInt8] = [0x02]
+    static let bucketPrefix: [UInt8] = [0x03]
+    static let streamPrefix: [UInt8] = [0x04]
+
+    static func bucket(_ name: String) -> [UInt8] { bucketPrefix + Array(name.utf8) }
+
+    /// Stream rows sort by bucket, then name, so a bucket's streams list in name order.
+    static func stream(_ path: StreamPath) -> [UInt8] { streamsOfBucket(path.bucket) + Array(path.name.utf8) }
+
+    static func streamsOfBucket(_ bucket: String) -> [UInt8] { streamPrefix + Array(bucket.utf8) + [0x00] }
+
+    // payloads: stream incarnation ‖ position.
+    static func unit(_ streamID: UInt64, _ position: UInt64) -> [UInt8] { be64(streamID) + be64(position) }
+    static func units(of streamID: UInt64) -> [UInt8] { be64(streamID) }
+
+    static func be64(_ v: UInt64) -> [UInt8] {
+        [UInt8(v >> 56), UInt8((v >> 48) & 0xFF), UInt8((v >> 40) & 0xFF), UInt8((v >> 32) & 0xFF),
+         UInt8((v >> 24) & 0xFF), UInt8((v >> 16) & 0xFF), UInt8((v >> 8) & 0xFF), UInt8(v & 0xFF)]
+    }
+
+    static func readBE64(_ bytes: UnsafeRawBufferPointer, at offset: Int = 0) -> UInt64 {
+        var v: UInt64 = 0
+        for i in 0..<8 { v = v << 8 | UInt64(bytes[offset + i]) }
+        return v
+    }
+
+    static func readBE64(_ bytes: [UInt8], at offset: Int = 0) -> UInt64 {
+        bytes.withUnsafeBytes { readBE64($0, at: offset) }
+    }
+}

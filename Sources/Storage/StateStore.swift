@@ -1,0 +1,128 @@
+import RocksDB
+import StreamModel
+
+/// The applied state: stream and bucket metadata plus the applied index in `meta`, and the
+/// stored data units in `payloads` (design.md "Storage layout").
+public final class StateStore: Sendable {
+    let db: RocksDB
+    private let meta: ColumnFamily
+    private let payloads: ColumnFamily
+
+    init(db: RocksDB) throws(RocksDBError) {
+        self.db = db
+        meta = try db.columnFamily(named: CF.meta)
+        payloads = try db.columnFamily(named: CF.payloads)
+    }
+
+    /// Rebuilds the state machine from `meta` and returns it with the index it reflects.
+    public func load() throws(StorageError) -> (model: StreamModel, appliedIndex: UInt64) {
+        do {
+            let applied = try db.get(Keys.appliedIndex, in: meta).map { Keys.readBE64($0) } ?? 0
+            let nextID = try db.get(Keys.nextStreamID, in: meta).map { Keys.readBE64($0) } ?? 1
+            var buckets: [BucketMeta] = []
+            for (key, value) in try db.scan(meta, range: .prefix(Keys.bucketPrefix)) {
+                do { buckets.append(try Codec.decodeBucket(value)) } catch {
+                    throw StorageError(error, "bucket row \(key)")
+                }
+            }
+            var streams: [StreamMeta] = []
+            let iterator = db.makeIterator(meta, range: .prefix(Keys.streamPrefix))
+            iterator.seekToFirst()
+            while iterator.isValid {
+                do { streams.append(try Codec.decodeStreamMeta(iterator.value)) } catch {
+                    throw StorageError(error, "stream row")
+                }
+                iterator.next()
+            }
+            try iterator.checkError()
+            return (StreamModel(buckets: buckets, streams: streams, nextStreamID: nextID), applied)
+        } catch let error as RocksDBError {
+            throw StorageError(error)
+        } catch let error as StorageError {
+            throw error
+        } catch {
+            throw StorageError(.io, "loading state: \(error)")
+        }
+    }
+
+    /// Writes what a batch of applied commands changed, and the new applied index, in one
+    /// atomic write batch. It is not fsynced: the log is, and replay from the applied index
+    /// rebuilds anything lost (design.md "Storage layout").
+    public func persist(_ effects: ApplyEffects, model: StreamModel, appliedIndex: UInt64) throws(StorageError) {
+        let batch = WriteBatch()
+        for id in effects.removedStreamIDs {
+            batch.deleteRange(from: Keys.units(of: id), to: Keys.units(of: id + 1), in: payloads)
+        }
+        for unit in effects.units {
+            batch.put(Keys.unit(unit.streamID, unit.position), unit.bytes, in: payloads)
+        }
+        for path in effects.changedStreams {
+            if let stream = model.streams[path] {
+                batch.put(Keys.stream(path), Codec.encode(stream), in: meta)
+            } else {
+                batch.delete(Keys.stream(path), in: meta)
+            }
+        }
+        for name in effects.changedBuckets {
+            if let bucket = model.buckets[name] {
+                batch.put(Keys.bucket(name), Codec.encode(bucket), in: meta)
+            } else {
+                batch.delete(Keys.bucket(name), in: meta)
+            }
+        }
+        batch.put(Keys.nextStreamID, Keys.be64(model.nextStreamID), in: meta)
+        batch.put(Keys.appliedIndex, Keys.be64(appliedIndex), in: meta)
+        do { try db.write(batch, sync: false) } catch { throw StorageError(error) }
+    }
+
+    /// Stream rows of `bucket` whose names start with `prefix` and sort after `after`, in
+    /// name order, at most `limit`.
+    public func listStreams(bucket: String, prefix: String, after: String?, limit: Int) throws(StorageError) -> [StreamMeta] {
+        let base = Keys.streamsOfBucket(bucket)
+        let iterator = db.makeIterator(meta, range: .prefix(base + Array(prefix.utf8)))
+        if let after {
+            iterator.seek(base + Array(after.utf8) + [0x00])
+        } else {
+            iterator.seekToFirst()
+        }
+        var result: [StreamMeta] = []
+        while iterator.isValid && result.count < limit {
+            do { result.append(try Codec.decodeStreamMeta(iterator.value)) } catch {
+                throw StorageError(error, "stream row")
+            }
+            iterator.next()
+        }
+        do { try iterator.checkError() } catch { throw StorageError(error) }
+        return result
+    }
+
+    /// Calls `body` with each stored unit of `streamID` that overlaps `[from, to)`, in order:
+    /// the unit's start position and its bytes (valid only during the call). Returns early
+    /// when `body` returns false.
+    public func forEachUnit(
+        of streamID: UInt64, from: UInt64, to: UInt64,
+        _ body: (UInt64, UnsafeRawBufferPointer) throws(StorageError) -> Bool
+    ) throws(StorageError) {
+        guard from < to else { return }
+        let iterator = db.makeIterator(
+            payloads, range: KeyRange(lower: Keys.unit(streamID, 0), upper: Keys.unit(streamID, to)))
+        // The unit containing `from` may start before it.
+        iterator.seekForPrev(Keys.unit(streamID, from))
+        if !iterator.isValid { iterator.seek(Keys.unit(streamID, from)) }
+        while iterator.isValid {
+            let keep = try iterator.withCurrent { key, value throws(StorageError) -> Bool in
+                let start = Keys.readBE64(key, at: 8)
+                if start + UInt64(value.count) <= from { return true }  // ends before the range
+                return try body(start, value)
+            }
+            if !keep { break }
+            iterator.next()
+        }
+        do { try iterator.checkError() } catch { throw StorageError(error) }
+    }
+
+    /// The stored unit that starts exactly at `position`, or `nil`.
+    public func unit(of streamID: UInt64, at position: UInt64) throws(StorageError) -> [UInt8]? {
+        do { return try db.get(Keys.unit(streamID, position), in: payloads) } catch { throw StorageError(error) }
+    }
+}

@@ -1,0 +1,44 @@
+import RocksDB
+import StreamModel
+
+/// A failure of the storage layer: the disk, RocksDB, or damaged data. These are not client
+/// errors; the HTTP layer answers them with 5xx, and a node that cannot persist stops.
+public struct StorageError: Error, Sendable, CustomStringConvertible {
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        fileprivate enum Value: String, Sendable {
+            case io, corruption, closed, busy
+        }
+        fileprivate let value: Value
+        public var description: String { value.rawValue }
+        /// RocksDB or the file system failed.
+        public static let io = Code(value: .io)
+        /// Stored bytes do not decode.
+        public static let corruption = Code(value: .corruption)
+        /// The store is shut down.
+        public static let closed = Code(value: .closed)
+        /// Too much is queued; try again later.
+        public static let busy = Code(value: .busy)
+    }
+
+    public var code: Code
+    public var message: String
+    public var underlying: (any Error & Sendable)?
+
+    public init(_ code: Code, _ message: String, underlying: (any Error & Sendable)? = nil) {
+        self.code = code
+        self.message = message
+        self.underlying = underlying
+    }
+
+    init(_ error: RocksDBError) {
+        self.init(error.code == .corruption ? .corruption : .io, error.message, underlying: error)
+    }
+
+    init(_ error: DecodingError, _ context: String) {
+        self.init(.corruption, "\(context): \(error.message)", underlying: error)
+    }
+
+    public var description: String {
+        "StorageError(\(code)): \(message)" + (underlying.map { " (\($0))" } ?? "")
+    }
+}

@@ -1,0 +1,254 @@
+/// Binary encodings of commands (carried in log entries) and of persisted metadata.
+/// Every encoding starts with a version byte so the format can evolve; decoders reject
+/// versions they do not know instead of guessing.
+public enum Codec {
+    static let version: UInt8 = 1
+
+    // MARK: Commands
+
+    public static func encode(_ command: Command, into w: inout ByteWriter) {
+        switch command {
+        case .createBucket(let name):
+            w.u8(1); w.string(name)
+        case .deleteBucket(let name):
+            w.u8(2); w.string(name)
+        case .create(let c):
+            w.u8(3)
+            encode(c.path, into: &w)
+            optionalString(c.contentType, into: &w)
+            encode(c.expiry, into: &w)
+            w.bool(c.closed)
+            encode(c.body, into: &w)
+            if let fork = c.fork {
+                w.u8(1)
+                encode(fork.source, into: &w)
+                optionalOffset(fork.offset, into: &w)
+                w.u64(fork.subOffset)
+                w.blob(fork.materializedPrefix)
+                if let id = fork.sourceID { w.u8(1); w.u64(id) } else { w.u8(0) }
+            } else {
+                w.u8(0)
+            }
+            w.bool(c.createBucket)
+            optionalString(c.ifMatch, into: &w)
+        case .append(let a):
+            w.u8(4)
+            encode(a.path, into: &w)
+            optionalString(a.contentType, into: &w)
+            encode(a.body, into: &w)
+            w.bool(a.close)
+            if let p = a.producer {
+                w.u8(1); w.string(p.id); w.u64(p.epoch); w.u64(p.seq)
+            } else {
+                w.u8(0)
+            }
+            optionalString(a.streamSeq, into: &w)
+            optionalString(a.ifMatch, into: &w)
+        case .delete(let path):
+            w.u8(5); encode(path, into: &w)
+        case .touch(let paths):
+            w.u8(6)
+            w.varint(UInt64(paths.count))
+            for path in paths { encode(path, into: &w) }
+        case .expire:
+            w.u8(7)
+        }
+    }
+
+    public static func decodeCommand(_ r: inout ByteReader) throws(DecodingError) -> Command {
+        switch try r.u8() {
+        case 1: return .createBucket(try r.string())
+        case 2: return .deleteBucket(try r.string())
+        case 3:
+            let path = try decodePath(&r)
+            let contentType = try optionalString(&r)
+            let expiry = try decodeExpiry(&r)
+            let closed = try r.bool()
+            let body = try decodeBody(&r)
+            var fork: ForkRequest?
+            if try r.bool() {
+                let source = try decodePath(&r)
+                let offset = try optionalOffset(&r)
+                let subOffset = try r.u64()
+                let prefix = try r.blob()
+                let sourceID: UInt64? = try r.bool() ? try r.u64() : nil
+                fork = ForkRequest(source: source, offset: offset, subOffset: subOffset,
+                                   materializedPrefix: prefix, sourceID: sourceID)
+            }
+            let createBucket = try r.bool()
+            let ifMatch = try optionalString(&r)
+            return .create(CreateStream(path: path, contentType: contentType, expiry: expiry, closed: closed,
+                                        body: body, fork: fork, createBucket: createBucket, ifMatch: ifMatch))
+        case 4:
+            let path = try decodePath(&r)
+            let contentType = try optionalString(&r)
+            let body = try decodeBody(&r)
+            let close = try r.bool()
+            var producer: ProducerTuple?
+            if try r.bool() {
+                producer = ProducerTuple(id: try r.string(), epoch: try r.u64(), seq: try r.u64())
+            }
+            let streamSeq = try optionalString(&r)
+            let ifMatch = try optionalString(&r)
+            return .append(AppendStream(path: path, contentType: contentType, body: body, close: close,
+                                        producer: producer, streamSeq: streamSeq, ifMatch: ifMatch))
+        case 5: return .delete(try decodePath(&r))
+        case 6:
+            let count = try r.varint()
+            guard count <= UInt64(r.remaining) else { throw DecodingError("bad touch count") }
+            var paths: [StreamPath] = []
+            for _ in 0..<count { paths.append(try decodePath(&r)) }
+            return .touch(paths)
+        case 7: return .expire
+        case let tag: throw DecodingError("unknown command tag \(tag)")
+        }
+    }
+
+    // MARK: Metadata rows
+
+    public static func encode(_ meta: StreamMeta) -> [UInt8] {
+        var w = ByteWriter(capacity: 128)
+        w.u8(version)
+        w.u64(meta.id)
+        encode(meta.path, into: &w)
+        w.string(meta.contentType)
+        encode(meta.expiry, into: &w)
+        w.i64(meta.createdAt); w.i64(meta.lastWriteAt); w.i64(meta.lastAccessAt)
+        encode(meta.base, into: &w)
+        encode(meta.tail, into: &w)
+        w.bool(meta.closed)
+        if let p = meta.closedBy { w.u8(1); w.string(p.id); w.u64(p.epoch); w.u64(p.seq) } else { w.u8(0) }
+        // Producers sorted by id so equal states encode to equal bytes.
+        w.varint(UInt64(meta.producers.count))
+        for (id, state) in meta.producers.sorted(by: { $0.key < $1.key }) {
+            w.string(id); w.u64(state.epoch); w.u64(state.lastSeq)
+        }
+        optionalString(meta.lastStreamSeq, into: &w)
+        if let fork = meta.fork {
+            w.u8(1)
+            w.u64(fork.sourceID)
+            encode(fork.sourcePath, into: &w)
+            encode(fork.offset, into: &w)
+            w.bool(fork.offsetGiven)
+            w.u64(fork.subOffset)
+        } else {
+            w.u8(0)
+        }
+        w.u64(meta.forkCount)
+        w.bool(meta.softDeleted)
+        return w.bytes
+    }
+
+    public static func decodeStreamMeta(_ bytes: [UInt8]) throws(DecodingError) -> StreamMeta {
+        var r = ByteReader(bytes)
+        guard try r.u8() == version else { throw DecodingError("unknown stream metadata version") }
+        let id = try r.u64()
+        let path = try decodePath(&r)
+        let contentType = try r.string()
+        let expiry = try decodeExpiry(&r)
+        let createdAt = try r.i64(), lastWriteAt = try r.i64(), lastAccessAt = try r.i64()
+        let base = try decodeOffset(&r)
+        let tail = try decodeOffset(&r)
+        let closed = try r.bool()
+        let closedBy: ProducerTuple? = try r.bool() ? ProducerTuple(id: try r.string(), epoch: try r.u64(), seq: try r.u64()) : nil
+        let producerCount = try r.varint()
+        guard producerCount <= UInt64(r.remaining) else { throw DecodingError("bad producer count") }
+        var producers: [String: ProducerState] = [:]
+        for _ in 0..<producerCount {
+            let pid = try r.string()
+            producers[pid] = ProducerState(epoch: try r.u64(), lastSeq: try r.u64())
+        }
+        let lastStreamSeq = try optionalString(&r)
+        var fork: ForkOrigin?
+        if try r.bool() {
+            fork = ForkOrigin(sourceID: try r.u64(), sourcePath: try decodePath(&r), offset: try decodeOffset(&r),
+                              offsetGiven: try r.bool(), subOffset: try r.u64())
+        }
+        let forkCount = try r.u64()
+        let softDeleted = try r.bool()
+        return StreamMeta(id: id, path: path, contentType: contentType, expiry: expiry, createdAt: createdAt,
+                          lastWriteAt: lastWriteAt, lastAccessAt: lastAccessAt, base: base, tail: tail, closed: closed,
+                          closedBy: closedBy, producers: producers, lastStreamSeq: lastStreamSeq, fork: fork,
+                          forkCount: forkCount, softDeleted: softDeleted)
+    }
+
+    public static func encode(_ bucket: BucketMeta) -> [UInt8] {
+        var w = ByteWriter(capacity: 32)
+        w.u8(version)
+        w.string(bucket.name)
+        w.i64(bucket.createdAt)
+        w.u64(bucket.streamCount)
+        return w.bytes
+    }
+
+    public static func decodeBucket(_ bytes: [UInt8]) throws(DecodingError) -> BucketMeta {
+        var r = ByteReader(bytes)
+        guard try r.u8() == version else { throw DecodingError("unknown bucket metadata version") }
+        return BucketMeta(name: try r.string(), createdAt: try r.i64(), streamCount: try r.u64())
+    }
+
+    // MARK: Pieces
+
+    static func encode(_ path: StreamPath, into w: inout ByteWriter) {
+        w.string(path.bucket); w.string(path.name)
+    }
+    static func decodePath(_ r: inout ByteReader) throws(DecodingError) -> StreamPath {
+        StreamPath(bucket: try r.string(), name: try r.string())
+    }
+    static func encode(_ offset: Offset, into w: inout ByteWriter) {
+        w.u64(offset.epoch); w.u64(offset.position)
+    }
+    static func decodeOffset(_ r: inout ByteReader) throws(DecodingError) -> Offset {
+        Offset(epoch: try r.u64(), position: try r.u64())
+    }
+    static func optionalOffset(_ offset: Offset?, into w: inout ByteWriter) {
+        if let offset { w.u8(1); encode(offset, into: &w) } else { w.u8(0) }
+    }
+    static func optionalOffset(_ r: inout ByteReader) throws(DecodingError) -> Offset? {
+        try r.bool() ? try decodeOffset(&r) : nil
+    }
+    static func optionalString(_ s: String?, into w: inout ByteWriter) {
+        if let s { w.u8(1); w.string(s) } else { w.u8(0) }
+    }
+    static func optionalString(_ r: inout ByteReader) throws(DecodingError) -> String? {
+        try r.bool() ? try r.string() : nil
+    }
+    static func encode(_ expiry: Expiry, into w: inout ByteWriter) {
+        switch expiry {
+        case .never: w.u8(0)
+        case .ttl(let seconds): w.u8(1); w.u64(seconds)
+        case .at(let ms): w.u8(2); w.i64(ms)
+        }
+    }
+    static func decodeExpiry(_ r: inout ByteReader) throws(DecodingError) -> Expiry {
+        switch try r.u8() {
+        case 0: return .never
+        case 1: return .ttl(seconds: try r.u64())
+        case 2: return .at(milliseconds: try r.i64())
+        case let tag: throw DecodingError("unknown expiry tag \(tag)")
+        }
+    }
+    static func encode(_ body: Body, into w: inout ByteWriter) {
+        switch body {
+        case .bytes(let bytes):
+            w.u8(0); w.blob(bytes)
+        case .json(let messages):
+            w.u8(1)
+            w.varint(UInt64(messages.count))
+            for m in messages { w.blob(m) }
+        }
+    }
+    static func decodeBody(_ r: inout ByteReader) throws(DecodingError) -> Body {
+        switch try r.u8() {
+        case 0: return .bytes(try r.blob())
+        case 1:
+            let count = try r.varint()
+            guard count <= UInt64(r.remaining) else { throw DecodingError("bad message count") }
+            var messages: [[UInt8]] = []
+            messages.reserveCapacity(Int(count))
+            for _ in 0..<count { messages.append(try r.blob()) }
+            return .json(messages)
+        case let tag: throw DecodingError("unknown body tag \(tag)")
+        }
+    }
+}

@@ -168,3 +168,16 @@ struct AppliedChanges: Sendable {
     var appliedIndex: UInt64
     var woken: Set<UInt64>
 }
+
+extension StreamStore {
+    /// The stored data unit of `meta`'s stream that starts exactly at `offset`, following the
+    /// fork chain below the fork offset; `nil` if no unit starts there.
+    public func unit(of meta: StreamMeta, at offset: Offset) throws(StorageError) -> [UInt8]? {
+        var current = meta
+        while offset < current.base, let origin = current.fork {
+            guard let source = stream(id: origin.sourceID) else { return nil }
+            current = source
+        }
+        return try state.unit(of: current.id, at: offset.position)
+    }
+}

@@ -1,0 +1,76 @@
+import HTTPTypes
+import StreamModel
+import Storage
+
+/// An error answered to a client: an HTTP status, a stable code and message rendered as
+/// `{"error":{"code":…,"message":…}}`, and any protocol headers the case requires.
+struct APIError: Error {
+    var status: HTTPResponse.Status
+    var code: String
+    var message: String
+    var headers = HTTPFields()
+
+    init(_ status: HTTPResponse.Status, _ code: String, _ message: String) {
+        self.status = status
+        self.code = code
+        self.message = message
+    }
+
+    static func badRequest(_ code: String, _ message: String) -> APIError { APIError(.badRequest, code, message) }
+
+    /// The HTTP rendering of a state-machine rejection (protocol §14).
+    init(_ error: ModelError) {
+        let status: HTTPResponse.Status = switch error.code {
+        case .bucketNotFound, .streamNotFound, .forkSourceNotFound, .snapshotNotFound: .notFound
+        case .streamGone, .offsetGone: .gone
+        case .producerStaleEpoch: .forbidden
+        case .preconditionFailed: .preconditionFailed
+        case .invalidBucket, .producerEpochSeq, .emptyBody, .emptyJSONArray, .invalidJSON,
+             .forkOffsetInvalid, .forkSubOffsetInvalid: .badRequest
+        default: .conflict
+        }
+        self.init(status, error.code.rawValue, error.message)
+        if let next = error.nextOffset { headers[.streamNextOffset] = next.description }
+        if error.closed { headers[.streamClosed] = "true" }
+        if let epoch = error.currentEpoch { headers[.producerEpoch] = String(epoch) }
+        if let expected = error.expectedSeq { headers[.producerExpectedSeq] = String(expected) }
+        if let received = error.receivedSeq { headers[.producerReceivedSeq] = String(received) }
+        if let etag = error.etag { headers[.eTag] = etag }
+    }
+
+    init(_ error: StorageError) {
+        if error.code == .busy {
+            self.init(.serviceUnavailable, "overloaded", error.message)
+            headers[.retryAfter] = "1"
+        } else if error.code == .closed {
+            self.init(.serviceUnavailable, "shutting_down", error.message)
+            headers[.retryAfter] = "1"
+        } else {
+            self.init(.internalServerError, "storage_failure", error.message)
+        }
+    }
+
+    var jsonBody: String {
+        "{\"error\":{\"code\":\(JSONText.quote(code)),\"message\":\(JSONText.quote(message))}}"
+    }
+}
+
+/// Small JSON rendering helpers for the server's own documents.
+enum JSONText {
+    static func quote(_ s: String) -> String {
+        var out = "\""
+        for scalar in s.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case let c where c.value < 0x20:
+                out += "\\u" + String(c.value, radix: 16).leftPadded(to: 4)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+}

@@ -1,0 +1,144 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import Storage
+import StreamModel
+
+/// Routes every request of the three stream families, the bucket extension and the
+/// operational endpoints (api.md). Routing is a pure parse of the path (`Route`), so the
+/// families cannot drift apart.
+struct RunnelResponder: HTTPResponder {
+    typealias Context = BasicRequestContext
+
+    let store: StreamStore
+    let configuration: ServerConfiguration
+    let logger: Logger
+
+    func respond(to request: Request, context: Context) async throws -> Response {
+        do {
+            return try await route(request)
+        } catch let error as APIError {
+            return errorResponse(error)
+        } catch let error as ModelError {
+            return errorResponse(APIError(error))
+        } catch let error as StorageError {
+            logger.error("storage error", metadata: ["error": "\(error)"])
+            return errorResponse(APIError(error))
+        }
+    }
+
+    private func route(_ request: Request) async throws -> Response {
+        var route = Route(path: request.uri.path)
+        // `/ds/{bucket}/streams` lists a bucket on GET; any other method addresses a stream
+        // named "streams".
+        if case .bucketStreams(let bucket) = route, request.method != .get, request.method != .options {
+            route = .stream(.ds, StreamPath(bucket: bucket, name: "streams"))
+        }
+        if request.method == .options {
+            return options()
+        }
+        switch route {
+        case .health:
+            return text(.ok, "ok\n")
+        case .ready:
+            return text(.ok, "ready\n")
+        case .metrics:
+            throw APIError(.notFound, "not_found", "metrics are not available yet")
+        case .invalid(let why):
+            throw APIError.badRequest("invalid_path", why)
+        case .notFound:
+            throw APIError(.notFound, "not_found", "no such route")
+        case .bucket(let name):
+            return try await bucket(request, name)
+        case .bucketStreams(let name):
+            return try listStreams(request, bucket: name)
+        case .stream(let family, let path):
+            switch request.method {
+            case .put: return try await create(request, family: family, path: path)
+            case .post: return try await append(request, path: path)
+            case .get: return try await read(request, path: path)
+            case .head: return try head(path)
+            case .delete: return try await delete(path)
+            default:
+                throw APIError(.methodNotAllowed, "method_not_allowed", "\(request.method) is not supported on a stream")
+            }
+        }
+    }
+
+    // MARK: Response helpers
+
+    func now() -> Int64 { store.configuration.clock() }
+
+    func response(_ status: HTTPResponse.Status, headers: HTTPFields = HTTPFields(), body: ByteBuffer? = nil) -> Response {
+        var fields = HTTPFields.standard
+        fields.append(contentsOf: headers)
+        if let body {
+            fields[.contentLength] = String(body.readableBytes)
+            return Response(status: status, headers: fields, body: ResponseBody(byteBuffer: body))
+        }
+        return Response(status: status, headers: fields)
+    }
+
+    func text(_ status: HTTPResponse.Status, _ text: String) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "text/plain"
+        return response(status, headers: headers, body: ByteBuffer(string: text))
+    }
+
+    func json(_ status: HTTPResponse.Status, _ json: String) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        return response(status, headers: headers, body: ByteBuffer(string: json))
+    }
+
+    func errorResponse(_ error: APIError) -> Response {
+        var headers = error.headers
+        headers[.contentType] = "application/json"
+        headers[.cacheControl] = "no-store"
+        return response(error.status, headers: headers, body: ByteBuffer(string: error.jsonBody))
+    }
+
+    private func options() -> Response {
+        var headers = HTTPFields()
+        headers[.accessControlAllowMethods] = "GET, POST, PUT, DELETE, HEAD, OPTIONS"
+        headers[.accessControlAllowHeaders] =
+            "content-type, authorization, Stream-Seq, Stream-TTL, Stream-Expires-At, Stream-Closed, Producer-Id, Producer-Epoch, Producer-Seq, Stream-Forked-From, Stream-Fork-Offset, Stream-Fork-Sub-Offset, If-Match, If-None-Match"
+        headers[.accessControlMaxAge] = "86400"
+        return response(.noContent, headers: headers)
+    }
+
+    /// Proposes a command and unwraps a rejection into the thrown `ModelError`.
+    func propose(_ command: Command) async throws -> CommandResult {
+        let result = try await store.propose(command)
+        if case .rejected(let error) = result { throw error }
+        return result
+    }
+
+    /// Reads the request body, refusing with 413 as soon as it passes the limit (protocol
+    /// §4), so an oversized body is never buffered whole.
+    func readBody(_ request: Request) async throws -> [UInt8] {
+        let limit = configuration.maxBodyBytes
+        if case .value(let length) = request.headers.single(.contentLength), let declared = Int(length), declared > limit {
+            throw tooLarge()
+        }
+        var bytes: [UInt8] = []
+        for try await buffer in request.body {
+            guard bytes.count + buffer.readableBytes <= limit else { throw tooLarge() }
+            bytes.append(contentsOf: buffer.readableBytesView)
+        }
+        return bytes
+    }
+
+    private func tooLarge() -> APIError {
+        APIError(.contentTooLarge, "body_too_large", "the request body exceeds \(configuration.maxBodyBytes) bytes")
+    }
+
+    /// The absolute URL of `path` in `family`, for `Location` (protocol §3).
+    func absoluteURL(_ request: Request, family: RouteFamily, path: StreamPath) -> String {
+        let host = request.head.authority ?? "\(configuration.host):\(configuration.port)"
+        let scheme = request.head.scheme ?? "http"
+        return "\(scheme)://\(host)\(family.urlPath(of: path))"
+    }
+}

@@ -1,0 +1,143 @@
+import StreamModel
+
+/// The route family a stream request came in on (api.md §1). Responses that name a stream
+/// (`Location`) answer in the same family.
+public enum RouteFamily: Sendable, Hashable {
+    /// `/ds/{bucket}/{stream}`
+    case ds
+    /// `/streams/{id}` → (`_default`, id)
+    case legacy
+    /// `/v1/stream/{path}` → split at the first `/`
+    case v1
+
+    /// The URL path of `path` in this family.
+    func urlPath(of path: StreamPath) -> String {
+        switch self {
+        case .ds: "/ds/\(Route.encode(path.bucket))/\(Route.encode(path.name))"
+        case .legacy: "/streams/\(Route.encode(path.name))"
+        case .v1:
+            path.bucket == Identifiers.defaultBucket && !path.name.contains("/")
+                ? "/v1/stream/\(Route.encode(path.name))"
+                : "/v1/stream/\(Route.encode(path.bucket))/\(Route.encodeKeepingSlashes(path.name))"
+        }
+    }
+}
+
+/// What a request path addresses.
+public enum Route: Sendable, Hashable {
+    case stream(RouteFamily, StreamPath)
+    case bucket(String)
+    case bucketStreams(String)
+    case health
+    case ready
+    case metrics
+    /// A path in a stream family whose identifier is malformed (a 400 with the reason).
+    case invalid(String)
+    case notFound
+
+    /// Parses a raw (percent-encoded) request path.
+    public init(path raw: String) {
+        guard let path = Route.percentDecode(raw) else {
+            self = .invalid("the path is not valid percent-encoded UTF-8")
+            return
+        }
+        switch path {
+        case "/healthz": self = .health; return
+        case "/readyz": self = .ready; return
+        case "/metrics": self = .metrics; return
+        default: break
+        }
+        if let rest = path.dropPrefix("/ds/") {
+            let parts = rest.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+            let bucket = parts[0]
+            guard Identifiers.isValidBucket(bucket) else { self = .invalid("invalid bucket name"); return }
+            if parts.count == 1 { self = .bucket(bucket); return }
+            let name = parts[1]
+            if name == "streams" { self = .bucketStreams(bucket); return }
+            guard Identifiers.isValidStreamName(name, allowSlash: false) else {
+                self = .invalid("invalid stream name"); return
+            }
+            self = .stream(.ds, StreamPath(bucket: bucket, name: name))
+        } else if let name = path.dropPrefix("/streams/") {
+            guard Identifiers.isValidStreamName(name, allowSlash: false) else {
+                self = .invalid("invalid stream name"); return
+            }
+            self = .stream(.legacy, StreamPath(bucket: Identifiers.defaultBucket, name: name))
+        } else if let rest = path.dropPrefix("/v1/stream/") {
+            if let slash = rest.firstIndex(of: "/") {
+                let bucket = String(rest[..<slash])
+                let name = String(rest[rest.index(after: slash)...])
+                guard Identifiers.isValidBucket(bucket) else { self = .invalid("invalid bucket name"); return }
+                guard Identifiers.isValidStreamName(name, allowSlash: true) else {
+                    self = .invalid("invalid stream name"); return
+                }
+                self = .stream(.v1, StreamPath(bucket: bucket, name: name))
+            } else {
+                guard Identifiers.isValidStreamName(rest, allowSlash: false) else {
+                    self = .invalid("invalid stream name"); return
+                }
+                self = .stream(.v1, StreamPath(bucket: Identifiers.defaultBucket, name: rest))
+            }
+        } else {
+            self = .notFound
+        }
+    }
+
+    /// Decodes `%XX` escapes; `nil` for a bad escape or bytes that are not UTF-8.
+    static func percentDecode(_ s: String) -> String? {
+        guard s.utf8.contains(UInt8(ascii: "%")) else { return s }
+        var bytes: [UInt8] = []
+        var iterator = s.utf8.makeIterator()
+        while let byte = iterator.next() {
+            if byte == UInt8(ascii: "%") {
+                guard let h = iterator.next().flatMap(hexValue), let l = iterator.next().flatMap(hexValue) else { return nil }
+                bytes.append(h << 4 | l)
+            } else {
+                bytes.append(byte)
+            }
+        }
+        return String(validating: bytes, as: UTF8.self)
+    }
+
+    private static func hexValue(_ b: UInt8) -> UInt8? {
+        switch b {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): b - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): b - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): b - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+
+    /// Percent-encodes everything but RFC 3986 unreserved characters.
+    static func encode(_ s: String) -> String {
+        var out = ""
+        for byte in s.utf8 {
+            if isUnreserved(byte) {
+                out.unicodeScalars.append(Unicode.Scalar(byte))
+            } else {
+                out += "%" + String(byte, radix: 16, uppercase: true).leftPadded(to: 2)
+            }
+        }
+        return out
+    }
+
+    static func encodeKeepingSlashes(_ s: String) -> String {
+        s.split(separator: "/", omittingEmptySubsequences: false).map { encode(String($0)) }.joined(separator: "/")
+    }
+
+    private static func isUnreserved(_ b: UInt8) -> Bool {
+        (b >= UInt8(ascii: "a") && b <= UInt8(ascii: "z")) || (b >= UInt8(ascii: "A") && b <= UInt8(ascii: "Z"))
+            || (b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9"))
+            || b == UInt8(ascii: "-") || b == UInt8(ascii: "_") || b == UInt8(ascii: ".") || b == UInt8(ascii: "~")
+    }
+}
+
+extension String {
+    func dropPrefix(_ prefix: String) -> String? {
+        hasPrefix(prefix) ? String(dropFirst(prefix.count)) : nil
+    }
+
+    func leftPadded(to width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
+    }
+}

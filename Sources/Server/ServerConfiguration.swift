@@ -1,0 +1,15 @@
+/// Configuration of the HTTP layer. Filled by the executable from flags and `RUNNEL_*`.
+public struct ServerConfiguration: Sendable {
+    /// Host and port to listen on.
+    public var host: String = "127.0.0.1"
+    public var port: Int = 4437
+    /// Request bodies above this many bytes get 413 without being buffered whole.
+    public var maxBodyBytes: Int = 64 << 20
+    /// A catch-up read returns at most about this many bytes; the client continues from
+    /// `Stream-Next-Offset` (no `Stream-Up-To-Date` on a partial chunk).
+    public var readChunkBytes: Int = 4 << 20
+    /// How long a long-poll read waits for data before answering 204.
+    public var longPollTimeout: Duration = .seconds(30)
+
+    public init() {}
+}

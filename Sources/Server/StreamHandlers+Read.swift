@@ -1,0 +1,100 @@
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import Storage
+import StreamModel
+
+extension RunnelResponder {
+    /// The live stream at `path`, or the 404/410 the protocol requires (§6, §10).
+    func liveStream(_ path: StreamPath) throws -> StreamMeta {
+        guard let meta = store.stream(at: path, now: now()) else {
+            throw ModelError(.streamNotFound, "stream \(path) does not exist")
+        }
+        guard !meta.softDeleted else { throw ModelError(.streamGone, "stream \(path) was deleted") }
+        return meta
+    }
+
+    /// `HEAD` (protocol §7): metadata, no body, and no TTL renewal.
+    func head(_ path: StreamPath) throws -> Response {
+        let meta = try liveStream(path)
+        var fields = HTTPFields()
+        fields[.contentType] = meta.contentType
+        fields[.streamNextOffset] = meta.tail.description
+        switch meta.expiry {
+        case .never: break
+        case .ttl(let seconds): fields[.streamTTL] = String(seconds)
+        case .at(let ms): fields[.streamExpiresAt] = RFC3339.format(ms)
+        }
+        if meta.closed { fields[.streamClosed] = "true" }
+        fields[.cacheControl] = "no-store"
+        fields[.eTag] = meta.etag
+        return response(.ok, headers: fields)
+    }
+
+    /// `GET` catch-up read (protocol §8.2).
+    func read(_ request: Request, path: StreamPath) async throws -> Response {
+        let query = request.uri.queryParameters
+        let offsetValues = query.getAll("offset")
+        guard offsetValues.count <= 1 else { throw APIError.badRequest("invalid_offset", "offset given more than once") }
+        var readOffset = ReadOffset.start
+        if let text = offsetValues.first {
+            guard let parsed = ReadOffset(text) else { throw APIError.badRequest("invalid_offset", "malformed offset") }
+            readOffset = parsed
+        }
+        if query["live"] != nil {
+            throw APIError(.notImplemented, "live_not_supported", "live reads are not supported yet")
+        }
+        let meta = try liveStream(path)
+        try await renewTTL(meta)
+
+        var fields = HTTPFields()
+        fields[.contentType] = meta.contentType
+        fields[.crossOriginResourcePolicy] = "cross-origin"
+
+        let from: Offset
+        switch readOffset {
+        case .start: from = .zero
+        case .now:
+            fields[.streamNextOffset] = meta.tail.description
+            fields[.streamUpToDate] = "true"
+            fields[.cacheControl] = "no-store"
+            if meta.closed { fields[.streamClosed] = "true" }
+            return response(.ok, headers: fields, body: ByteBuffer(string: meta.isJSON ? "[]" : ""))
+        case .at(let offset): from = offset
+        }
+        guard from <= meta.tail else {
+            throw APIError.badRequest("offset_beyond_tail", "offset \(from) is past the stream's tail \(meta.tail)")
+        }
+        let chunk = try store.read(meta, from: from, maxBytes: configuration.readChunkBytes)
+        let closedAtEnd = meta.closed && chunk.upToDate
+        let etag = StreamMeta.etag(id: meta.id, start: readOffset == .start ? nil : from, end: chunk.nextOffset, closed: closedAtEnd)
+        fields[.eTag] = etag
+        fields[.streamNextOffset] = chunk.nextOffset.description
+        if chunk.upToDate { fields[.streamUpToDate] = "true" }
+        if closedAtEnd { fields[.streamClosed] = "true" }
+        if let ifNoneMatch = request.headers[.ifNoneMatch], ifNoneMatch.split(separator: ",").contains(where: { $0.trimmingCharacters(in: .whitespaces) == etag }) {
+            return response(.notModified, headers: fields)
+        }
+        return response(.ok, headers: fields, body: meta.isJSON ? jsonArray(chunk.messages) : ByteBuffer(bytes: chunk.bytes))
+    }
+
+    /// Renews a sliding TTL on a read that reached the origin (protocol §10), at most about
+    /// once a second per stream so reads do not turn into a write each.
+    func renewTTL(_ meta: StreamMeta) async throws {
+        guard case .ttl = meta.expiry, now() - meta.lastAccessAt >= 1000 else { return }
+        _ = try await store.propose(.touch([meta.path]))
+    }
+
+    /// `[m1,m2,…]` from stored JSON messages.
+    func jsonArray(_ messages: [[UInt8]]) -> ByteBuffer {
+        var buffer = ByteBuffer()
+        buffer.reserveCapacity(messages.reduce(2) { $0 + $1.count + 1 })
+        buffer.writeInteger(UInt8(ascii: "["))
+        for (i, message) in messages.enumerated() {
+            if i > 0 { buffer.writeInteger(UInt8(ascii: ",")) }
+            buffer.writeBytes(message)
+        }
+        buffer.writeInteger(UInt8(ascii: "]"))
+        return buffer
+    }
+}

@@ -1,0 +1,11 @@
+import ArgumentParser
+
+/// `runnel`: the Runnel server and its tools (api.md §4).
+@main
+struct Runnel: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "runnel",
+        abstract: "A replicated, HTTP-native durable stream service.",
+        subcommands: [Serve.self, Bench.self],
+        defaultSubcommand: Serve.self)
+}

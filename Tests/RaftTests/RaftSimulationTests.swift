@@ -1,0 +1,56 @@
+import Raft
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+#if canImport(RunnelTesting)
+import RunnelTesting
+#else
+import RaftSimulation
+#endif
+
+/// Seeded whole-cluster simulations. `RUNNEL_SIM_START` / `RUNNEL_SIM_SEEDS` pick the seeds
+/// (`make sim SEEDS=N START=S`); a failure prints the seed, the violated invariant and a replay line.
+@Suite struct RaftSimulationTests {
+    static func environment(_ name: String) -> UInt64? {
+        guard let p = getenv(name) else { return nil }
+        return UInt64(String(cString: p))
+    }
+
+    @Test func seededClusterSimulation() {
+        let start = Self.environment("RUNNEL_SIM_START") ?? 1
+        let count = Self.environment("RUNNEL_SIM_SEEDS") ?? 200
+        var totals = SimulationReport()
+        for seed in start..<(start + count) {
+            switch ClusterSimulation.run(seed: seed) {
+            case .success(let r):
+                totals.proposalsAcked += r.proposalsAcked
+                totals.readsCompleted += r.readsCompleted
+                totals.crashes += r.crashes
+                totals.snapshotsInstalled += r.snapshotsInstalled
+                totals.membershipChanges += r.membershipChanges
+                totals.leaderElections += r.leaderElections
+                totals.livenessStepsToCommit = max(totals.livenessStepsToCommit, r.livenessStepsToCommit)
+            case .failure(let failure):
+                // Replay with tracing for the last events before the violation.
+                var traced = SimulationOptions()
+                traced.trace = true
+                let detail: String
+                if case .failure(let tf) = ClusterSimulation.run(seed: seed, options: traced) {
+                    detail = tf.description
+                } else {
+                    detail = failure.description + "\n  (did not reproduce with tracing on)"
+                }
+                print(detail)
+                Issue.record("Raft simulation failed: \(failure.invariant) at seed \(seed); replay: \(failure.replay)")
+                return
+            }
+        }
+        print("raft simulation: seeds \(start)..<\(start + count): acked=\(totals.proposalsAcked) reads=\(totals.readsCompleted) crashes=\(totals.crashes) snapshots installed=\(totals.snapshotsInstalled) membership changes=\(totals.membershipChanges) elections=\(totals.leaderElections) worst liveness=\(totals.livenessStepsToCommit) steps")
+        #expect(totals.proposalsAcked > 0)
+    }
+}

@@ -81,5 +81,6 @@ let package = Package(
         .testTarget(name: "RaftTests", dependencies: ["Raft", "RunnelTesting"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "StreamModel", "RocksDB", "RunnelTesting"]),
         .testTarget(name: "IntegrationTests", dependencies: ["RunnelTesting", "StreamModel"]),
+        .testTarget(name: "ConformanceTests", dependencies: ["RunnelTesting"]),
     ]
 )

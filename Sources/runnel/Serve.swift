@@ -24,6 +24,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Most bytes one catch-up read returns (env RUNNEL_READ_CHUNK_BYTES; default 4 MiB).")
     var readChunkBytes: Int?
 
+    @Option(help: "Seconds a long-poll read waits for data before 204 (env RUNNEL_LONG_POLL_TIMEOUT; default 30).")
+    var longPollTimeout: Double?
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (env RUNNEL_LOG_LEVEL).")
     var logLevel: String?
 
@@ -51,6 +54,11 @@ struct Serve: AsyncParsableCommand {
         if let text = Env.value(readChunkBytes.map(String.init), "RUNNEL_READ_CHUNK_BYTES") {
             guard let value = Int(text), value > 0 else { throw ValidationError("--read-chunk-bytes must be positive") }
             server.readChunkBytes = value
+        }
+
+        if let text = Env.value(longPollTimeout.map { String($0) }, "RUNNEL_LONG_POLL_TIMEOUT") {
+            guard let value = Double(text), value > 0 else { throw ValidationError("--long-poll-timeout must be positive") }
+            server.longPollTimeout = .milliseconds(Int64(value * 1000))
         }
 
         let dataDirectory = Env.value(dataDir, "RUNNEL_DATA_DIR", default: "./runnel-data")

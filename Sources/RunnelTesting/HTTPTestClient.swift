@@ -1,0 +1,78 @@
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// A minimal HTTP/1.1 keep-alive client over SwiftNIO for tests and tools: one connection,
+/// one request at a time, whole responses. Real sockets, no mocks.
+public actor HTTPTestClient {
+    public struct Response: Sendable {
+        public var status: Int
+        public var headers: [(name: String, value: String)]
+        public var body: [UInt8]
+
+        /// The first value of a header, matched case-insensitively.
+        public func header(_ name: String) -> String? {
+            let lower = name.lowercased()
+            return headers.first { $0.name.lowercased() == lower }?.value
+        }
+
+        public var text: String { String(decoding: body, as: UTF8.self) }
+    }
+
+    public struct ClientError: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    private let channel: NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>
+    private var inbound: NIOAsyncChannelInboundStream<HTTPClientResponsePart>.AsyncIterator
+    private let outbound: NIOAsyncChannelOutboundWriter<HTTPClientRequestPart>
+    public let host: String
+    public let port: Int
+
+    public init(host: String = "127.0.0.1", port: Int) async throws {
+        self.host = host
+        self.port = port
+        channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .connect(host: host, port: port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                    return try NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>(wrappingChannelSynchronously: channel)
+                }
+            }
+        inbound = channel.inbound.makeAsyncIterator()
+        outbound = channel.outbound
+    }
+
+    /// Sends one request and waits for the whole response.
+    public func request(
+        _ method: String, _ path: String, headers: [(String, String)] = [], body: [UInt8]? = nil
+    ) async throws -> Response {
+        var head = HTTPRequestHead(version: .http1_1, method: HTTPMethod(rawValue: method), uri: path)
+        head.headers.add(name: "Host", value: "\(host):\(port)")
+        for (name, value) in headers { head.headers.add(name: name, value: value) }
+        if let body { head.headers.replaceOrAdd(name: "Content-Length", value: String(body.count)) }
+        try await outbound.write(.head(head))
+        if let body, !body.isEmpty { try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: body)))) }
+        try await outbound.write(.end(nil))
+
+        var response = Response(status: 0, headers: [], body: [])
+        while let part = try await inbound.next() {
+            switch part {
+            case .head(let h):
+                response.status = Int(h.status.code)
+                response.headers = h.headers.map { ($0.name, $0.value) }
+            case .body(let buffer):
+                response.body.append(contentsOf: buffer.readableBytesView)
+            case .end:
+                return response
+            }
+        }
+        throw ClientError(description: "connection closed before the response ended")
+    }
+
+    public func close() async {
+        outbound.finish()
+        try? await channel.channel.close()
+    }
+}

@@ -1,0 +1,84 @@
+import Foundation
+
+/// A real `runnel serve` process on a loopback port chosen by the OS, with its own data
+/// directory, for integration tests. Finds the binary through `RUNNEL_BINARY` (set by
+/// `make test`) or `.build/debug/runnel`.
+public final class RunnelProcess: @unchecked Sendable {
+    public let dataDirectory: String
+    public private(set) var port: Int = 0
+    private var process: Process?
+    private let extraArguments: [String]
+    private let logPath: String
+
+    public init(dataDirectory: String, arguments: [String] = []) {
+        self.dataDirectory = dataDirectory
+        self.extraArguments = arguments
+        self.logPath = dataDirectory + ".log"
+    }
+
+    public static var binaryPath: String {
+        if let path = ProcessInfo.processInfo.environment["RUNNEL_BINARY"] { return path }
+        var dir = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { dir.deleteLastPathComponent() }
+        return dir.appendingPathComponent(".build/debug/runnel").path
+    }
+
+    /// Starts the process and waits (up to `timeout`) until it announces its port.
+    public func start(timeout: Duration = .seconds(30)) async throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.binaryPath)
+        process.arguments = ["serve", "--listen", "127.0.0.1:0", "--data-dir", dataDirectory] + extraArguments
+        FileManager.default.createFile(atPath: logPath, contents: nil)
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        log.seekToEndOfFile()
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = log
+        try process.run()
+        self.process = process
+
+        let deadline = ContinuousClock.now + timeout
+        var seen = Data()
+        let reader = pipe.fileHandleForReading
+        while ContinuousClock.now < deadline {
+            let chunk = reader.availableData
+            if chunk.isEmpty {
+                guard process.isRunning else { break }
+                try await Task.sleep(for: .milliseconds(20))
+                continue
+            }
+            seen.append(chunk)
+            let text = String(decoding: seen, as: UTF8.self)
+            if let line = text.split(separator: "\n").first(where: { $0.hasPrefix("runnel listening on ") }),
+               let port = Int(line.split(separator: ":").last ?? "") {
+                self.port = port
+                return
+            }
+        }
+        let log = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+        throw HTTPTestClient.ClientError(description: "runnel did not start within \(timeout): \(log.suffix(2000))")
+    }
+
+    /// SIGKILL: no shutdown path runs, exactly like a crash or power loss of the process.
+    public func kill() {
+        guard let process, process.isRunning else { return }
+        Foundation.kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    /// SIGTERM, then wait for a clean exit.
+    public func terminate() {
+        guard let process, process.isRunning else { return }
+        process.terminate()
+        process.waitUntilExit()
+    }
+
+    public var isRunning: Bool { process?.isRunning ?? false }
+
+    deinit { kill() }
+
+    /// A fresh temporary directory path (not created).
+    public static func temporaryDirectory(_ name: String) -> String {
+        NSTemporaryDirectory() + "runnel-test-\(name)-\(UUID().uuidString.prefix(8))"
+    }
+}

@@ -39,6 +39,7 @@ import RaftSimulation
                 // Replay with tracing for the last events before the violation.
                 var traced = SimulationOptions()
                 traced.trace = true
+                traced.traceLimit = Int(Self.environment("RUNNEL_SIM_TRACE_LINES") ?? 300)
                 let detail: String
                 if case .failure(let tf) = ClusterSimulation.run(seed: seed, options: traced) {
                     detail = tf.description

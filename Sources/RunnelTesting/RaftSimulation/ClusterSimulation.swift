@@ -35,12 +35,14 @@ final class SimulationRun {
     var diskSpeed: Double
     var maxNodes: Int
     var trace: [String] = []
+    var traceLimit = 300
     var livenessFirstAck: (step: Int, index: UInt64)?
 
     init(seed: UInt64, options: SimulationOptions) {
         self.seed = seed
         self.options = options
         rng = SimRandom(seed: seed)
+        traceLimit = options.traceLimit
         faultEnd = max(0, options.steps - options.livenessSteps)
         let n = options.nodeCount > 0 ? options.nodeCount : (rng.chance(0.5) ? 3 : 5)
         maxNodes = n + 3
@@ -52,6 +54,13 @@ final class SimulationRun {
         config.maxInflightBytes = 2048
         config.maxUncommittedBytes = rng.inRange(20...60) * 32
         config.snapshotChunkBytes = rng.inRange(8...64)
+        // Each protection is sometimes off, never both: plain Raft lets a removed server that
+        // never learns of its removal disrupt the group forever (thesis §4.2.3).
+        switch rng.below(5) {
+        case 0: config.preVote = false
+        case 1: config.checkQuorum = false
+        default: break
+        }
         options.configure(&config)
         snapshotPadding = rng.inRange(0...200)
         snapshotEvery = rng.inRange(15...80)
@@ -60,7 +69,8 @@ final class SimulationRun {
             dropRate: [0, 0.01, 0.05, 0.1][rng.below(4)],
             duplicateRate: [0, 0.02, 0.05][rng.below(3)],
             maxDelay: rng.inRange(1...4),
-            longDelayRate: [0, 0.005, 0.02][rng.below(3)])
+            longDelayRate: [0, 0.005, 0.02][rng.below(3)],
+            fifoLinks: rng.chance(0.7))
         let voters = (1...UInt64(n)).map { $0 }
         for id in voters { nodes.append(SimNode(id: id, initial: .bootstrap(voters: voters))) }
         oracle.committedMembership = Membership(voters: voters)
@@ -74,7 +84,7 @@ final class SimulationRun {
     func log(_ s: @autoclosure () -> String) {
         guard options.trace else { return }
         trace.append("[\(now)] " + s())
-        if trace.count > 400 { trace.removeFirst(trace.count - 300) }
+        if trace.count > traceLimit + 100 { trace.removeFirst(trace.count - traceLimit) }
     }
 
     func fail(_ invariant: String, _ detail: String) -> SimulationFailure {

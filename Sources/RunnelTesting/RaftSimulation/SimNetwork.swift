@@ -8,6 +8,9 @@ struct SimNetwork {
         var duplicateRate = 0.0
         var maxDelay = 1
         var longDelayRate = 0.0
+        /// Deliver each directed link in order, like the TCP peer transport; when false,
+        /// messages on a link overtake each other freely.
+        var fifoLinks = true
     }
 
     static let horizon = 64
@@ -17,6 +20,8 @@ struct SimNetwork {
     var faults = Faults()
     private(set) var sent = 0
     private(set) var dropped = 0
+    /// Last delivery step scheduled per directed link, for FIFO links.
+    private var linkTail: [UInt64: Int] = [:]
 
     func isBlocked(from: NodeID, to: NodeID) -> Bool { blocked.contains(from << 32 | to) }
 
@@ -37,6 +42,12 @@ struct SimNetwork {
     private mutating func enqueue(_ m: Message, now: Int, rng: inout SimRandom) {
         var delay = rng.inRange(1...max(1, faults.maxDelay))
         if rng.chance(faults.longDelayRate) { delay = rng.inRange(10...(SimNetwork.horizon - 1)) }
+        if faults.fifoLinks {
+            let link = m.from << 32 | m.to
+            let at = max(now + delay, linkTail[link] ?? 0)
+            delay = min(at - now, SimNetwork.horizon - 1)
+            linkTail[link] = now + delay
+        }
         buckets[(now + delay) % SimNetwork.horizon].append(m)
     }
 

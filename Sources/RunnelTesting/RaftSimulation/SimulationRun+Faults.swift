@@ -174,9 +174,12 @@ extension SimulationRun {
 
     func enterLivenessPhase() {
         network.heal()
-        network.faults = SimNetwork.Faults(dropRate: 0, duplicateRate: 0, maxDelay: 2, longDelayRate: 0)
+        network.faults = SimNetwork.Faults(dropRate: 0, duplicateRate: 0, maxDelay: 2, longDelayRate: 0,
+                                           fifoLinks: network.faults.fifoLinks)
+        // Nodes whose removal committed are shut down, as the cluster driver does: without
+        // check-quorum and pre-vote nothing stops a removed server from disrupting (thesis §4.2.3).
         var keep = Set(oracle.committedMembership.allMembers)
-        for n in nodes where n.isUp { keep.formUnion(n.raft!.membership.allMembers) }
+        if let li = leaderIndex { keep.formUnion(nodes[li].raft!.membership.allMembers) }
         for i in nodes.indices {
             if !keep.contains(nodes[i].id) {
                 if nodes[i].isUp { crash(i) }

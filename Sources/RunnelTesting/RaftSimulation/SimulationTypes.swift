@@ -14,6 +14,8 @@ public struct SimulationOptions: Sendable {
     public var nodeCount: Int = 0
     /// Record a trace of events to print on failure (slower).
     public var trace: Bool = false
+    /// How many trace lines to keep.
+    public var traceLimit: Int = 300
     /// Test hook: run with a modified Raft configuration.
     public var configure: @Sendable (inout RaftConfiguration) -> Void = { _ in }
 

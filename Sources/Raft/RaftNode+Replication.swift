@@ -106,6 +106,7 @@ extension RaftNode {
             if retry { sendAppend(to: from, sendIfEmpty: true) }
             return
         }
+        let wasPaused = progress[from]!.isPaused(configuration)
         let updated = progress.with(from) { pr -> Bool in
             let moved = pr.maybeUpdate(index)
             pr.ackedSinceHeartbeat = true
@@ -119,6 +120,8 @@ extension RaftNode {
         if updated, maybeCommit() {
             broadcastAppend(sendIfEmpty: true)
         } else {
+            // A follower that was paused may not know the commit index yet: tell it, even empty.
+            if wasPaused || progress[from]!.match < log.lastIndex { sendAppend(to: from, sendIfEmpty: wasPaused) }
             while sendAppend(to: from, sendIfEmpty: false) {}
         }
         if from == leadTransferee, progress[from]?.match == log.lastIndex {

@@ -3,8 +3,9 @@ import NIOHTTP1
 import NIOPosix
 
 /// A minimal HTTP/1.1 keep-alive client over SwiftNIO for tests and tools: one connection,
-/// one request at a time, whole responses. Real sockets, no mocks.
-public actor HTTPTestClient {
+/// one request at a time, whole responses. Real sockets, no mocks. Not for concurrent use:
+/// give each concurrent task its own client (connection).
+public final class HTTPTestClient: @unchecked Sendable {
     public struct Response: Sendable {
         public var status: Int
         public var headers: [(name: String, value: String)]

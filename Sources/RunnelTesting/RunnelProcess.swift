@@ -55,8 +55,8 @@ public final class RunnelProcess: @unchecked Sendable {
                 return
             }
         }
-        let log = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
-        throw HTTPTestClient.ClientError(description: "runnel did not start within \(timeout): \(log.suffix(2000))")
+        let output = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+        throw HTTPTestClient.ClientError(description: "runnel did not start within \(timeout): \(output.suffix(2000))")
     }
 
     /// SIGKILL: no shutdown path runs, exactly like a crash or power loss of the process.

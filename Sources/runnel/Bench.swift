@@ -94,7 +94,7 @@ struct StorageBench: AsyncParsableCommand {
                     var local: [Double] = []
                     while DispatchTime.now().uptimeNanoseconds < deadline {
                         let t0 = DispatchTime.now().uptimeNanoseconds
-                        let result = try await store.propose(.append(AppendStream(path: path, contentType: nil, body: payload)))
+                        let result = try await store.propose(.append(AppendStream(path: path, contentType: MediaType.octetStream, body: payload)))
                         if case .rejected(let error) = result {
                             throw ValidationError("append rejected: \(error)")
                         }

@@ -15,6 +15,7 @@ struct RunnelResponder: HTTPResponder {
     let store: StreamStore
     let configuration: ServerConfiguration
     let logger: Logger
+    let waiters: LiveWaiters
 
     func respond(to request: Request, context: Context) async throws -> Response {
         do {

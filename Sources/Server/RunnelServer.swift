@@ -9,7 +9,7 @@ public enum RunnelServer {
         store: StreamStore, configuration: ServerConfiguration, logger: Logger,
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
-        let responder = RunnelResponder(store: store, configuration: configuration, logger: logger)
+        let responder = RunnelResponder(store: store, configuration: configuration, logger: logger, waiters: LiveWaiters(store: store))
         return Application(
             responder: responder,
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "runnel"),

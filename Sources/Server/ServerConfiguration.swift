@@ -10,6 +10,9 @@ public struct ServerConfiguration: Sendable {
     public var readChunkBytes: Int = 4 << 20
     /// How long a long-poll read waits for data before answering 204.
     public var longPollTimeout: Duration = .seconds(30)
+    /// SSE connections are closed after about this long so CDNs can collapse readers; the
+    /// client reconnects from its last offset (protocol §8.4).
+    public var sseSessionDuration: Duration = .seconds(60)
 
     public init() {}
 }

@@ -41,10 +41,18 @@ extension RunnelResponder {
             guard let parsed = ReadOffset(text) else { throw APIError.badRequest("invalid_offset", "malformed offset") }
             readOffset = parsed
         }
-        if query["live"] != nil {
-            throw APIError(.notImplemented, "live_not_supported", "live reads are not supported yet")
+        if query["live"] != nil && offsetValues.isEmpty {
+            throw APIError.badRequest("missing_offset", "live reads need an offset")
         }
         let meta = try liveStream(path)
+        if let live = query["live"] {
+            try await renewTTL(meta)
+            switch live {
+            case "long-poll": return try await longPoll(request, path: path, readOffset: readOffset, meta: meta)
+            case "sse": return try serverSentEvents(request, path: path, readOffset: readOffset, meta: meta)
+            default: throw APIError.badRequest("invalid_live", "live must be long-poll or sse")
+            }
+        }
         try await renewTTL(meta)
 
         var fields = HTTPFields()

@@ -1,0 +1,100 @@
+import Storage
+import Synchronization
+
+/// Live readers (long-poll and SSE) waiting for a stream to change. They are woken by the
+/// apply loop through `StreamStore.onChange`, never by polling; a waiting reader is a
+/// suspended task holding a continuation, not a thread.
+final class LiveWaiters: Sendable {
+    /// One suspended reader. Fired once: by a change (true), or by its deadline or
+    /// cancellation (false), whichever comes first.
+    final class Waiter: Sendable {
+        private struct State {
+            var continuation: CheckedContinuation<Bool, Never>?
+            var outcome: Bool?
+        }
+        private let state = Mutex(State())
+
+        func fire(_ changed: Bool) {
+            let continuation = state.withLock { state -> CheckedContinuation<Bool, Never>? in
+                guard state.outcome == nil else { return nil }
+                state.outcome = changed
+                defer { state.continuation = nil }
+                return state.continuation
+            }
+            continuation?.resume(returning: changed)
+        }
+
+        func wait() async -> Bool {
+            await withCheckedContinuation { continuation in
+                let ready = state.withLock { state -> Bool? in
+                    if let outcome = state.outcome { return outcome }
+                    state.continuation = continuation
+                    return nil
+                }
+                if let ready { continuation.resume(returning: ready) }
+            }
+        }
+    }
+
+    private struct Registry {
+        var byStream: [UInt64: [ObjectIdentifier: Waiter]] = [:]
+        var count = 0
+    }
+
+    private let registry = Mutex(Registry())
+
+    init(store: StreamStore) {
+        store.onChange { [weak self] ids in self?.wake(ids) }
+    }
+
+    /// Readers currently waiting.
+    var count: Int { registry.withLock { $0.count } }
+
+    /// Suspends until stream `id` changes or `deadline` passes (or the task is cancelled).
+    /// `stillCurrent` runs after the waiter is registered, so a change that landed just before
+    /// is not missed: when it returns false the wait ends at once. Returns whether a change
+    /// (rather than the deadline) ended the wait.
+    func wait(for id: UInt64, until deadline: ContinuousClock.Instant, stillCurrent: () -> Bool) async -> Bool {
+        let waiter = Waiter()
+        let key = ObjectIdentifier(waiter)
+        registry.withLock {
+            $0.byStream[id, default: [:]][key] = waiter
+            $0.count += 1
+        }
+        defer { unregister(id, key) }
+        guard stillCurrent() else { return true }
+        return await withTaskGroup(of: Bool?.self) { group in
+            group.addTask { await waiter.wait() }
+            group.addTask {
+                // Ends at the deadline, or at once when the reader's task is cancelled.
+                try? await Task.sleep(until: deadline, clock: .continuous)
+                waiter.fire(false)
+                return nil
+            }
+            var changed = false
+            while let result = await group.next() {
+                if let result {
+                    changed = result
+                    group.cancelAll()
+                }
+            }
+            return changed
+        }
+    }
+
+    private func unregister(_ id: UInt64, _ key: ObjectIdentifier) {
+        registry.withLock { registry in
+            if registry.byStream[id]?.removeValue(forKey: key) != nil {
+                registry.count -= 1
+                if registry.byStream[id]?.isEmpty == true { registry.byStream[id] = nil }
+            }
+        }
+    }
+
+    private func wake(_ ids: Set<UInt64>) {
+        let woken = registry.withLock { registry -> [Waiter] in
+            ids.flatMap { registry.byStream[$0].map { Array($0.values) } ?? [] }
+        }
+        for waiter in woken { waiter.fire(true) }
+    }
+}

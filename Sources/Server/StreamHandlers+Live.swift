@@ -1,0 +1,187 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import Storage
+import StreamModel
+
+extension RunnelResponder {
+    /// The first offset a read starts at.
+    func startOffset(_ readOffset: ReadOffset, _ meta: StreamMeta) -> Offset {
+        switch readOffset {
+        case .start: .zero
+        case .now: meta.tail
+        case .at(let offset): offset
+        }
+    }
+
+    /// The current incarnation at `path`, or the 404/410 a live reader gets when its stream
+    /// is deleted (or replaced) under it.
+    private func current(_ path: StreamPath, id: UInt64) throws -> StreamMeta {
+        let meta = try liveStream(path)
+        guard meta.id == id else { throw ModelError(.streamNotFound, "stream \(path) was deleted") }
+        return meta
+    }
+
+    /// `GET ?live=long-poll` (protocol §8.3): answer at once when there is data after the
+    /// offset (or the stream is closed there); otherwise wait for the apply loop to wake us,
+    /// up to `--long-poll-timeout`, then 204.
+    func longPoll(_ request: Request, path: StreamPath, readOffset: ReadOffset, meta initial: StreamMeta) async throws -> Response {
+        var meta = initial
+        let from = startOffset(readOffset, meta)
+        guard from <= meta.tail else {
+            throw APIError.badRequest("offset_beyond_tail", "offset \(from) is past the stream's tail \(meta.tail)")
+        }
+        let cursor = Cursor.next(now: now(), clientCursor: request.uri.queryParameters["cursor"].map(String.init))
+        let deadline = ContinuousClock.now + configuration.longPollTimeout
+        while true {
+            if from < meta.tail {
+                let chunk = try store.read(meta, from: from, maxBytes: configuration.readChunkBytes)
+                var fields = HTTPFields()
+                fields[.contentType] = meta.contentType
+                fields[.crossOriginResourcePolicy] = "cross-origin"
+                fields[.streamNextOffset] = chunk.nextOffset.description
+                fields[.streamCursor] = cursor
+                if chunk.upToDate { fields[.streamUpToDate] = "true" }
+                if meta.closed && chunk.upToDate { fields[.streamClosed] = "true" }
+                fields[.eTag] = StreamMeta.etag(id: meta.id, start: from, end: chunk.nextOffset, closed: meta.closed && chunk.upToDate)
+                let body = meta.isJSON ? jsonArray(chunk.messages) : ByteBuffer(bytes: chunk.bytes)
+                return response(.ok, headers: fields, body: body)
+            }
+            if meta.closed || ContinuousClock.now >= deadline {
+                var fields = HTTPFields()
+                fields[.streamNextOffset] = meta.tail.description
+                fields[.streamUpToDate] = "true"
+                if meta.closed { fields[.streamClosed] = "true" } else { fields[.streamCursor] = cursor }
+                fields[.cacheControl] = "no-store"
+                return response(.noContent, headers: fields)
+            }
+            let seen = meta
+            _ = await waiters.wait(for: meta.id, until: deadline) {
+                let now = store.stream(at: path, now: self.now())
+                return now?.id == seen.id && now?.tail == seen.tail && now?.closed == seen.closed && now?.softDeleted == false
+            }
+            try Task.checkCancellation()
+            meta = try current(path, id: meta.id)
+        }
+    }
+
+    /// `GET ?live=sse` (protocol §8.4): data and control events as they are applied, woken by
+    /// the apply loop; the connection is closed after `sseSessionDuration` so CDNs can
+    /// collapse readers, and the client resumes from its last `streamNextOffset`. Writes are
+    /// backpressured by the transport, so a slow reader cannot make the server buffer
+    /// without bound.
+    func serverSentEvents(_ request: Request, path: StreamPath, readOffset: ReadOffset, meta initial: StreamMeta) throws -> Response {
+        let from = startOffset(readOffset, initial)
+        guard from <= initial.tail else {
+            throw APIError.badRequest("offset_beyond_tail", "offset \(from) is past the stream's tail \(initial.tail)")
+        }
+        let clientCursor = request.uri.queryParameters["cursor"].map(String.init)
+        var fields = HTTPFields()
+        fields[.contentType] = "text/event-stream"
+        fields[.cacheControl] = "no-cache"
+        fields[.crossOriginResourcePolicy] = "cross-origin"
+        fields[HTTPField.Name("X-Accel-Buffering")!] = "no"
+        let encoding = SSEEncoding(contentType: initial.contentType)
+        if encoding == .base64 { fields[.streamSSEDataEncoding] = "base64" }
+        var headers = HTTPFields.standard
+        headers.append(contentsOf: fields)
+
+        let body = ResponseBody { [self] writer in
+            let sessionEnd = ContinuousClock.now + configuration.sseSessionDuration
+            var meta = initial
+            var position = from
+            let cursor = Cursor.next(now: now(), clientCursor: clientCursor)
+            var first = true
+            while true {
+                // Everything available now, in chunks, each followed by a control event.
+                repeat {
+                    let chunk = try store.read(meta, from: position, maxBytes: configuration.readChunkBytes)
+                    var out = ByteBuffer()
+                    if !chunk.bytes.isEmpty || !chunk.messages.isEmpty {
+                        SSE.writeData(chunk, json: meta.isJSON, encoding: encoding, to: &out)
+                    }
+                    position = chunk.nextOffset
+                    let closed = meta.closed && chunk.upToDate
+                    if first || out.readableBytes > 0 || closed {
+                        SSE.writeControl(next: position, cursor: closed ? nil : cursor, upToDate: chunk.upToDate, closed: closed, to: &out)
+                        try await writer.write(out)
+                    }
+                    first = false
+                    if closed {
+                        try await writer.finish(nil)
+                        return
+                    }
+                } while position < meta.tail
+                let seen = meta
+                let changed = await waiters.wait(for: meta.id, until: sessionEnd) {
+                    let now = store.stream(at: path, now: self.now())
+                    return now?.id == seen.id && now?.tail == seen.tail && now?.closed == seen.closed && now?.softDeleted == false
+                }
+                if Task.isCancelled || (!changed && ContinuousClock.now >= sessionEnd) { break }
+                guard let next = try? current(path, id: meta.id) else { break }
+                meta = next
+            }
+            try await writer.finish(nil)
+        }
+        return Response(status: .ok, headers: headers, body: body)
+    }
+}
+
+/// How SSE data events carry the stream's bytes (protocol §8.4).
+enum SSEEncoding: Equatable {
+    case text
+    case base64
+
+    init(contentType: String) {
+        self = MediaType.isTextual(contentType) ? .text : .base64
+    }
+}
+
+/// The SSE wire format: `event: data` / `event: control`, one `data:` line per payload line
+/// (split on CRLF, CR and LF, so payloads cannot inject events), no space after `data:`.
+enum SSE {
+    static func writeData(_ chunk: ReadChunk, json: Bool, encoding: SSEEncoding, to out: inout ByteBuffer) {
+        out.writeString("event: data\n")
+        if json {
+            var text: [UInt8] = [UInt8(ascii: "[")]
+            for (i, message) in chunk.messages.enumerated() {
+                if i > 0 { text.append(UInt8(ascii: ",")) }
+                text.append(contentsOf: message)
+            }
+            text.append(UInt8(ascii: "]"))
+            writeLines(text, to: &out)
+        } else if encoding == .base64 {
+            out.writeString("data:")
+            out.writeString(Data(chunk.bytes).base64EncodedString())
+            out.writeString("\n")
+        } else {
+            writeLines(chunk.bytes, to: &out)
+        }
+        out.writeString("\n")
+    }
+
+    static func writeLines(_ bytes: [UInt8], to out: inout ByteBuffer) {
+        var start = 0
+        var i = 0
+        while i <= bytes.count {
+            if i == bytes.count || bytes[i] == 0x0A || bytes[i] == 0x0D {
+                out.writeString("data:")
+                out.writeBytes(bytes[start..<i])
+                out.writeString("\n")
+                if i < bytes.count, bytes[i] == 0x0D, i + 1 < bytes.count, bytes[i + 1] == 0x0A { i += 1 }
+                start = i + 1
+            }
+            i += 1
+        }
+    }
+
+    static func writeControl(next: Offset, cursor: String?, upToDate: Bool, closed: Bool, to out: inout ByteBuffer) {
+        var json = "{\"streamNextOffset\":\"\(next)\""
+        if let cursor { json += ",\"streamCursor\":\"\(cursor)\"" }
+        if upToDate || closed { json += ",\"upToDate\":true" }
+        if closed { json += ",\"streamClosed\":true" }
+        json += "}"
+        out.writeString("event: control\ndata:\(json)\n\n")
+    }
+}

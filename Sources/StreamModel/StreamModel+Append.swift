@@ -34,9 +34,7 @@ extension StreamModel {
             guard MediaType.matches(requestType, meta.contentType) else {
                 throw ModelError(.contentTypeMismatch, "Content-Type \(requestType) does not match the stream's \(meta.contentType)")
             }
-            if case .json = request.body, !meta.isJSON {
-                throw ModelError(.contentTypeMismatch, "JSON messages for a non-JSON stream")
-            }
+            try Self.checkBodyForm(request.body, json: meta.isJSON)
         }
 
         var producerState: ProducerState?

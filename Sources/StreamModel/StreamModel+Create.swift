@@ -2,11 +2,12 @@ extension StreamModel {
     /// `PUT` (protocol §3 and §3.1): create, idempotently re-create, or fork.
     mutating func createStream(_ request: CreateStream, now: Int64, effects: inout ApplyEffects) throws(ModelError) -> CreateOutcome {
         let path = request.path
-        if buckets[path.bucket] == nil {
+        // A missing bucket is created on first use (api.md §1), but only once the create has
+        // passed every check: a rejected create leaves no bucket behind.
+        let createsBucket = buckets[path.bucket] == nil
+        if createsBucket {
             guard request.createBucket else { throw ModelError(.bucketNotFound, "bucket \(path.bucket) does not exist") }
             guard Identifiers.isValidBucket(path.bucket) else { throw ModelError(.invalidBucket, "invalid bucket name") }
-            buckets[path.bucket] = BucketMeta(name: path.bucket, createdAt: now, streamCount: 0)
-            effects.changedBuckets.insert(path.bucket)
         }
 
         if let existing = resolve(path, now: now, effects: &effects) {
@@ -48,6 +49,7 @@ extension StreamModel {
             if let contentType = request.contentType, !MediaType.matches(contentType, source.contentType) {
                 throw ModelError(.contentTypeMismatch, "a fork must have its source's content type \(source.contentType)")
             }
+            try Self.checkBodyForm(request.body, json: MediaType.isJSON(source.contentType))
             let offset = fork.offset ?? source.tail
             guard offset <= source.tail else {
                 throw ModelError(.forkOffsetInvalid, "fork offset \(offset) is past the source's tail \(source.tail)")
@@ -71,14 +73,15 @@ extension StreamModel {
         }
 
         if !request.body.isEmpty {
-            if case .json = request.body, !meta.isJSON {
-                throw ModelError(.contentTypeMismatch, "JSON messages for a non-JSON stream")
-            }
+            try Self.checkBodyForm(request.body, json: meta.isJSON)
             writeUnit(StoredUnit.encode(request.body), to: &meta, effects: &effects)
         }
         meta.closed = request.closed
         nextStreamID += 1
         store(meta, effects: &effects)
+        if createsBucket {
+            buckets[path.bucket] = BucketMeta(name: path.bucket, createdAt: now, streamCount: 0)
+        }
         buckets[path.bucket]?.streamCount += 1
         effects.changedBuckets.insert(path.bucket)
         effects.wake.insert(meta.id)
@@ -105,6 +108,20 @@ extension StreamModel {
             return false
         }
         return true
+    }
+
+    /// A non-empty body must be in its stream's form (protocol §9): flattened messages for a
+    /// JSON stream, raw bytes otherwise. Unframed bytes in a JSON stream would corrupt its
+    /// message framing, and framed messages in a byte stream would corrupt its bytes.
+    static func checkBodyForm(_ body: Body, json: Bool) throws(ModelError) {
+        switch body {
+        case .json(let messages) where !json && !messages.isEmpty:
+            throw ModelError(.contentTypeMismatch, "JSON messages for a non-JSON stream")
+        case .bytes(let bytes) where json && !bytes.isEmpty:
+            throw ModelError(.contentTypeMismatch, "unframed bytes for a JSON stream")
+        default:
+            return
+        }
     }
 
     /// Stores one data unit at the stream's tail and advances the tail past it.

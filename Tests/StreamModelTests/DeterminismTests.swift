@@ -1,0 +1,327 @@
+import Testing
+@testable import StreamModel
+
+/// SplitMix64 (Steele, Lea, Flood 2014): a tiny seeded generator, so a seed replays exactly.
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+
+    init(seed: UInt64) { state = seed }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
+    mutating func chance(_ percent: Int) -> Bool { below(100) < percent }
+    mutating func pick<T>(_ items: [T]) -> T { items[below(items.count)] }
+}
+
+/// Random command sequences over a few buckets and streams, driven by the model's current
+/// state (so forks, If-Match and producers hit real values often enough to matter).
+struct CommandGenerator {
+    var rng: SplitMix64
+    let buckets = [defaultBucket, "b1", "b2"]
+    let names = ["s0", "s1", "s2", "s3", "s4", "s5"]
+    let types = ["text/plain", "application/json", "application/octet-stream", "Text/Plain; charset=utf-8"]
+    let streamSeqs = ["1", "2", "10", "09", "a", "B", "b", "z"]
+
+    mutating func randomPath() -> StreamPath {
+        StreamPath(bucket: rng.pick(buckets), name: rng.pick(names))
+    }
+
+    mutating func body(json: Bool) -> Body {
+        if json {
+            return .json((0..<(1 + rng.below(3))).map { _ in utf8("\(rng.below(1000))") })
+        }
+        return .bytes((0..<(1 + rng.below(8))).map { _ in UInt8(truncatingIfNeeded: rng.next()) })
+    }
+
+    mutating func expiry(now: Int64) -> Expiry {
+        switch rng.below(10) {
+        case 0, 1: .ttl(seconds: UInt64(1 + rng.below(30)))
+        case 2: .at(milliseconds: now + Int64(rng.below(60_000)))
+        default: .never
+        }
+    }
+
+    mutating func ifMatch(_ meta: StreamMeta?) -> String? {
+        guard rng.chance(8) else { return nil }
+        switch rng.below(3) {
+        case 0: return "*"
+        case 1: return meta?.etag ?? "\"1:-1:0000000000000000_0000000000000000\""
+        default: return "\"stale\""
+        }
+    }
+
+    mutating func next(model: StreamModel, now: Int64) -> Command {
+        let target = randomPath()
+        let meta = model.streams[target]
+        switch rng.below(100) {
+        case 0..<3:
+            return .createBucket(rng.pick(Array(buckets.dropFirst())))
+        case 3..<5:
+            return .deleteBucket(rng.pick(buckets))
+        case 5..<23:
+            let type = rng.chance(10) ? nil : rng.pick(types)
+            let json = rng.chance(90) ? MediaType.isJSON(type ?? "") : rng.chance(50)
+            return .create(CreateStream(
+                path: target, contentType: type, expiry: expiry(now: now), closed: rng.chance(10),
+                body: rng.chance(40) ? body(json: json) : .empty, createBucket: rng.chance(50),
+                ifMatch: ifMatch(meta)))
+        case 23..<33:
+            let source = randomPath()
+            let sourceMeta = model.streams[source]
+            let tail = sourceMeta?.tail.position ?? 0
+            var fork = ForkRequest(source: source, offset: nil)
+            switch rng.below(4) {
+            case 0: fork.offset = .zero
+            case 1: fork.offset = Offset(position: UInt64(rng.below(Int(tail) + 3)))
+            default: break
+            }
+            if rng.chance(20) {
+                fork.subOffset = UInt64(1 + rng.below(3))
+                fork.materializedPrefix = rng.chance(80) ? (0..<Int(fork.subOffset)).map { _ in UInt8(rng.below(256)) } : []
+            }
+            if rng.chance(30) { fork.sourceID = rng.chance(80) ? sourceMeta?.id : UInt64(rng.below(50)) }
+            let json = sourceMeta?.isJSON ?? false
+            return .create(CreateStream(
+                path: target, contentType: rng.chance(70) ? nil : rng.pick(types), expiry: expiry(now: now),
+                closed: rng.chance(5), body: rng.chance(30) ? body(json: rng.chance(90) ? json : !json) : .empty,
+                fork: fork, createBucket: rng.chance(50)))
+        case 33..<70:
+            let type = meta.map { rng.chance(90) ? $0.contentType : rng.pick(types) } ?? rng.pick(types)
+            let json = rng.chance(95) ? MediaType.isJSON(type) : rng.chance(50)
+            var producer: ProducerTuple?
+            if rng.chance(40) {
+                let id = rng.pick(["p", "q"])
+                let state = meta?.producers[id]
+                let epoch = state.map { rng.chance(80) ? $0.epoch : UInt64(rng.below(3)) } ?? UInt64(rng.below(3))
+                let seq = state.map { rng.chance(70) ? $0.lastSeq + 1 : UInt64(rng.below(Int($0.lastSeq) + 3)) }
+                    ?? UInt64(rng.below(2))
+                producer = ProducerTuple(id: id, epoch: epoch, seq: seq)
+            }
+            return .append(AppendStream(
+                path: target, contentType: rng.chance(3) ? nil : type, body: rng.chance(3) ? .empty : body(json: json),
+                close: rng.chance(7), producer: producer, streamSeq: rng.chance(20) ? rng.pick(streamSeqs) : nil,
+                ifMatch: ifMatch(meta)))
+        case 70..<77:
+            return .append(AppendStream(
+                path: target, contentType: rng.chance(50) ? nil : rng.pick(types), body: .empty, close: true,
+                producer: rng.chance(30) ? ProducerTuple(id: "p", epoch: 0, seq: UInt64(rng.below(3))) : nil))
+        case 77..<88:
+            return .delete(target)
+        case 88..<96:
+            return .touch((0..<rng.below(4)).map { _ in randomPath() })
+        default:
+            return .expire
+        }
+    }
+
+    mutating func advance() -> Int64 {
+        switch rng.below(20) {
+        case 0..<6: 0
+        case 6..<18: Int64(rng.below(1_500))
+        case 18: Int64(rng.below(40_000))
+        default: 1
+        }
+    }
+}
+
+/// Everything one command produced, in a comparable form (sets as sorted arrays).
+struct Footprint: Equatable, CustomStringConvertible {
+    struct Unit: Equatable {
+        var streamID: UInt64
+        var position: UInt64
+        var bytes: [UInt8]
+    }
+    var result: CommandResult
+    var units: [Unit]
+    var changedStreams: [StreamPath]
+    var removedStreamIDs: [UInt64]
+    var changedBuckets: [String]
+    var wake: [UInt64]
+
+    init(_ result: CommandResult, _ effects: ApplyEffects) {
+        self.result = result
+        units = effects.units.map { Unit(streamID: $0.streamID, position: $0.position, bytes: $0.bytes) }
+        changedStreams = effects.changedStreams.sorted()
+        removedStreamIDs = effects.removedStreamIDs
+        changedBuckets = effects.changedBuckets.sorted()
+        wake = effects.wake.sorted()
+    }
+
+    var description: String {
+        "\(result) units=\(units.map { "\($0.streamID)@\($0.position)+\($0.bytes.count)" }) changed=\(changedStreams) removed=\(removedStreamIDs) buckets=\(changedBuckets)"
+    }
+}
+
+/// Two replicas applying the same log must agree on every result, every effect and the
+/// final state; and the model's bookkeeping must hold after every command.
+@Suite struct DeterminismTests {
+    static let commandCount = 5_000
+
+    @Test(arguments: [1, 2, 3, 42, 0xDEAD_BEEF, 20_260_603] as [UInt64])
+    func replicasAgree(seed: UInt64) {
+        var generator = CommandGenerator(rng: SplitMix64(seed: seed))
+        var a = StreamModel()
+        var b = StreamModel()
+        var now = t0
+        var tally: [String: Int] = [:]
+        for step in 0..<Self.commandCount {
+            now += generator.advance()
+            let command = generator.next(model: a, now: now)
+            let before = a
+            var effectsA = ApplyEffects()
+            var effectsB = ApplyEffects()
+            let resultA = a.apply(command, now: now, effects: &effectsA)
+            let resultB = b.apply(command, now: now, effects: &effectsB)
+            let footprintA = Footprint(resultA, effectsA)
+            let footprintB = Footprint(resultB, effectsB)
+            guard footprintA == footprintB else {
+                Issue.record("seed \(seed) step \(step): replicas diverged on \(command)\n A: \(footprintA)\n B: \(footprintB)")
+                return
+            }
+            let violations = Self.invariantViolations(a) + Self.transitionViolations(before, a, command, resultA, effectsA)
+            guard violations.isEmpty else {
+                Issue.record("seed \(seed) step \(step): \(command) → \(resultA) broke: \(violations)")
+                return
+            }
+            tally[Self.kind(resultA), default: 0] += 1
+            // Every so often replica B restarts from its persisted metadata, which also
+            // changes its dictionaries' insertion history (and so their iteration order).
+            if step % 500 == 499 {
+                b = StreamModel(buckets: b.buckets.values.sorted { $0.name > $1.name },
+                                streams: b.streams.values.sorted { $0.id > $1.id }, nextStreamID: b.nextStreamID)
+            }
+        }
+        #expect(a.streams == b.streams, "seed \(seed)")
+        #expect(a.buckets == b.buckets, "seed \(seed)")
+        #expect(a.nextStreamID == b.nextStreamID, "seed \(seed)")
+        // The run exercised the model, not just its rejections.
+        for kind in ["created", "existing", "appended", "duplicate", "deleted", "expired"] {
+            #expect(tally[kind, default: 0] > 0, "seed \(seed): no \(kind) results in \(tally)")
+        }
+        #expect(tally.keys.filter { $0.hasPrefix("rejected") }.count >= 10, "seed \(seed): \(tally)")
+    }
+
+    /// The whole log applied in one go (one `ApplyEffects` for everything) equals the
+    /// per-command effects concatenated.
+    @Test(arguments: [7, 8] as [UInt64])
+    func batchedEffectsEqualConcatenated(seed: UInt64) {
+        var generator = CommandGenerator(rng: SplitMix64(seed: seed))
+        var a = StreamModel()
+        var b = StreamModel()
+        var now = t0
+        var batched = ApplyEffects()
+        var units: [Footprint.Unit] = []
+        var changed: Set<StreamPath> = []
+        var removed: [UInt64] = []
+        for _ in 0..<2_000 {
+            now += generator.advance()
+            let command = generator.next(model: a, now: now)
+            var single = ApplyEffects()
+            let resultA = a.apply(command, now: now, effects: &single)
+            let resultB = b.apply(command, now: now, effects: &batched)
+            #expect(resultA == resultB, "seed \(seed)")
+            units += single.units.map { Footprint.Unit(streamID: $0.streamID, position: $0.position, bytes: $0.bytes) }
+            changed.formUnion(single.changedStreams)
+            removed += single.removedStreamIDs
+        }
+        #expect(batched.units.map { Footprint.Unit(streamID: $0.streamID, position: $0.position, bytes: $0.bytes) } == units)
+        #expect(batched.changedStreams.sorted() == changed.sorted())
+        #expect(batched.removedStreamIDs == removed)
+    }
+
+    static func kind(_ result: CommandResult) -> String {
+        switch result {
+        case .created(let outcome): outcome.created ? "created" : "existing"
+        case .appended(let outcome): outcome.duplicate ? "duplicate" : "appended"
+        case .deleted: "deleted"
+        case .expired(let count): count > 0 ? "expired" : "expired0"
+        case .rejected(let error): "rejected.\(error.code)"
+        default: "\(result)"
+        }
+    }
+
+    /// Bookkeeping that must hold in every state.
+    static func invariantViolations(_ model: StreamModel) -> [String] {
+        var problems: [String] = []
+        var forksOf: [UInt64: UInt64] = [:]
+        var perBucket: [String: UInt64] = [:]
+        for meta in model.streams.values {
+            if let origin = meta.fork { forksOf[origin.sourceID, default: 0] += 1 }
+            perBucket[meta.path.bucket, default: 0] += 1
+        }
+        for (path, meta) in model.streams {
+            if meta.path != path { problems.append("\(path) holds a meta for \(meta.path)") }
+            if meta.tail < meta.base { problems.append("\(path): tail \(meta.tail) < base \(meta.base)") }
+            if meta.forkCount != forksOf[meta.id, default: 0] {
+                problems.append("\(path): forkCount \(meta.forkCount) but \(forksOf[meta.id, default: 0]) forks")
+            }
+            if meta.softDeleted && meta.forkCount == 0 { problems.append("\(path): soft-deleted without forks") }
+            if let origin = meta.fork, model.stream(id: origin.sourceID) == nil {
+                problems.append("\(path): fork source \(origin.sourceID) is gone")
+            }
+            if model.stream(id: meta.id)?.path != path { problems.append("\(path): id \(meta.id) not indexed") }
+            if meta.id >= model.nextStreamID { problems.append("\(path): id \(meta.id) >= nextStreamID") }
+            if model.buckets[path.bucket] == nil { problems.append("\(path): bucket missing") }
+            if meta.closedBy != nil && !meta.closed { problems.append("\(path): closedBy on an open stream") }
+        }
+        for (name, bucket) in model.buckets where bucket.streamCount != perBucket[name, default: 0] {
+            problems.append("bucket \(name): streamCount \(bucket.streamCount) but \(perBucket[name, default: 0]) streams")
+        }
+        if model.buckets[defaultBucket] == nil { problems.append("_default is gone") }
+        return problems
+    }
+
+    /// What one command may do to the state it was applied to.
+    static func transitionViolations(_ before: StreamModel, _ after: StreamModel, _ command: Command,
+                                     _ result: CommandResult, _ effects: ApplyEffects) -> [String] {
+        var problems: [String] = []
+        if case .rejected = result, !effects.units.isEmpty {
+            problems.append("a rejected command wrote units")
+        }
+        if case .rejected = result, after.nextStreamID != before.nextStreamID {
+            problems.append("a rejected command consumed a stream id")
+        }
+        for unit in effects.units {
+            guard let meta = after.stream(id: unit.streamID) ?? before.stream(id: unit.streamID) else {
+                problems.append("unit for unknown stream \(unit.streamID)")
+                continue
+            }
+            if unit.position < meta.base.position || unit.position + UInt64(unit.bytes.count) > meta.tail.position {
+                problems.append("unit \(unit.streamID)@\(unit.position) outside \(meta.base)..<\(meta.tail)")
+            }
+            if unit.bytes.isEmpty { problems.append("empty unit") }
+        }
+        for (path, meta) in after.streams {
+            guard let old = before.streams[path], old.id == meta.id else { continue }
+            // Offsets only move forward, closure never reopens, and a stream's identity is fixed.
+            if meta.tail < old.tail { problems.append("\(path): tail went back") }
+            if old.closed && !meta.closed { problems.append("\(path): reopened") }
+            if old.softDeleted && !meta.softDeleted { problems.append("\(path): undeleted") }
+            if meta.contentType != old.contentType || meta.base != old.base || meta.fork != old.fork {
+                problems.append("\(path): identity changed")
+            }
+        }
+        switch (command, result) {
+        case (.append, .appended(let outcome)):
+            if outcome.wroteData != !effects.units.isEmpty { problems.append("wroteData disagrees with units") }
+            if case .append(let append) = command, after.streams[append.path]?.tail != outcome.nextOffset {
+                problems.append("nextOffset is not the tail")
+            }
+        case (.create(let create), .created(let outcome)):
+            if after.streams[create.path]?.tail != outcome.nextOffset { problems.append("nextOffset is not the tail") }
+        default:
+            break
+        }
+        for id in effects.removedStreamIDs where after.stream(id: id) != nil {
+            problems.append("removed id \(id) still present")
+        }
+        return problems
+    }
+}

@@ -121,20 +121,21 @@ public final class RocksDB: @unchecked Sendable {
         return try listColumnFamilies(path: path, options: options)
     }
 
+    /// RocksDB returns a (possibly empty) list even when it also reports an error, so the
+    /// error is checked first, whatever the list.
     private static func listColumnFamilies(path: String, options: OpaquePointer) throws(RocksDBError) -> [String] {
         var count = 0
         var err: UnsafeMutablePointer<CChar>? = nil
-        guard let list = rocksdb_list_column_families(options, path, &count, &err) else {
-            if let err {
-                let message = String(cString: err)
-                rocksdb_free(err)
-                // A missing database is not an error here: it will be created.
-                if message.contains("No such file") || message.contains("does not exist") { return [] }
-                throw RocksDBError(rocksMessage: message)
-            }
-            return []
+        let list = rocksdb_list_column_families(options, path, &count, &err)
+        defer { if let list { rocksdb_list_column_families_destroy(list, count) } }
+        if let err {
+            let message = String(cString: err)
+            rocksdb_free(err)
+            // A missing database is not an error here: it will be created.
+            if message.contains("No such file") || message.contains("does not exist") { return [] }
+            throw RocksDBError(rocksMessage: message)
         }
-        defer { rocksdb_list_column_families_destroy(list, count) }
+        guard let list else { return [] }
         return (0..<count).map { String(cString: list[$0]!) }
     }
 

@@ -57,7 +57,7 @@ extension RaftNode {
     /// snapshot when the entries it needs are compacted (paper §7). Returns whether it sent.
     @discardableResult
     mutating func sendAppend(to: NodeID, sendIfEmpty: Bool) -> Bool {
-        guard var pr = progress[to], !pr.isPaused(configuration) else { return false }
+        guard let pr = progress[to], !pr.isPaused(configuration) else { return false }
         let prevIndex = pr.next - 1
         guard let prevTerm = log.term(at: prevIndex) else {
             return sendSnapshot(to: to)
@@ -65,18 +65,19 @@ extension RaftNode {
         let entries = Array(log.entries(from: pr.next, maxCount: configuration.maxEntriesPerMessage,
                                          maxBytes: configuration.maxMessageBytes))
         if entries.isEmpty, !sendIfEmpty { return false }
-        if let last = entries.last {
-            switch pr.state {
-            case .replicate:
-                pr.next = last.index + 1
-                pr.inflight.add(last: last.index, count: entries.count, bytes: entries.reduce(0) { $0 + $1.sizeInBytes })
-            case .probe: pr.probeSent = true
-            case .snapshot: break
+        progress.with(to) { pr in
+            if let last = entries.last {
+                switch pr.state {
+                case .replicate:
+                    pr.next = last.index + 1
+                    pr.inflight.add(last: last.index, count: entries.count, bytes: entries.reduce(0) { $0 + $1.sizeInBytes })
+                case .probe: pr.probeSent = true
+                case .snapshot: break
+                }
+            } else if pr.state == .probe {
+                pr.probeSent = true
             }
-        } else if pr.state == .probe {
-            pr.probeSent = true
         }
-        progress[to] = pr
         send(to: to, .append(prevIndex: prevIndex, prevTerm: prevTerm, entries: entries, commit: log.commitIndex))
         return !entries.isEmpty
     }

@@ -42,7 +42,7 @@ extension RaftNode {
 
     @discardableResult
     mutating func sendSnapshotChunk(to: NodeID) -> Bool {
-        guard let snap = snapshot, var pr = progress[to], pr.state == .snapshot, var t = pr.snapshotTransfer,
+        guard let snap = snapshot, let pr = progress[to], pr.state == .snapshot, var t = pr.snapshotTransfer,
               !t.chunkInFlight else { return false }
         if t.index != snap.metadata.index {
             // A newer snapshot replaced the one being sent: restart with it.
@@ -55,8 +55,7 @@ extension RaftNode {
         let chunk = Array(snap.data[Int(start)..<Int(end)])
         t.chunkInFlight = true
         t.idleHeartbeats = 0
-        pr.snapshotTransfer = t
-        progress[to] = pr
+        progress.with(to) { $0.snapshotTransfer = t }
         send(to: to, .snapshotChunk(metadata: snap.metadata, totalBytes: total, offset: start, data: chunk, done: end == total))
         return true
     }

@@ -52,7 +52,8 @@ struct Harness {
 
     subscript(id: NodeID) -> RaftNode {
         get { nodes[id]! }
-        set { nodes[id] = newValue }
+        // In place: copying a node out and back would copy its whole log on every mutation.
+        _modify { yield &nodes[id]! }
     }
 
     func isCut(_ from: NodeID, _ to: NodeID) -> Bool { cut.contains(from << 32 | to) }
@@ -71,8 +72,7 @@ struct Harness {
     /// Runs the driver for one node: persist instantly, queue messages, apply.
     @discardableResult
     mutating func process(_ id: NodeID) -> Ready {
-        var node = nodes[id]!
-        let rd = node.ready()
+        let rd = nodes[id]!.ready()
         var disk = disks[id]!
         if !stalledDisks.contains(id) {
             if let s = rd.snapshot {
@@ -86,7 +86,7 @@ struct Harness {
                 disk.entries += rd.entries
             }
             if let hs = rd.hardState { disk.hardState = hs }
-            if let mark = rd.persistedMark { node.persisted(upTo: mark.index, term: mark.term) }
+            if let mark = rd.persistedMark { nodes[id]!.persisted(upTo: mark.index, term: mark.term) }
             queue += rd.messagesAfterPersist
         }
         queue += rd.messages
@@ -94,7 +94,6 @@ struct Harness {
         applied[id, default: []] += rd.committedEntries
         readStates[id, default: []] += rd.readStates
         abandoned[id, default: []] += rd.abandonedReads
-        nodes[id] = node
         return rd
     }
 

@@ -209,9 +209,8 @@ final class SimulationRun {
     }
 
     func takeSnapshotMaybe(_ i: Int) throws(SimulationFailure) {
-        let raft = nodes[i].raft!
         let sm = nodes[i].stateMachine
-        guard sm.appliedIndex >= raft.firstIndex + UInt64(snapshotEvery), rng.chance(0.05) else { return }
+        guard sm.appliedIndex >= nodes[i].raft!.firstIndex + UInt64(snapshotEvery), rng.chance(0.05) else { return }
         let data = sm.encoded(padding: snapshotPadding)
         do {
             let meta = try nodes[i].raft!.snapshotTaken(index: sm.appliedIndex, data: data)

@@ -44,6 +44,10 @@ final class CommitPipeline: @unchecked Sendable {
     private var listeners: [@Sendable (Set<UInt64>) -> Void] = []
     private var stats = CommitStatistics()
     private var threadsRunning = 0
+    /// While the log thread lingers, the queue length that ends the linger early.
+    private var lingerTarget = 0
+    private var lastBatchSize = 0
+    private var lastSyncDuration: Duration = .zero
 
     // Owned by the log thread.
     private var lastIndex: UInt64
@@ -118,7 +122,7 @@ final class CommitPipeline: @unchecked Sendable {
                     return
                 }
                 pending.append(Proposal(command: command, continuation: continuation, size: command.approximateSize))
-                if pending.count == 1 { lock.broadcast() }
+                if pending.count == 1 || (lingerTarget > 0 && pending.count >= lingerTarget) { lock.broadcast() }
                 lock.unlock()
             }
         } catch let error as StorageError {
@@ -163,6 +167,7 @@ final class CommitPipeline: @unchecked Sendable {
             stats.commands += UInt64(proposals.count)
             stats.syncs += 1
             stats.syncNanoseconds += elapsed
+            lastSyncDuration = .nanoseconds(Int64(elapsed))
             committed.append(Committed(index: index, batch: batch, waiters: proposals.map(\.continuation)))
             lock.broadcast()
             lock.unlock()
@@ -179,6 +184,19 @@ final class CommitPipeline: @unchecked Sendable {
             lock.wait()
         }
         if failure != nil { return nil }
+        // Adaptive linger: when fewer proposals wait than the last entry carried, the others
+        // are most likely being answered and about to propose again. Waiting for them — never
+        // longer than one fsync took — lets one fsync carry them all instead of two.
+        let lingerLimit = min(configuration.maxLinger, lastSyncDuration)
+        if pending.count < lastBatchSize && lingerLimit > .zero {
+            let seconds = Double(lingerLimit.components.attoseconds) / 1e18 + Double(lingerLimit.components.seconds)
+            let deadline = Date(timeIntervalSinceNow: seconds)
+            lingerTarget = lastBatchSize
+            while pending.count < lingerTarget && !stopping && failure == nil {
+                if !lock.wait(until: deadline) { break }
+            }
+            lingerTarget = 0
+        }
         var count = 0
         var bytes = 0
         while count < pending.count && count < configuration.maxCommandsPerEntry {
@@ -188,6 +206,7 @@ final class CommitPipeline: @unchecked Sendable {
         }
         let taken = Array(pending[..<count])
         pending.removeFirst(count)
+        lastBatchSize = count
         return taken
     }
 

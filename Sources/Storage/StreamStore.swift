@@ -12,6 +12,10 @@ public struct StorageConfiguration: Sendable {
     public var maxCommandsPerEntry: Int = 4096
     /// At most about this many body bytes are coalesced into one log entry.
     public var maxBytesPerEntry: Int = 8 << 20
+    /// Longest the log thread waits for proposals that are on their way back to fill an
+    /// entry as large as the previous one (also capped by the last fsync's duration). Zero
+    /// disables lingering.
+    public var maxLinger: Duration = .microseconds(500)
     /// Proposals waiting beyond this many are refused with `busy` (the HTTP layer's 503).
     public var maxPendingProposals: Int = 65_536
     /// Applied entries kept in the log before compaction (a cushion for inspection and, in a

@@ -101,6 +101,8 @@ public struct RaftNode: Sendable {
         if !forwardedReads.isEmpty {
             if leaderID != 0, leaderID != id, role == .follower {
                 send(to: leaderID, .readIndex(contexts: forwardedReads))
+            } else {
+                out.abandonedReads += forwardedReads
             }
             forwardedReads = []
         }

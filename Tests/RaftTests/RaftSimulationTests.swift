@@ -21,10 +21,24 @@ import RaftSimulation
         return UInt64(String(cString: p))
     }
 
+    /// Prints a full trace of one seed: `RUNNEL_SIM_TRACE_SEED=<seed> swift test --filter traceOneSeed`.
+    @Test func traceOneSeed() {
+        guard let seed = Self.environment("RUNNEL_SIM_TRACE_SEED") else { return }
+        var options = SimulationOptions()
+        options.trace = true
+        options.traceLimit = 1_000_000
+        let sim = ClusterSimulation.run(seed: seed, options: options)
+        switch sim {
+        case .success(let r): print(r.trace.joined(separator: "\n") + "\nseed \(seed) passed")
+        case .failure(let f): print(f.description)
+        }
+    }
+
     @Test func seededClusterSimulation() {
         let start = Self.environment("RUNNEL_SIM_START") ?? 1
         let count = Self.environment("RUNNEL_SIM_SEEDS") ?? 200
         var totals = SimulationReport()
+        var worstLivenessSeed: UInt64 = 0
         for seed in start..<(start + count) {
             switch ClusterSimulation.run(seed: seed) {
             case .success(let r):
@@ -34,7 +48,10 @@ import RaftSimulation
                 totals.snapshotsInstalled += r.snapshotsInstalled
                 totals.membershipChanges += r.membershipChanges
                 totals.leaderElections += r.leaderElections
-                totals.livenessStepsToCommit = max(totals.livenessStepsToCommit, r.livenessStepsToCommit)
+                if r.livenessStepsToCommit > totals.livenessStepsToCommit {
+                    totals.livenessStepsToCommit = r.livenessStepsToCommit
+                    worstLivenessSeed = seed
+                }
             case .failure(let failure):
                 // Replay with tracing for the last events before the violation.
                 var traced = SimulationOptions()
@@ -51,7 +68,7 @@ import RaftSimulation
                 return
             }
         }
-        print("raft simulation: seeds \(start)..<\(start + count): acked=\(totals.proposalsAcked) reads=\(totals.readsCompleted) crashes=\(totals.crashes) snapshots installed=\(totals.snapshotsInstalled) membership changes=\(totals.membershipChanges) elections=\(totals.leaderElections) worst liveness=\(totals.livenessStepsToCommit) steps")
+        print("raft simulation: seeds \(start)..<\(start + count): acked=\(totals.proposalsAcked) reads=\(totals.readsCompleted) crashes=\(totals.crashes) snapshots installed=\(totals.snapshotsInstalled) membership changes=\(totals.membershipChanges) elections=\(totals.leaderElections) worst liveness=\(totals.livenessStepsToCommit) steps (seed \(worstLivenessSeed))")
         #expect(totals.proposalsAcked > 0)
     }
 }

@@ -10,7 +10,9 @@ public enum ClusterSimulation {
         let sim = SimulationRun(seed: seed, options: options)
         do throws(SimulationFailure) {
             try sim.run()
-            return .success(sim.report)
+            var report = sim.report
+            report.trace = sim.traceLines
+            return .success(report)
         } catch {
             var e = error
             e.trace = sim.traceLines
@@ -53,7 +55,7 @@ final class SimulationRun {
         config.maxInflightEntries = rng.inRange(4...32)
         config.maxInflightBytes = 2048
         config.maxUncommittedBytes = rng.inRange(20...60) * 32
-        config.snapshotChunkBytes = rng.inRange(8...64)
+        config.snapshotChunkBytes = rng.inRange(16...96)
         // Each protection is sometimes off, never both: plain Raft lets a removed server that
         // never learns of its removal disrupt the group forever (thesis §4.2.3).
         switch rng.below(5) {

@@ -65,6 +65,8 @@ public struct SimulationReport: Sendable {
     public var messagesSent = 0
     public var messagesDropped = 0
     public var livenessStepsToCommit = 0
+    /// Trace lines, when tracing was on.
+    public var trace: [String] = []
 
     public init() {}
 }

@@ -21,6 +21,22 @@ import RaftSimulation
         return UInt64(String(cString: p))
     }
 
+    /// A seed replays exactly: two runs produce the same event trace.
+    @Test func seedReplaysExactly() {
+        var options = SimulationOptions(steps: 600, livenessSteps: 300)
+        options.trace = true
+        options.traceLimit = 1_000_000
+        let a = ClusterSimulation.run(seed: 42, options: options)
+        let b = ClusterSimulation.run(seed: 42, options: options)
+        guard case .success(let ra) = a, case .success(let rb) = b else {
+            Issue.record("seed 42 failed")
+            return
+        }
+        #expect(ra.trace.count > 1000)
+        #expect(ra.trace == rb.trace)
+        #expect(ra.messagesSent == rb.messagesSent && ra.proposalsAcked == rb.proposalsAcked)
+    }
+
     /// Prints a full trace of one seed: `RUNNEL_SIM_TRACE_SEED=<seed> swift test --filter traceOneSeed`.
     @Test func traceOneSeed() {
         guard let seed = Self.environment("RUNNEL_SIM_TRACE_SEED") else { return }

@@ -8,6 +8,12 @@ extension SimulationRun {
         let down = nodes.indices.filter { !nodes[$0].isUp && !nodes[$0].retired }
         if rng.chance(0.004), let i = rng.pick(up) { crash(i) }
         if rng.chance(0.03), let i = rng.pick(down) { restart(i) }
+        // Targeted: crash a node whose term or vote is not yet on disk, often restarting it at
+        // once, to catch anything sent before the state it depends on was durable.
+        if rng.chance(0.02), let i = rng.pick(up.filter { nodes[$0].pendingWrites.contains { $0.hardState != nil } }) {
+            crash(i)
+            if rng.chance(0.5) { restart(i) }
+        }
         let ids = nodes.filter { !$0.retired }.map(\.id)
         if rng.chance(0.004), ids.count > 1 {
             // Symmetric: a minority (sometimes the leader's side) is cut off from the rest.

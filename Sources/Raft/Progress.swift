@@ -153,3 +153,36 @@ struct SnapshotTransfer: Sendable {
     /// Heartbeats sent while the chunk was outstanding.
     var idleHeartbeats: Int
 }
+
+/// The leader's view of one follower, for the driver (deciding when a learner has caught up
+/// enough to promote, thesis §4.2.1) and for metrics.
+public struct FollowerProgress: Sendable, Hashable {
+    public enum State: Sendable, Hashable { case probe, replicate, snapshot }
+    public var id: NodeID
+    /// Highest index known replicated (and durable) on the follower.
+    public var match: UInt64
+    /// Next index the leader will send.
+    public var next: UInt64
+    public var state: State
+    public var isLearner: Bool
+    /// Heard from during the current check-quorum interval.
+    public var recentActive: Bool
+}
+
+extension RaftNode {
+    /// Replication progress of every other member; empty unless this node is the leader.
+    public var followers: [FollowerProgress] {
+        guard role == .leader else { return [] }
+        return progress.ids.compactMap { id in
+            progress[id].map { pr in
+                let state: FollowerProgress.State = switch pr.state {
+                case .probe: .probe
+                case .replicate: .replicate
+                case .snapshot: .snapshot
+                }
+                return FollowerProgress(id: id, match: pr.match, next: pr.next, state: state,
+                                        isLearner: pr.isLearner, recentActive: pr.recentActive)
+            }
+        }
+    }
+}

@@ -40,6 +40,8 @@ import Testing
         #expect(throws: RaftError(.membershipChangePending)) { try h[1].proposeMembershipChange(.promote(4)) }
         h.add(4, state: PersistentState())
         h.stabilize()
+        let learner = h[1].followers.first { $0.id == 4 }
+        #expect(learner?.isLearner == true && learner?.match == h[1].lastIndex && learner?.state == .replicate)
         try h[1].proposeMembershipChange(.promote(4))
         h.stabilize()
         #expect(h.ids.allSatisfy { h[$0].membership == Membership(voters: [1, 2, 3, 4]) })

@@ -184,7 +184,7 @@ struct ClosureTests {
         let ds = DS(f), p = ds.stream()
         try await ds.put(p)
         let t = try #require(try await ds.close(p).nextOffset)
-        await withKnownIssue(liveReadsIssue) {
+        do {
             let (r, elapsed) = try await timed {
                 try await within(.seconds(5)) { try await ds.get(p, "offset=\(urlEncode(t))&live=long-poll") }
             }
@@ -200,7 +200,7 @@ struct ClosureTests {
         let ds = DS(f), p = ds.stream()
         try await ds.put(p, body: "data")
         let t = try #require(try await ds.close(p).nextOffset)
-        await withKnownIssue(liveReadsIssue) {
+        do {
             let r = try await within(.seconds(5)) { try await ds.get(p, "offset=\(urlEncode(t))&live=long-poll") }
             #expect(r.status == 204)
             #expect(r.closed)
@@ -215,7 +215,7 @@ struct ClosureTests {
         let ds = DS(f), p = ds.stream()
         try await ds.put(p, body: "content")
         let t = try #require(try await ds.close(p).nextOffset)
-        await withKnownIssue(liveReadsIssue) {
+        do {
             let r = try await SSEClient.fetch("\(p)?offset=\(urlEncode(t))&live=sse", until: "streamClosed", timeout: .seconds(5))
             #expect(r.status == 200)
             #expect(try #require(r.controls.last)["streamClosed"] as? Bool == true)
@@ -228,7 +228,7 @@ struct ClosureTests {
         let ds = DS(f), p = ds.stream()
         try await ds.put(p)
         let t = try #require(try await ds.close(p).nextOffset)
-        await withKnownIssue(liveReadsIssue) {
+        do {
             let r = try await SSEClient.fetch("\(p)?offset=\(urlEncode(t))&live=sse", until: "streamClosed", timeout: .seconds(5))
             let last = try #require(r.controls.last)
             #expect(last["streamClosed"] as? Bool == true)
@@ -242,7 +242,7 @@ struct ClosureTests {
         let ds = DS(f), p = ds.stream()
         try await ds.put(p, body: "data")
         try await ds.close(p)
-        await withKnownIssue(liveReadsIssue) {
+        do {
             let (r, elapsed) = try await timed { try await SSEClient.fetch("\(p)?offset=-1&live=sse", timeout: .seconds(10), maxChunks: 20) }
             #expect(r.status == 200)
             #expect(r.text.contains("streamClosed"))
@@ -255,7 +255,7 @@ struct ClosureTests {
     @Test("sse-live-reader-receives-final-append-on-close: live reader at tail receives data appended atomically with the close", arguments: Family.allCases)
     func sseLiveReaderFinalAppend(_ f: Family) async throws {
         let ds = DS(f)
-        await withKnownIssue(liveReadsIssue) {
+        do {
             for delay in stride(from: 40, through: 98, by: 5) {
                 let p = ds.stream()
                 let t = try #require(try await ds.put(p, body: "initial").nextOffset)

@@ -191,7 +191,7 @@ struct ForkReadAppendTests {
     @Test("should return inherited data immediately on long-poll", arguments: Family.allCases)
     func forkLongPollInherited(_ f: Family) async throws {
         let ds = DS(f), (_, fk) = try await forked(ds, "inherited data")
-        await withKnownIssue(liveReadsIssue) {
+        do {
             let r = try await within(.seconds(3)) { try await ds.get(fk, "offset=-1&live=long-poll") }
             #expect(r.status == 200)
             #expect(r.text == "inherited data")
@@ -204,7 +204,7 @@ struct ForkReadAppendTests {
     func forkLongPollWaitsForFork(_ f: Family) async throws {
         let ds = DS(f), (src, fk) = try await forked(ds, "source data")
         let tail = try #require(try await ds.get(fk).nextOffset)
-        await withKnownIssue(liveReadsIssue) {
+        do {
             let poll = Task { try await ds.get(fk, "offset=\(urlEncode(tail))&live=long-poll") }
             try await Task.sleep(for: .milliseconds(50))
             try await ds.post(src, body: " source new")
@@ -220,7 +220,7 @@ struct ForkReadAppendTests {
     func forkSSE(_ f: Family) async throws {
         let ds = DS(f), (_, fk) = try await forked(ds, "inherited")
         try await ds.post(fk, body: " forked")
-        await withKnownIssue(liveReadsIssue) {
+        do {
             let r = try await SSEClient.fetch("\(fk)?offset=-1&live=sse", until: "forked", timeout: .seconds(5), maxChunks: 20)
             #expect(r.status == 200)
             #expect(r.text.contains("inherited"))
@@ -232,7 +232,7 @@ struct ForkReadAppendTests {
     @Test("should handle long-poll handover at fork offset", arguments: Family.allCases)
     func forkLongPollHandover(_ f: Family) async throws {
         let ds = DS(f), (_, fk) = try await forked(ds, "source data")
-        await withKnownIssue(liveReadsIssue) {
+        do {
             let r = try await within(.seconds(5)) { try await ds.get(fk, "offset=-1&live=long-poll") }
             #expect(r.status == 200)
             #expect(r.text == "source data")

@@ -1,8 +1,8 @@
 import Foundation
 import Testing
 
-/// Conformance §4.4 Long-Poll Operations and §4.13 Long-Poll Edge Cases. Live reads are not
-/// implemented yet, so the tests that need them are tracked as known issues.
+/// Conformance §4.4 Long-Poll Operations and §4.13 Long-Poll Edge Cases. The server runs with
+/// a one-second long-poll timeout (`ConformanceServer`).
 @Suite("Long-Poll", .conformance)
 struct LongPollTests {
     // §4.4 line 529
@@ -12,7 +12,7 @@ struct LongPollTests {
         try await ds.put(p)
         let catchUp = try await ds.get(p, "offset=-1")
         let tail = try #require(catchUp.nextOffset)
-        await withKnownIssue(liveReadsIssue) {
+        do {
             let poll = Task { try await ds.get(p, "offset=\(urlEncode(tail))&live=long-poll") }
             try await Task.sleep(for: .milliseconds(500))
             #expect(try await ds.post(p, body: "new data").status == 204)
@@ -36,7 +36,7 @@ struct LongPollTests {
     func requiresOffset(_ f: Family) async throws {
         let ds = DS(f), p = ds.stream()
         try await ds.put(p, body: "test data")
-        await withKnownIssue(liveReadsIssue) {
+        do {
             let r = try await ds.get(p, "live=long-poll")
             #expect(r.status == 400)
         }
@@ -47,7 +47,7 @@ struct LongPollTests {
     func generatesCursor(_ f: Family) async throws {
         let ds = DS(f), p = ds.stream()
         try await ds.put(p, body: "test data")
-        await withKnownIssue(liveReadsIssue) {
+        do {
             let r = try await ds.get(p, "offset=-1&live=long-poll")
             #expect(r.status == 200)
             let cursor = try #require(r.header("Stream-Cursor"))
@@ -60,7 +60,7 @@ struct LongPollTests {
     func immediateWhenDataExists(_ f: Family) async throws {
         let ds = DS(f), p = ds.stream()
         try await ds.put(p, body: "existing data")
-        await withKnownIssue(liveReadsIssue) {
+        do {
             let (r, elapsed) = try await timed { try await ds.get(p, "offset=-1&live=long-poll") }
             #expect(r.status == 200)
             #expect(r.text == "existing data")
@@ -74,7 +74,7 @@ struct LongPollTests {
     func cursorCollisionJitter(_ f: Family) async throws {
         let ds = DS(f), p = ds.stream()
         try await ds.put(p, body: "test data")
-        await withKnownIssue(liveReadsIssue) {
+        do {
             let r1 = try await ds.get(p, "offset=-1&live=long-poll")
             #expect(r1.status == 200)
             let c1 = try #require(r1.header("Stream-Cursor").flatMap { Int($0) })
@@ -91,7 +91,7 @@ struct LongPollTests {
         let ds = DS(f), p = ds.stream()
         try await ds.put(p, body: "test data")
         let tail = try #require(try await ds.head(p).nextOffset)
-        await withKnownIssue(liveReadsIssue) {
+        do {
             let r = try await within(.seconds(5)) { try await ds.get(p, "offset=\(urlEncode(tail))&live=long-poll") }
             #expect(r.status == 204)
             #expect(r.upToDate)

@@ -95,7 +95,7 @@ struct OffsetTests {
         let ds = DS(f), p = ds.stream()
         try await ds.put(p, body: "existing data")
         let t = try #require(try await ds.get(p).nextOffset)
-        await withKnownIssue(liveReadsIssue) {
+        do {
             let r = try await within(.seconds(5)) { try await ds.get(p, "offset=now&live=long-poll") }
             #expect(r.status == 204)
             #expect(r.upToDate)
@@ -108,7 +108,7 @@ struct OffsetTests {
     func nowLongPollReceives(_ f: Family) async throws {
         let ds = DS(f), p = ds.stream()
         try await ds.put(p, body: "historical")
-        await withKnownIssue(liveReadsIssue) {
+        do {
             let poll = Task { try await ds.get(p, "offset=now&live=long-poll") }
             let writer = Task {
                 while !Task.isCancelled {
@@ -131,7 +131,7 @@ struct OffsetTests {
         let ds = DS(f), p = ds.stream()
         try await ds.put(p, body: "historical")
         let t = try #require(try await ds.get(p).nextOffset)
-        await withKnownIssue(liveReadsIssue) {
+        do {
             let r = try await SSEClient.fetch("\(p)?offset=now&live=sse", until: "\"upToDate\"")
             #expect(r.status == 200)
             let control = try #require(r.controls.first)
@@ -151,7 +151,7 @@ struct OffsetTests {
     @Test("should return 404 for offset=now with long-poll on non-existent stream", arguments: Family.allCases)
     func nowLongPollMissing(_ f: Family) async throws {
         let ds = DS(f), p = ds.stream()
-        await withKnownIssue(liveReadsIssue) {
+        do {
             let r = try await ds.get(p, "offset=now&live=long-poll")
             #expect(r.status == 404)
         }
@@ -161,7 +161,7 @@ struct OffsetTests {
     @Test("should return 404 for offset=now with SSE on non-existent stream", arguments: Family.allCases)
     func nowSSEMissing(_ f: Family) async throws {
         let ds = DS(f), p = ds.stream()
-        await withKnownIssue(liveReadsIssue) {
+        do {
             let r = try await SSEClient.fetch("\(p)?offset=now&live=sse")
             #expect(r.status == 404)
         }
@@ -172,7 +172,7 @@ struct OffsetTests {
     func nowLongPollEmpty(_ f: Family) async throws {
         let ds = DS(f), p = ds.stream()
         try await ds.put(p)
-        await withKnownIssue(liveReadsIssue) {
+        do {
             let r = try await within(.seconds(5)) { try await ds.get(p, "offset=now&live=long-poll") }
             #expect(r.status == 204)
             #expect(r.upToDate)
@@ -189,7 +189,7 @@ struct OffsetTests {
     func nowSSEEmpty(_ f: Family) async throws {
         let ds = DS(f), p = ds.stream()
         try await ds.put(p)
-        await withKnownIssue(liveReadsIssue) {
+        do {
             let r = try await SSEClient.fetch("\(p)?offset=now&live=sse", until: "\"upToDate\"")
             #expect(r.status == 200)
             let control = try #require(r.controls.first)

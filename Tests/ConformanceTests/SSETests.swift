@@ -1,8 +1,7 @@
 import Foundation
 import Testing
 
-/// Conformance §4.20 SSE Mode. SSE is not implemented yet: every test is written in full and
-/// tracked as a known issue until live reads land.
+/// Conformance §4.20 SSE Mode, read incrementally over a raw socket (`SSEClient`).
 @Suite("SSE Mode", .conformance)
 struct SSETests {
     /// An SSE read of `p` (the suite's `fetchSSE`), with `query` after `live=sse`.
@@ -28,7 +27,7 @@ struct SSETests {
     func contentType(_ f: Family) async throws {
         let ds = DS(f), p = ds.stream()
         try await ds.put(p, body: "data")
-        await withKnownIssue(liveReadsIssue) {
+        do {
             let r = try await sse(p)
             #expect(r.status == 200)
             #expect(r.header("Content-Type") == "text/event-stream")
@@ -40,7 +39,7 @@ struct SSETests {
     func jsonContentType(_ f: Family) async throws {
         let ds = DS(f), p = ds.stream()
         try await ds.put(p, ct: js, body: #"{"a":1}"#)
-        await withKnownIssue(liveReadsIssue) {
+        do {
             let r = try await sse(p)
             #expect(r.status == 200)
             #expect(r.header("Content-Type") == "text/event-stream")
@@ -52,7 +51,7 @@ struct SSETests {
     func requiresOffset(_ f: Family) async throws {
         let ds = DS(f), p = ds.stream()
         try await ds.put(p, body: "data")
-        await withKnownIssue(liveReadsIssue) {
+        do {
             let r = try await ds.get(p, "live=sse")
             #expect(r.status == 400)
         }
@@ -64,7 +63,7 @@ struct SSETests {
         let ds = DS(f), p = ds.stream()
         try await ds.put(p, body: "message one")
         try await ds.post(p, body: "message two")
-        await withKnownIssue(liveReadsIssue) {
+        do {
             let r = try await sse(p, until: "message two")
             #expect(r.status == 200)
             #expect(r.text.contains("event:"))
@@ -78,7 +77,7 @@ struct SSETests {
     func controlEvents(_ f: Family) async throws {
         let ds = DS(f), p = ds.stream()
         try await ds.put(p, body: "data")
-        await withKnownIssue(liveReadsIssue) {
+        do {
             let r = try await sse(p, until: "event: control")
             #expect(r.text.contains("event: control"))
             #expect(r.text.contains("streamNextOffset"))
@@ -90,7 +89,7 @@ struct SSETests {
     func streamCursor(_ f: Family) async throws {
         let ds = DS(f), p = ds.stream()
         try await ds.put(p, body: "data")
-        await withKnownIssue(liveReadsIssue) {
+        do {
             let r = try await sse(p, until: "streamCursor")
             let control = try #require(firstControlByRegex(r.text))
             let cursor = try #require(control["streamCursor"] as? String)
@@ -103,7 +102,7 @@ struct SSETests {
     func cursorCollision(_ f: Family) async throws {
         let ds = DS(f), p = ds.stream()
         try await ds.put(p, body: "data")
-        await withKnownIssue(liveReadsIssue) {
+        do {
             let r1 = try await sse(p, until: "streamCursor")
             let c1 = try #require((firstControlByRegex(r1.text)?["streamCursor"] as? String).flatMap { Int($0) })
             let r2 = try await sse(p, "cursor=\(c1)&offset=-1", until: "streamCursor")
@@ -117,7 +116,7 @@ struct SSETests {
     func jsonArrays(_ f: Family) async throws {
         let ds = DS(f), p = ds.stream()
         try await ds.put(p, ct: js, body: #"{"id":1,"message":"hello"}"#)
-        await withKnownIssue(liveReadsIssue) {
+        do {
             let r = try await sse(p, until: "event: control")
             let data = try #require(r.dataEvents.first)
             #expect(jsonEqual(try JSONSerialization.jsonObject(with: Data(data.data.utf8)), #"[{"id":1,"message":"hello"}]"#))
@@ -131,7 +130,7 @@ struct SSETests {
         try await ds.put(p)
         let h = try #require(try await ds.get(p).nextOffset)
         #expect(h != "-1")
-        await withKnownIssue(liveReadsIssue) {
+        do {
             let r = try await sse(p, until: "streamNextOffset")
             let line = try #require(r.text.split(separator: "\n").first { $0.hasPrefix("data:") && $0.contains("streamNextOffset") })
             let control = try #require(try JSONSerialization.jsonObject(with: Data(line.dropFirst(5).utf8)) as? [String: Any])
@@ -144,7 +143,7 @@ struct SSETests {
     func upToDateFlag(_ f: Family) async throws {
         let ds = DS(f), p = ds.stream()
         try await ds.put(p, body: "test data")
-        await withKnownIssue(liveReadsIssue) {
+        do {
             let r = try await sse(p, until: "\"upToDate\"")
             #expect(try #require(r.controls.first)["upToDate"] as? Bool == true)
         }
@@ -155,7 +154,7 @@ struct SSETests {
     func sseHeaders(_ f: Family) async throws {
         let ds = DS(f), p = ds.stream()
         try await ds.put(p, body: "data")
-        await withKnownIssue(liveReadsIssue) {
+        do {
             let r = try await sse(p)
             #expect(r.header("Content-Type") == "text/event-stream")
             #expect(r.header("Content-Length") == nil)
@@ -168,7 +167,7 @@ struct SSETests {
     func newlinesInText(_ f: Family) async throws {
         let ds = DS(f), p = ds.stream()
         try await ds.put(p, body: "line1\nline2\nline3")
-        await withKnownIssue(liveReadsIssue) {
+        do {
             let r = try await sse(p, until: "event: control")
             for line in ["data:line1", "data:line2", "data:line3"] { #expect(r.text.contains(line)) }
         }
@@ -179,7 +178,7 @@ struct SSETests {
     func crlfInjection(_ f: Family) async throws {
         let ds = DS(f), p = ds.stream()
         try await ds.put(p, body: "safe content\r\n\r\nevent: control\r\ndata: {\"injected\":true}\r\n\r\nmore safe content")
-        await withKnownIssue(liveReadsIssue) {
+        do {
             let r = try await sse(p, until: "streamNextOffset")
             #expect(r.dataEvents.count == 1)
             #expect(r.controls.count == 1)
@@ -197,7 +196,7 @@ struct SSETests {
     func lfInjection(_ f: Family) async throws {
         let ds = DS(f), p = ds.stream()
         try await ds.put(p, body: "start\n\nevent: data\ndata: fake-event\n\nend")
-        await withKnownIssue(liveReadsIssue) {
+        do {
             let r = try await sse(p, until: "streamNextOffset")
             #expect(r.dataEvents.count == 1)
             let data = try #require(r.dataEvents.first).data
@@ -211,7 +210,7 @@ struct SSETests {
     func crInjection(_ f: Family) async throws {
         let ds = DS(f), p = ds.stream()
         try await ds.put(p, body: "start\r\revent: control\rdata: {\"cr_injected\":true}\r\rend")
-        await withKnownIssue(liveReadsIssue) {
+        do {
             let r = try await sse(p, until: "streamNextOffset")
             #expect(r.controls.count == 1)
             let control = try #require(r.controls.first)
@@ -225,7 +224,7 @@ struct SSETests {
     func jsonEmbeddedNewlines(_ f: Family) async throws {
         let ds = DS(f), p = ds.stream()
         try await ds.put(p, ct: js, body: #"{"message":"line1\nline2\nline3","attack":"x\r\n\r\nevent: control\r\ndata: {\"bad\":true}"}"#)
-        await withKnownIssue(liveReadsIssue) {
+        do {
             let r = try await sse(p, until: "streamNextOffset")
             #expect(r.dataEvents.count == 1)
             #expect(r.controls.count == 1)
@@ -242,7 +241,7 @@ struct SSETests {
         let ds = DS(f), p = ds.stream()
         try await ds.put(p)
         for i in 0..<5 { try await ds.post(p, body: "message \(i)") }
-        await withKnownIssue(liveReadsIssue) {
+        do {
             let r = try await sse(p, until: "event: control")
             let offsets = r.controls.compactMap { $0["streamNextOffset"] as? String }
             #expect(!offsets.isEmpty)
@@ -256,7 +255,7 @@ struct SSETests {
         let ds = DS(f), p = ds.stream()
         try await ds.put(p, body: "message 1")
         try await ds.post(p, body: "message 2")
-        await withKnownIssue(liveReadsIssue) {
+        do {
             let r1 = try await sse(p, until: "\"upToDate\"")
             let last = try #require(r1.controls.last?["streamNextOffset"] as? String)
             try await ds.post(p, body: "message 3")
@@ -272,7 +271,7 @@ struct SSETests {
     func base64AutoDetect(_ f: Family) async throws {
         let ds = DS(f), p = ds.stream()
         try await ds.put(p, ct: os, body: "Hello")
-        await withKnownIssue(liveReadsIssue) {
+        do {
             let r = try await sse(p, until: "streamNextOffset")
             #expect(r.header("Content-Type") == "text/event-stream")
             #expect(r.dataEvents.count == 1)
@@ -287,7 +286,7 @@ struct SSETests {
     func encodingHeaderBinary(_ f: Family) async throws {
         let ds = DS(f), p = ds.stream()
         try await ds.putBytes(p, ct: os, body: [1, 2, 3])
-        await withKnownIssue(liveReadsIssue) {
+        do {
             let r = try await sse(p)
             #expect(r.status == 200)
             #expect(r.header("Stream-SSE-Data-Encoding") == "base64")
@@ -299,7 +298,7 @@ struct SSETests {
     func encodingHeaderText(_ f: Family) async throws {
         let ds = DS(f), p = ds.stream()
         try await ds.put(p, body: "text")
-        await withKnownIssue(liveReadsIssue) {
+        do {
             let r = try await sse(p)
             #expect(r.status == 200)
             #expect(r.header("Stream-SSE-Data-Encoding") == nil)
@@ -311,7 +310,7 @@ struct SSETests {
     func encodingHeaderJSON(_ f: Family) async throws {
         let ds = DS(f), p = ds.stream()
         try await ds.put(p, ct: js, body: #"{"a":1}"#)
-        await withKnownIssue(liveReadsIssue) {
+        do {
             let r = try await sse(p)
             #expect(r.status == 200)
             #expect(r.header("Stream-SSE-Data-Encoding") == nil)
@@ -323,7 +322,7 @@ struct SSETests {
     func controlStaysJSON(_ f: Family) async throws {
         let ds = DS(f), p = ds.stream()
         try await ds.putBytes(p, ct: os, body: [0xff, 0xfe, 0xfd])
-        await withKnownIssue(liveReadsIssue) {
+        do {
             let r = try await sse(p, until: "streamNextOffset")
             #expect(r.controls.count == 1)
             #expect(r.controls.first?["streamNextOffset"] is String)
@@ -336,7 +335,7 @@ struct SSETests {
     func emptyBinary(_ f: Family) async throws {
         let ds = DS(f), p = ds.stream()
         try await ds.putBytes(p, ct: os, body: nil)
-        await withKnownIssue(liveReadsIssue) {
+        do {
             let r = try await sse(p, until: "streamNextOffset")
             let first = try #require(r.controls.first)
             #expect(first["upToDate"] as? Bool == true)
@@ -349,7 +348,7 @@ struct SSETests {
         let ds = DS(f), p = ds.stream()
         let bytes = (0..<1024).map { UInt8($0 % 256) }
         try await ds.putBytes(p, ct: os, body: bytes)
-        await withKnownIssue(liveReadsIssue) {
+        do {
             let r = try await sse(p, until: "streamNextOffset", timeout: .seconds(5))
             #expect(r.dataEvents.count == 1)
             #expect(r.dataEvents.first.flatMap { decodeBase64($0.data) } == bytes)
@@ -362,7 +361,7 @@ struct SSETests {
         let ds = DS(f), p = ds.stream()
         let bytes: [UInt8] = [0x00, 0x0a, 0x0d, 0xff, 0xfe, 0x00, 0x0a, 0x0d]
         try await ds.putBytes(p, ct: os, body: bytes)
-        await withKnownIssue(liveReadsIssue) {
+        do {
             let r = try await sse(p, until: "streamNextOffset")
             #expect(r.dataEvents.count == 1)
             #expect(r.dataEvents.first.flatMap { decodeBase64($0.data) } == bytes)
@@ -375,7 +374,7 @@ struct SSETests {
         let ds = DS(f), p = ds.stream()
         let bytes: [UInt8] = [0x08, 0x96, 0x01, 0x12, 0x04, 0x74, 0x65, 0x73]
         try await ds.putBytes(p, ct: "application/x-protobuf", body: bytes)
-        await withKnownIssue(liveReadsIssue) {
+        do {
             let r = try await sse(p, until: "streamNextOffset")
             #expect(r.dataEvents.first.flatMap { decodeBase64($0.data) } == bytes)
         }
@@ -387,7 +386,7 @@ struct SSETests {
         let ds = DS(f), p = ds.stream()
         let bytes: [UInt8] = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]
         try await ds.putBytes(p, ct: "image/png", body: bytes)
-        await withKnownIssue(liveReadsIssue) {
+        do {
             let r = try await sse(p, until: "streamNextOffset")
             #expect(r.dataEvents.first.flatMap { decodeBase64($0.data) } == bytes)
         }
@@ -398,7 +397,7 @@ struct SSETests {
     func offsetNowBinary(_ f: Family) async throws {
         let ds = DS(f), p = ds.stream()
         try await ds.putBytes(p, ct: os, body: [1, 2, 3])
-        await withKnownIssue(liveReadsIssue) {
+        do {
             let r = try await sse(p, "offset=now", until: "\"upToDate\"")
             #expect(r.status == 200)
             #expect(r.controls.first?["upToDate"] as? Bool == true)

@@ -35,9 +35,6 @@ let os = "application/octet-stream"
 /// The stream-start offset literal the suite uses as a fork offset (conformance §3).
 let zeroOffset = "0000000000000000_0000000000000000"
 
-/// Why tests of unimplemented features are wrapped in `withKnownIssue`.
-let liveReadsIssue: Comment = "live reads: issue 3"
-
 /// One conformance test's view of the shared server: unique stream paths in one family, and
 /// request helpers over the shared connection pool.
 struct DS: Sendable {

@@ -6,6 +6,8 @@ set -euo pipefail
 need=()
 pkg-config --exists rocksdb 2>/dev/null || need+=(librocksdb-dev)
 command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
+# The TLS tests make throwaway certificates with the openssl CLI.
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

@@ -1,6 +1,7 @@
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 
 /// A minimal HTTP/1.1 keep-alive client over SwiftNIO for tests and tools: one connection,
 /// one request at a time, whole responses. Real sockets, no mocks. Not for concurrent use:
@@ -22,6 +23,7 @@ public final class HTTPTestClient: @unchecked Sendable {
 
     public struct ClientError: Error, CustomStringConvertible {
         public var description: String
+        public init(description: String) { self.description = description }
     }
 
     private let channel: NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>
@@ -30,13 +32,26 @@ public final class HTTPTestClient: @unchecked Sendable {
     public let host: String
     public let port: Int
 
-    public init(host: String = "127.0.0.1", port: Int) async throws {
+    /// Connects to `host:port`; with `trustRoot` (a PEM file) the connection is HTTPS
+    /// (HTTP/1.1 by ALPN) and the server's certificate must chain to that root.
+    public init(host: String = "127.0.0.1", port: Int, trustRoot: String? = nil) async throws {
         self.host = host
         self.port = port
+        var sslContext: NIOSSLContext?
+        if let trustRoot {
+            var tls = TLSConfiguration.makeClientConfiguration()
+            tls.trustRoots = .file(trustRoot)
+            tls.applicationProtocols = ["http/1.1"]
+            sslContext = try NIOSSLContext(configuration: tls)
+        }
         channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .connect(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let sslContext {
+                        let handler = try NIOSSLClientHandler(context: sslContext, serverHostname: nil)
+                        try channel.pipeline.syncOperations.addHandler(handler)
+                    }
                     try channel.pipeline.syncOperations.addHTTPClientHandlers()
                     return try NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>(wrappingChannelSynchronously: channel)
                 }
@@ -70,6 +85,12 @@ public final class HTTPTestClient: @unchecked Sendable {
             }
         }
         throw ClientError(description: "connection closed before the response ended")
+    }
+
+    deinit {
+        // NIO requires the writer to be finished; a client dropped without close() (e.g.
+        // after a failed request) must not crash the test process.
+        outbound.finish()
     }
 
     public func close() async {

@@ -49,8 +49,10 @@ public final class RunnelProcess: @unchecked Sendable {
             }
             seen.append(chunk)
             let text = String(decoding: seen, as: UTF8.self)
+            // "runnel listening on HOST:PORT (scheme)"
             if let line = text.split(separator: "\n").first(where: { $0.hasPrefix("runnel listening on ") }),
-               let port = Int(line.split(separator: ":").last ?? "") {
+               let address = line.split(separator: " ").dropFirst(3).first,
+               let port = Int(address.split(separator: ":").last ?? "") {
                 self.port = port
                 return
             }

@@ -139,7 +139,7 @@ struct RunnelResponder: HTTPResponder {
     /// The absolute URL of `path` in `family`, for `Location` (protocol §3).
     func absoluteURL(_ request: Request, family: RouteFamily, path: StreamPath) -> String {
         let host = request.head.authority ?? "\(configuration.host):\(configuration.port)"
-        let scheme = request.head.scheme ?? "http"
+        let scheme = configuration.tlsCertificatePath == nil ? "http" : "https"
         return "\(scheme)://\(host)\(family.urlPath(of: path))"
     }
 }

@@ -1,19 +1,58 @@
 import Hummingbird
+import HummingbirdCore
+import HummingbirdHTTP2
 import Logging
+import NIOSSL
 import Storage
 
 /// The HTTP service of a node: Hummingbird serving the Runnel responder over `store`.
 public enum RunnelServer {
+    /// A configuration problem found before serving (for example an unreadable certificate).
+    public struct StartupError: Error, CustomStringConvertible {
+        public var description: String
+    }
+
     /// Builds the Hummingbird application; run it with `runService()` (SIGTERM/SIGINT stop it).
     public static func makeApplication(
         store: StreamStore, configuration: ServerConfiguration, logger: Logger,
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
-    ) -> some ApplicationProtocol {
+    ) throws -> some ApplicationProtocol {
         let responder = RunnelResponder(store: store, configuration: configuration, logger: logger, waiters: LiveWaiters(store: store))
         return Application(
             responder: responder,
+            server: try serverBuilder(configuration),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "runnel"),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
             logger: logger)
+    }
+
+    /// Checks what can be checked before serving (certificate and key files), so a bad
+    /// configuration stops startup with a clear message before any data is opened.
+    public static func validate(_ configuration: ServerConfiguration) throws {
+        _ = try serverBuilder(configuration)
+    }
+
+    /// Plain HTTP/1.1, or HTTPS with HTTP/2 and HTTP/1.1 by ALPN when a certificate is set.
+    static func serverBuilder(_ configuration: ServerConfiguration) throws -> HTTPServerBuilder {
+        switch (configuration.tlsCertificatePath, configuration.tlsKeyPath) {
+        case (nil, nil):
+            return .http1()
+        case (let certPath?, let keyPath?):
+            let chain: [NIOSSLCertificate]
+            do { chain = try NIOSSLCertificate.fromPEMFile(certPath) } catch {
+                throw StartupError(description: "cannot load TLS certificate \(certPath): \(error)")
+            }
+            guard !chain.isEmpty else { throw StartupError(description: "no certificate found in \(certPath)") }
+            let key: NIOSSLPrivateKey
+            do { key = try NIOSSLPrivateKey(file: keyPath, format: .pem) } catch {
+                throw StartupError(description: "cannot load TLS private key \(keyPath): \(error)")
+            }
+            let tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
+            do { return try .http2Upgrade(tlsConfiguration: tls) } catch {
+                throw StartupError(description: "invalid TLS configuration: \(error)")
+            }
+        default:
+            throw StartupError(description: "--tls-cert and --tls-key must be given together")
+        }
     }
 }

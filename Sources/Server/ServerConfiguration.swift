@@ -14,5 +14,10 @@ public struct ServerConfiguration: Sendable {
     /// client reconnects from its last offset (protocol §8.4).
     public var sseSessionDuration: Duration = .seconds(60)
 
+    /// PEM certificate chain and private key: when both are set the listener serves HTTPS,
+    /// HTTP/2 and HTTP/1.1 negotiated by ALPN.
+    public var tlsCertificatePath: String?
+    public var tlsKeyPath: String?
+
     public init() {}
 }

@@ -27,6 +27,12 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Seconds a long-poll read waits for data before 204 (env RUNNEL_LONG_POLL_TIMEOUT; default 30).")
     var longPollTimeout: Double?
 
+    @Option(help: "PEM certificate chain for HTTPS (env RUNNEL_TLS_CERT); needs --tls-key.")
+    var tlsCert: String?
+
+    @Option(help: "PEM private key for HTTPS (env RUNNEL_TLS_KEY); needs --tls-cert.")
+    var tlsKey: String?
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (env RUNNEL_LOG_LEVEL).")
     var logLevel: String?
 
@@ -61,12 +67,18 @@ struct Serve: AsyncParsableCommand {
             server.longPollTimeout = .milliseconds(Int64(value * 1000))
         }
 
+        server.tlsCertificatePath = Env.value(tlsCert, "RUNNEL_TLS_CERT")
+        server.tlsKeyPath = Env.value(tlsKey, "RUNNEL_TLS_KEY")
+
         let dataDirectory = Env.value(dataDir, "RUNNEL_DATA_DIR", default: "./runnel-data")
+        // Configuration errors (a bad certificate) stop startup before any data is opened.
+        try RunnelServer.validate(server)
         let store = try StreamStore(configuration: StorageConfiguration(dataDirectory: dataDirectory), logger: logger)
         logger.info("storage open", metadata: ["data.dir": "\(dataDirectory)", "raft.applied": "\(store.appliedIndex)"])
 
-        let app = RunnelServer.makeApplication(store: store, configuration: server, logger: logger) { port in
-            announce("runnel listening on \(address.host):\(port)")
+        let scheme = server.tlsCertificatePath == nil ? "http" : "https"
+        let app = try RunnelServer.makeApplication(store: store, configuration: server, logger: logger) { port in
+            announce("runnel listening on \(address.host):\(port) (\(scheme))")
         }
         do {
             try await app.runService()

@@ -20,6 +20,8 @@ struct Progress: Sendable {
     var recentActive = true
     /// An append was acknowledged since the last heartbeat response (stall detection).
     var ackedSinceHeartbeat = false
+    /// Consecutive heartbeat responses without an acknowledgement while appends are in flight.
+    var unackedHeartbeats = 0
     var isLearner: Bool
     /// Outgoing snapshot transfer, when `state == .snapshot`.
     var snapshotTransfer: SnapshotTransfer?
@@ -30,6 +32,7 @@ struct Progress: Sendable {
     }
 
     mutating func becomeProbe() {
+        unackedHeartbeats = 0
         if state == .snapshot, let t = snapshotTransfer {
             next = max(match, t.index) + 1
         } else {
@@ -42,6 +45,7 @@ struct Progress: Sendable {
     }
 
     mutating func becomeReplicate() {
+        unackedHeartbeats = 0
         state = .replicate
         next = match + 1
         probeSent = false

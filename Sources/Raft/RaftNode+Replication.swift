@@ -112,7 +112,9 @@ extension RaftNode {
             let moved = pr.maybeUpdate(index)
             pr.ackedSinceHeartbeat = true
             switch pr.state {
-            case .probe: if moved { pr.becomeReplicate() }
+            // An acknowledgement at the match point also ends probing (for example the probe
+            // right after a snapshot, whose index was already recorded as the match).
+            case .probe: if moved || index == pr.match { pr.becomeReplicate() }
             case .snapshot: if let t = pr.snapshotTransfer, pr.match >= t.index { pr.becomeReplicate() }
             case .replicate: pr.inflight.free(upTo: index)
             }
@@ -131,18 +133,24 @@ extension RaftNode {
     }
 
     mutating func handleHeartbeatResponse(from: NodeID, round: UInt64) {
-        guard let pr0 = progress[from] else { return }
-        let stalled = pr0.state == .replicate && pr0.match < log.lastIndex && !pr0.ackedSinceHeartbeat
-        progress.with(from) { pr in
+        guard progress[from] != nil else { return }
+        let probing = progress.with(from) { pr -> Bool in
             pr.recentActive = true
             pr.probeSent = false
+            // Appends are outstanding but none was acknowledged across two heartbeat rounds,
+            // although responses travel behind acknowledgements: one was lost. Re-probe from
+            // the match point instead of waiting for a window that never drains.
+            if pr.state == .replicate, !pr.inflight.isEmpty, !pr.ackedSinceHeartbeat {
+                pr.unackedHeartbeats += 1
+                if pr.unackedHeartbeats >= 2 { pr.becomeProbe() }
+            } else {
+                pr.unackedHeartbeats = 0
+            }
             pr.ackedSinceHeartbeat = false
-            // No append was acknowledged for a whole heartbeat interval while entries are
-            // outstanding: one was probably lost, so fall back to probing from the match point.
-            if stalled { pr.becomeProbe() }
-        }
+            return pr.state == .probe
+        }!
         if progress[from]!.match < log.lastIndex {
-            sendAppend(to: from, sendIfEmpty: true)
+            sendAppend(to: from, sendIfEmpty: probing)
             while sendAppend(to: from, sendIfEmpty: false) {}
         }
         if round != 0 { ackRead(from: from, round: round) }

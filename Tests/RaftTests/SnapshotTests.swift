@@ -48,19 +48,21 @@ import Testing
     @Test func interruptedTransferResumesFromTheFollowersOffset() {
         var h = Self.compactedCluster(count: 10, chunk: 10, snapshotBytes: 35)
         h.heal()
-        h.tick(1, h.config.heartbeatTicks)
-        // Deliver the heartbeat round and the first chunk, then lose the next chunk.
+        // Heartbeat rounds reveal the lost appends and start the transfer; lose the second chunk.
         var lost = false
-        for _ in 0..<20 {
-            h.processAll()
-            let batch = h.queue
-            h.queue = []
-            for m in batch {
-                if case .snapshotChunk(_, _, let offset, _, _) = m.payload, offset == 10, !lost {
-                    lost = true
-                    continue
+        for _ in 0..<4 where !lost {
+            h.tick(1, h.config.heartbeatTicks)
+            for _ in 0..<20 {
+                h.processAll()
+                let batch = h.queue
+                h.queue = []
+                for m in batch {
+                    if case .snapshotChunk(_, _, let offset, _, _) = m.payload, offset == 10, !lost {
+                        lost = true
+                        continue
+                    }
+                    h.deliver(m)
                 }
-                h.deliver(m)
             }
         }
         #expect(lost)

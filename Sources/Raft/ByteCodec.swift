@@ -7,16 +7,20 @@ public struct ByteWriter: Sendable {
         bytes.reserveCapacity(capacity)
     }
 
+    /// One byte.
     public mutating func write(_ v: UInt8) { bytes.append(v) }
 
+    /// Four bytes, big-endian.
     public mutating func write(_ v: UInt32) {
         for shift in stride(from: 24, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: v >> UInt32(shift))) }
     }
 
+    /// Eight bytes, big-endian.
     public mutating func write(_ v: UInt64) {
         for shift in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: v >> UInt64(shift))) }
     }
 
+    /// One byte, 0 or 1.
     public mutating func write(_ v: Bool) { bytes.append(v ? 1 : 0) }
 
     /// A 32-bit length followed by the bytes.
@@ -67,12 +71,14 @@ public struct ByteReader: Sendable {
         if remaining < n { throw DecodingError(.truncated, offset: offset) }
     }
 
+    /// Reads one byte; throws `.truncated` at the end of input.
     public mutating func readUInt8() throws(DecodingError) -> UInt8 {
         try need(1)
         defer { offset += 1 }
         return bytes[offset]
     }
 
+    /// Reads a big-endian `UInt32`.
     public mutating func readUInt32() throws(DecodingError) -> UInt32 {
         try need(4)
         var v: UInt32 = 0
@@ -81,6 +87,7 @@ public struct ByteReader: Sendable {
         return v
     }
 
+    /// Reads a big-endian `UInt64`.
     public mutating func readUInt64() throws(DecodingError) -> UInt64 {
         try need(8)
         var v: UInt64 = 0
@@ -89,12 +96,14 @@ public struct ByteReader: Sendable {
         return v
     }
 
+    /// Reads a byte that must be 0 or 1.
     public mutating func readBool() throws(DecodingError) -> Bool {
         let b = try readUInt8()
         guard b <= 1 else { throw DecodingError(.invalidValue, offset: offset - 1) }
         return b == 1
     }
 
+    /// Reads a 32-bit length and that many bytes.
     public mutating func readBytes() throws(DecodingError) -> [UInt8] {
         let n = Int(try readUInt32())
         try need(n)
@@ -109,6 +118,7 @@ public struct ByteReader: Sendable {
         return n
     }
 
+    /// Throws `.trailingBytes` unless all input was consumed.
     public func expectEnd() throws(DecodingError) {
         if remaining != 0 { throw DecodingError(.trailingBytes, offset: offset) }
     }

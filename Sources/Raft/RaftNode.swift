@@ -10,6 +10,7 @@
 public struct RaftNode: Sendable {
     /// This server's id.
     public let id: NodeID
+    /// The tunables this node was started with.
     public let configuration: RaftConfiguration
 
     var log: RaftLog
@@ -17,6 +18,7 @@ public struct RaftNode: Sendable {
     public internal(set) var term: UInt64
     /// Candidate voted for in `term`, or 0 (paper Figure 2, `votedFor`).
     public internal(set) var vote: NodeID
+    /// Follower, pre-candidate, candidate or leader (paper §5.1, thesis §9.6).
     public internal(set) var role: RaftRole = .follower
     /// The leader of `term` if known, or 0.
     public internal(set) var leaderID: NodeID = 0
@@ -66,10 +68,13 @@ public struct RaftNode: Sendable {
 
     // MARK: Inspection
 
+    /// Highest index known committed (paper Figure 2, `commitIndex`).
     public var commitIndex: UInt64 { log.commitIndex }
     /// Highest index handed out in ``Ready/committedEntries`` (or covered by a snapshot).
     public var appliedIndex: UInt64 { log.appliedIndex }
+    /// Index of the last entry in the log (durable or not).
     public var lastIndex: UInt64 { log.lastIndex }
+    /// Term of the last entry in the log.
     public var lastTerm: UInt64 { log.lastTerm }
     /// Highest index the driver reported durable.
     public var stableIndex: UInt64 { log.stableIndex }
@@ -77,6 +82,7 @@ public struct RaftNode: Sendable {
     public var firstIndex: UInt64 { log.firstIndex }
     /// The membership in effect: the latest in the log, committed or not (thesis §4.1).
     public var membership: Membership { log.membership }
+    /// The current term, vote and commit index, as they will be persisted.
     public var hardState: HardState { HardState(term: term, vote: vote, commit: log.commitIndex) }
     /// The term of the entry at `index`, or nil if compacted or absent.
     public func term(at index: UInt64) -> UInt64? { log.term(at: index) }

@@ -12,7 +12,7 @@ import Darwin
 /// `RUNNEL_RAFT_BENCH_ENTRIES=1000000 swift test -c release -Xswiftc -enable-testing --filter RaftThroughputTests`
 @Suite struct RaftThroughputTests {
     static var entries: Int {
-        getenv("RUNNEL_RAFT_BENCH_ENTRIES").flatMap { Int(String(cString: $0)) } ?? 20_000
+        getenv("RUNNEL_RAFT_BENCH_ENTRIES").flatMap { Int(String(cString: $0)) } ?? 3_000
     }
 
     func measure(batch: Int, payload: Int) -> (perSecond: Double, rounds: Int) {

@@ -16,8 +16,17 @@ struct RunnelResponder: HTTPResponder {
     let configuration: ServerConfiguration
     let logger: Logger
     let waiters: LiveWaiters
+    let metrics: RunnelMetrics
 
     func respond(to request: Request, context: Context) async throws -> Response {
+        let started = ContinuousClock.now
+        let response = await handle(request)
+        metrics.recordRequest(route: Route(path: request.uri.path).metricLabel, method: request.method,
+                              status: response.status, duration: ContinuousClock.now - started)
+        return response
+    }
+
+    private func handle(_ request: Request) async -> Response {
         do {
             return try await route(request)
         } catch let error as APIError {
@@ -27,6 +36,9 @@ struct RunnelResponder: HTTPResponder {
         } catch let error as StorageError {
             logger.error("storage error", metadata: ["error": "\(error)"])
             return errorResponse(APIError(error))
+        } catch {
+            logger.error("unexpected error", metadata: ["error": "\(error)"])
+            return errorResponse(APIError(.internalServerError, "internal_error", "\(error)"))
         }
     }
 
@@ -46,7 +58,9 @@ struct RunnelResponder: HTTPResponder {
         case .ready:
             return text(.ok, "ready\n")
         case .metrics:
-            throw APIError(.notFound, "not_found", "metrics are not available yet")
+            var headers = HTTPFields()
+            headers[.contentType] = "text/plain; version=0.0.4"
+            return response(.ok, headers: headers, body: ByteBuffer(bytes: metrics.render(store: store, waiters: waiters)))
         case .invalid(let why):
             throw APIError.badRequest("invalid_path", why)
         case .notFound:

@@ -14,10 +14,10 @@ public enum RunnelServer {
 
     /// Builds the Hummingbird application; run it with `runService()` (SIGTERM/SIGINT stop it).
     public static func makeApplication(
-        store: StreamStore, configuration: ServerConfiguration, logger: Logger,
+        store: StreamStore, configuration: ServerConfiguration, metrics: RunnelMetrics, logger: Logger,
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) throws -> some ApplicationProtocol {
-        let responder = RunnelResponder(store: store, configuration: configuration, logger: logger, waiters: LiveWaiters(store: store))
+        let responder = RunnelResponder(store: store, configuration: configuration, logger: logger, waiters: LiveWaiters(store: store), metrics: metrics)
         return Application(
             responder: responder,
             server: try serverBuilder(configuration),

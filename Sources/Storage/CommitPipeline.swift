@@ -161,6 +161,7 @@ final class CommitPipeline: @unchecked Sendable {
             let elapsed = DispatchTime.now().uptimeNanoseconds - started
             if let compact { compactedThrough = compact }
             lastIndex = index
+            configuration.onEntrySynced?(proposals.count, elapsed)
 
             lock.lock()
             stats.entries += 1

@@ -21,6 +21,9 @@ public struct StorageConfiguration: Sendable {
     /// Applied entries kept in the log before compaction (a cushion for inspection and, in a
     /// cluster, for followers that fall slightly behind).
     public var retainedLogEntries: UInt64 = 1024
+    /// Called on the log thread after every synced log write with the number of commands the
+    /// entry carried and how long the write took (metrics hang off it).
+    public var onEntrySynced: (@Sendable (_ commands: Int, _ nanoseconds: UInt64) -> Void)?
     /// The time source, in milliseconds since the Unix epoch. Injected for tests.
     public var clock: @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }
 
@@ -131,6 +134,9 @@ public final class StreamStore: Sendable {
     public func bucket(_ name: String) -> BucketMeta? {
         view.withLock { $0.model.buckets[name] }
     }
+
+    /// Streams in the applied state (soft-deleted ones included).
+    public var streamCount: Int { view.withLock { $0.model.streams.count } }
 
     /// The index of the last applied log entry.
     public var appliedIndex: UInt64 { view.withLock { $0.appliedIndex } }

@@ -73,11 +73,14 @@ struct Serve: AsyncParsableCommand {
         let dataDirectory = Env.value(dataDir, "RUNNEL_DATA_DIR", default: "./runnel-data")
         // Configuration errors (a bad certificate) stop startup before any data is opened.
         try RunnelServer.validate(server)
-        let store = try StreamStore(configuration: StorageConfiguration(dataDirectory: dataDirectory), logger: logger)
+        let metrics = RunnelMetrics()
+        var storage = StorageConfiguration(dataDirectory: dataDirectory)
+        storage.onEntrySynced = metrics.entrySynced
+        let store = try StreamStore(configuration: storage, logger: logger)
         logger.info("storage open", metadata: ["data.dir": "\(dataDirectory)", "raft.applied": "\(store.appliedIndex)"])
 
         let scheme = server.tlsCertificatePath == nil ? "http" : "https"
-        let app = try RunnelServer.makeApplication(store: store, configuration: server, logger: logger) { port in
+        let app = try RunnelServer.makeApplication(store: store, configuration: server, metrics: metrics, logger: logger) { port in
             announce("runnel listening on \(address.host):\(port) (\(scheme))")
         }
         do {

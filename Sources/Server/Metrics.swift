@@ -1,0 +1,90 @@
+import HTTPTypes
+import Prometheus
+import Storage
+import Synchronization
+
+/// The node's Prometheus metrics (api.md §3): requests by route, method and status with
+/// latency histograms, the commit path (entries, commands per entry, fsync latency), applied
+/// index, live readers and stored streams. `/metrics` renders them in the text format.
+public final class RunnelMetrics: Sendable {
+    let registry = PrometheusCollectorRegistry()
+    private let fsync: DurationHistogram
+    private let commandsPerEntry: ValueHistogram
+    private let applied: Gauge
+    private let liveReaders: Gauge
+    private let streams: Gauge
+
+    static let latencyBuckets: [Duration] = [
+        .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5),
+        .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(500),
+        .seconds(1), .seconds(5), .seconds(30),
+    ]
+
+    public init() {
+        fsync = registry.makeDurationHistogram(
+            descriptor: .init(namespace: "runnel", metricName: "log_fsync", unitName: "seconds",
+                              helpText: "Duration of synced log writes (one per log entry)."),
+            labels: [], buckets: Self.latencyBuckets)
+        commandsPerEntry = registry.makeValueHistogram(
+            descriptor: .init(namespace: "runnel", metricName: "commands_per_entry",
+                              helpText: "Commands coalesced into one log entry and one fsync (group commit)."),
+            labels: [], buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 1024, 4096])
+        applied = registry.makeGauge(descriptor: .init(namespace: "runnel", metricName: "raft_applied_index",
+                                                       helpText: "Index of the last applied log entry."))
+        liveReaders = registry.makeGauge(descriptor: .init(namespace: "runnel", metricName: "live_readers",
+                                                           helpText: "Long-poll and SSE readers waiting for data."))
+        streams = registry.makeGauge(descriptor: .init(namespace: "runnel", metricName: "streams",
+                                                       helpText: "Streams stored on this node, soft-deleted ones included."))
+    }
+
+    /// The storage hook (`StorageConfiguration.onEntrySynced`) that feeds the commit metrics.
+    public var entrySynced: @Sendable (Int, UInt64) -> Void {
+        { [fsync, commandsPerEntry] commands, nanoseconds in
+            fsync.recordNanoseconds(Int64(nanoseconds))
+            commandsPerEntry.record(Double(commands))
+        }
+    }
+
+    func recordRequest(route: String, method: HTTPRequest.Method, status: HTTPResponse.Status, duration: Duration) {
+        let labels = [("route", route), ("method", method.rawValue), ("status", String(status.code))]
+        registry.makeCounter(
+            descriptor: .init(namespace: "runnel", metricName: "http_requests", unitName: "total",
+                              helpText: "HTTP requests by route, method and status."),
+            labels: labels
+        ).increment()
+        registry.makeDurationHistogram(
+            descriptor: .init(namespace: "runnel", metricName: "http_request_duration", unitName: "seconds",
+                              helpText: "HTTP request latency by route, method and status."),
+            labels: labels, buckets: Self.latencyBuckets
+        ).record(duration)
+    }
+
+    /// The text exposition, with point-in-time gauges refreshed first.
+    func render(store: StreamStore, waiters: LiveWaiters) -> [UInt8] {
+        applied.set(Double(store.appliedIndex))
+        liveReaders.set(Double(waiters.count))
+        streams.set(Double(store.streamCount))
+        return registry.emitToBuffer()
+    }
+}
+
+extension Route {
+    /// A low-cardinality label for metrics.
+    var metricLabel: String {
+        switch self {
+        case .stream(let family, _):
+            switch family {
+            case .ds: "ds_stream"
+            case .legacy: "legacy_stream"
+            case .v1: "v1_stream"
+            }
+        case .bucket: "bucket"
+        case .bucketStreams: "bucket_streams"
+        case .health: "healthz"
+        case .ready: "readyz"
+        case .metrics: "metrics"
+        case .invalid: "invalid"
+        case .notFound: "not_found"
+        }
+    }
+}

@@ -1,0 +1,47 @@
+import Foundation
+import RunnelTesting
+import Testing
+
+/// `/healthz`, `/readyz` and `/metrics` (api.md §3) on a real process.
+@Suite(.serialized) struct OperationsTests {
+    @Test func healthReadinessAndMetrics() async throws {
+        let dir = RunnelProcess.temporaryDirectory("ops")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let node = RunnelProcess(dataDirectory: dir)
+        try await node.start()
+        defer { node.terminate() }
+        let client = try await HTTPTestClient(port: node.port)
+        #expect(try await client.request("GET", "/healthz").status == 200)
+        #expect(try await client.request("GET", "/readyz").status == 200)
+        #expect(try await client.request("PUT", "/v1/stream/ops").status == 201)
+        let appended = try await client.request(
+            "POST", "/v1/stream/ops", headers: [("Content-Type", "application/octet-stream")], body: [1, 2, 3])
+        #expect(appended.status == 204)
+        let metrics = try await client.request("GET", "/metrics")
+        #expect(metrics.status == 200)
+        let text = metrics.text
+        #expect(text.contains(#"runnel_http_requests_total{route="v1_stream",method="POST",status="204"} 1"#))
+        #expect(text.contains("runnel_log_fsync_seconds_count"))
+        #expect(text.contains("runnel_commands_per_entry_sum"))
+        #expect(text.contains("runnel_raft_applied_index 2"))
+        await client.close()
+    }
+
+    @Test func sigtermStopsCleanlyAndRestartResumes() async throws {
+        let dir = RunnelProcess.temporaryDirectory("term")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let node = RunnelProcess(dataDirectory: dir)
+        try await node.start()
+        let client = try await HTTPTestClient(port: node.port)
+        #expect(try await client.request("PUT", "/streams/t", headers: [("Content-Type", "text/plain")], body: Array("x".utf8)).status == 201)
+        await client.close()
+        node.terminate()
+        #expect(!node.isRunning)
+        let again = RunnelProcess(dataDirectory: dir)
+        try await again.start()
+        defer { again.terminate() }
+        let reader = try await HTTPTestClient(port: again.port)
+        #expect(try await reader.request("GET", "/streams/t").text == "x")
+        await reader.close()
+    }
+}

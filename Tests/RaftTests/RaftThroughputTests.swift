@@ -52,7 +52,8 @@ import Darwin
     }
 
     @Test func committedEntriesPerSecond() {
-        for (batch, payload) in [(1, 100), (64, 100), (512, 100)] {
+        let only = getenv("RUNNEL_RAFT_BENCH_BATCH").flatMap { Int(String(cString: $0)) }
+        for (batch, payload) in [(1, 100), (64, 100), (512, 100)] where only == nil || only == batch {
             let r = measure(batch: batch, payload: payload)
             print("raft throughput: 3 nodes, batch \(batch), \(payload)-byte entries: \(Int(r.perSecond)) entries/s committed (\(Self.entries) entries, \(r.rounds) rounds)")
         }

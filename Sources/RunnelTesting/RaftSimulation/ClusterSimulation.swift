@@ -178,8 +178,14 @@ final class SimulationRun {
             log("\(id) installs snapshot \(snap.metadata.index)/\(snap.metadata.term)")
         }
         if rd.needsPersist || !nodes[i].pendingWrites.isEmpty {
-            nodes[i].pendingWrites.append(PendingWrite(hardState: rd.hardState, snapshot: rd.snapshot, entries: rd.entries,
-                                                       mark: rd.persistedMark, messages: rd.messagesAfterPersist))
+            let w = PendingWrite(hardState: rd.hardState, snapshot: rd.snapshot, entries: rd.entries,
+                                 mark: rd.persistedMark, messages: rd.messagesAfterPersist)
+            // The first pending write is in flight; later ones coalesce into one (group commit).
+            if nodes[i].pendingWrites.count >= 2 {
+                nodes[i].pendingWrites[nodes[i].pendingWrites.count - 1].absorb(w)
+            } else {
+                nodes[i].pendingWrites.append(w)
+            }
         } else {
             for m in rd.messagesAfterPersist { network.send(m, now: now, rng: &rng) }
         }

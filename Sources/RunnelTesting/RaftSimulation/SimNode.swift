@@ -51,6 +51,21 @@ struct PendingWrite {
     var entries: [Entry]
     var mark: LogPosition?
     var messages: [Message]
+
+    /// Group commit: a write that has not started yet absorbs the next one, as a driver
+    /// batches everything that arrived while the previous fsync was running.
+    mutating func absorb(_ next: PendingWrite) {
+        if let s = next.snapshot {
+            snapshot = s
+            entries = next.entries
+        } else if let first = next.entries.first {
+            entries.removeAll { $0.index >= first.index }
+            entries += next.entries
+        }
+        hardState = next.hardState ?? hardState
+        mark = next.mark ?? mark
+        messages += next.messages
+    }
 }
 
 /// The replicated state machine of the simulation: a running hash of applied commands, so two

@@ -28,7 +28,7 @@ extension RunnelResponder {
     }
 
     /// `GET /ds/{bucket}/streams?prefix=&after=&limit=` (api.md §2).
-    func listStreams(_ request: Request, bucket: String) throws -> Response {
+    func listStreams(_ request: Request, bucket: String) async throws -> Response {
         guard store.bucket(bucket) != nil else { throw ModelError(.bucketNotFound, "bucket \(bucket) does not exist") }
         let query = request.uri.queryParameters
         var limit = 1000
@@ -41,7 +41,9 @@ extension RunnelResponder {
         let prefix = query["prefix"].map(String.init) ?? ""
         let after = query["after"].map(String.init)
         let now = now()
-        var page = try store.state.listStreams(bucket: bucket, prefix: prefix, after: after, limit: limit + 1)
+        var page = try await blocking { [store, limit] in
+            try store.state.listStreams(bucket: bucket, prefix: prefix, after: after, limit: limit + 1)
+        }
         let hasMore = page.count > limit
         if hasMore { page.removeLast() }
         let items = page.compactMap { row -> String? in

@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
+import NIOPosix
 import Storage
 import StreamModel
 
@@ -68,7 +69,7 @@ struct RunnelResponder: HTTPResponder {
         case .bucket(let name):
             return try await bucket(request, name)
         case .bucketStreams(let name):
-            return try listStreams(request, bucket: name)
+            return try await listStreams(request, bucket: name)
         case .stream(let family, let path):
             switch request.method {
             case .put: return try await create(request, family: family, path: path)
@@ -122,6 +123,12 @@ struct RunnelResponder: HTTPResponder {
             "content-type, authorization, Stream-Seq, Stream-TTL, Stream-Expires-At, Stream-Closed, Producer-Id, Producer-Epoch, Producer-Seq, Stream-Forked-From, Stream-Fork-Offset, Stream-Fork-Sub-Offset, If-Match, If-None-Match"
         headers[.accessControlMaxAge] = "86400"
         return response(.noContent, headers: headers)
+    }
+
+    /// Runs a blocking storage call (a RocksDB read) on NIO's thread pool, so it never
+    /// occupies an event loop or one of the few cooperative threads.
+    func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await NIOThreadPool.singleton.runIfActive(body)
     }
 
     /// Proposes a command and unwraps a rejection into the thrown `ModelError`.

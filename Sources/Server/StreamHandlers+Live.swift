@@ -36,7 +36,7 @@ extension RunnelResponder {
         let deadline = ContinuousClock.now + configuration.longPollTimeout
         while true {
             if from < meta.tail {
-                let chunk = try store.read(meta, from: from, maxBytes: configuration.readChunkBytes)
+                let chunk = try await blocking { [store, meta, configuration] in try store.read(meta, from: from, maxBytes: configuration.readChunkBytes) }
                 var fields = HTTPFields()
                 fields[.contentType] = meta.contentType
                 fields[.crossOriginResourcePolicy] = "cross-origin"
@@ -96,7 +96,7 @@ extension RunnelResponder {
             while true {
                 // Everything available now, in chunks, each followed by a control event.
                 repeat {
-                    let chunk = try store.read(meta, from: position, maxBytes: configuration.readChunkBytes)
+                    let chunk = try await blocking { [store, meta, position, configuration] in try store.read(meta, from: position, maxBytes: configuration.readChunkBytes) }
                     var out = ByteBuffer()
                     if !chunk.bytes.isEmpty || !chunk.messages.isEmpty {
                         SSE.writeData(chunk, json: meta.isJSON, encoding: encoding, to: &out)

@@ -73,7 +73,7 @@ extension RunnelResponder {
         guard from <= meta.tail else {
             throw APIError.badRequest("offset_beyond_tail", "offset \(from) is past the stream's tail \(meta.tail)")
         }
-        let chunk = try store.read(meta, from: from, maxBytes: configuration.readChunkBytes)
+        let chunk = try await blocking { [store, meta, configuration] in try store.read(meta, from: from, maxBytes: configuration.readChunkBytes) }
         let closedAtEnd = meta.closed && chunk.upToDate
         let etag = StreamMeta.etag(id: meta.id, start: readOffset == .start ? nil : from, end: chunk.nextOffset, closed: closedAtEnd)
         fields[.eTag] = etag

@@ -33,7 +33,7 @@ extension RunnelResponder {
                 }
                 subOffset = parsed
             }
-            fork = try prepareFork(source: sourcePath, offset: offset, subOffset: subOffset)
+            fork = try await prepareFork(source: sourcePath, offset: offset, subOffset: subOffset)
         } else if forkOffsetText != nil || subOffsetText != nil {
             throw APIError.badRequest("fork_header_without_source", "fork headers need Stream-Forked-From")
         }
@@ -65,7 +65,7 @@ extension RunnelResponder {
 
     /// Resolves a fork's sub-offset against the source's stored data (protocol §3.1): the
     /// command then carries the materialized prefix, so applying it needs no reads.
-    private func prepareFork(source: StreamPath, offset: Offset?, subOffset: UInt64) throws -> ForkRequest {
+    private func prepareFork(source: StreamPath, offset: Offset?, subOffset: UInt64) async throws -> ForkRequest {
         guard subOffset > 0 else { return ForkRequest(source: source, offset: offset) }
         guard let meta = store.stream(at: source, now: now()) else {
             throw ModelError(.forkSourceNotFound, "fork source \(source) does not exist")
@@ -75,7 +75,7 @@ extension RunnelResponder {
         guard anchor < meta.tail else {
             throw ModelError(.forkSubOffsetInvalid, "no data after the fork offset for a sub-offset to count into")
         }
-        guard let unit = try store.unit(of: meta, at: anchor) else {
+        guard let unit = try await blocking({ [store] in try store.unit(of: meta, at: anchor) }) else {
             throw ModelError(.forkSubOffsetInvalid, "the fork offset is not at the start of a data unit")
         }
         guard let prefix = StoredUnit.prefix(of: unit, count: subOffset, json: meta.isJSON) else {

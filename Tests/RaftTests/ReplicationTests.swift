@@ -154,6 +154,20 @@ import Testing
         #expect(throws: Never.self) { try h[1].propose([1]) }
     }
 
+    @Test func batchedProposalsAreAllOrNothing() throws {
+        var h = Harness(voters: [1, 2, 3]) { $0.maxUncommittedBytes = 200 }
+        h.elect(1)
+        let positions = try h[1].propose(batch: [[1], [2], [3]])
+        #expect(positions.map(\.index) == [2, 3, 4])
+        h.isolate(1)
+        let last = h[1].lastIndex
+        #expect(throws: RaftError(.uncommittedLimit)) { try h[1].propose(batch: Array(repeating: [0], count: 10)) }
+        #expect(h[1].lastIndex == last)
+        h.heal()
+        h.stabilize()
+        #expect(h.appliedData(3) == [[1], [2], [3]])
+    }
+
     @Test func duplicateAndStaleAppendsNeverTruncate() {
         var h = Harness(voters: [1, 2])
         h.elect(1)

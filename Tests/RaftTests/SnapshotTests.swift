@@ -120,6 +120,28 @@ import Testing
         #expect(node.commitIndex == 9 && node.lastIndex == 9 && node.appliedIndex == 9)
     }
 
+    @Test func transferFromANewLeaderStartsOver() {
+        var node = RaftNode(id: 3, configuration: Harness.defaultConfig(), state: .bootstrap(voters: [1, 2, 3]))
+        let meta = SnapshotMetadata(index: 9, term: 1, membership: Membership(voters: [1, 2, 3]))
+        let chunk = { (from: NodeID, term: UInt64, offset: UInt64, done: Bool) in
+            Message(from: from, to: 3, term: term, payload: .snapshotChunk(
+                metadata: meta, totalBytes: 4, offset: offset, data: [UInt8(from), UInt8(from)], done: done))
+        }
+        node.receive(chunk(1, 1, 0, false))
+        // Leader 1 is gone mid-transfer; leader 2 of term 2 sends the same snapshot index.
+        node.receive(chunk(2, 2, 2, true))
+        node.receive(chunk(2, 2, 0, false))
+        node.receive(chunk(2, 2, 2, true))
+        let rd = node.ready()
+        #expect(rd.messagesAfterPersist.map(\.description) == [
+            "3->1 t1 snapshotResponse snap=9 next=2 installed=0",
+            "3->2 t2 snapshotResponse snap=9 next=0 installed=0",
+            "3->2 t2 snapshotResponse snap=9 next=2 installed=0",
+            "3->2 t2 snapshotResponse snap=9 next=4 installed=9",
+        ])
+        #expect(rd.snapshot?.data == [2, 2, 2, 2], "no bytes from the first leader's transfer")
+    }
+
     @Test func restartFromASnapshotAndLaterEntries() {
         var h = Harness(voters: [1, 2, 3])
         h.elect(1)

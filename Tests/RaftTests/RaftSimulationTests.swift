@@ -13,6 +13,20 @@ import RunnelTesting
 import RaftSimulation
 #endif
 
+/// The replay line to print if a precondition in the core traps mid-run (the process dies, so
+/// the test cannot report the seed itself). Written before each seed, read by the signal handler.
+nonisolated(unsafe) private var crashNote: [UInt8] = []
+
+private func installCrashNote() {
+    let handler: @convention(c) (Int32) -> Void = { sig in
+        crashNote.withUnsafeBufferPointer { _ = write(2, $0.baseAddress, $0.count) }
+        signal(sig, SIG_DFL)
+        raise(sig)
+    }
+    signal(SIGILL, handler)
+    signal(SIGTRAP, handler)
+}
+
 /// Seeded whole-cluster simulations. `RUNNEL_SIM_START` / `RUNNEL_SIM_SEEDS` pick the seeds
 /// (`make sim SEEDS=N START=S`); a failure prints the seed, the violated invariant and a replay line.
 @Suite struct RaftSimulationTests {
@@ -55,7 +69,9 @@ import RaftSimulation
         let count = Self.environment("RUNNEL_SIM_SEEDS") ?? 200
         var totals = SimulationReport()
         var worstLivenessSeed: UInt64 = 0
+        installCrashNote()
         for seed in start..<(start + count) {
+            crashNote = Array("\nraft simulation trapped at seed \(seed); replay: RUNNEL_SIM_START=\(seed) RUNNEL_SIM_SEEDS=1 make sim\n".utf8)
             switch ClusterSimulation.run(seed: seed) {
             case .success(let r):
                 totals.proposalsAcked += r.proposalsAcked

@@ -39,6 +39,7 @@ final class SimulationRun {
     var trace: [String] = []
     var traceLimit = 300
     var livenessFirstAck: (step: Int, index: UInt64)?
+    var skewedClocks = false
 
     init(seed: UInt64, options: SimulationOptions) {
         self.seed = seed
@@ -64,6 +65,7 @@ final class SimulationRun {
         default: break
         }
         options.configure(&config)
+        skewedClocks = rng.chance(0.5)
         snapshotPadding = rng.inRange(0...200)
         snapshotEvery = rng.inRange(15...80)
         diskSpeed = [0.3, 0.6, 0.9][rng.below(3)]
@@ -106,7 +108,7 @@ final class SimulationRun {
                 log("deliver \(m)")
                 nodes[i].raft!.receive(m)
             }
-            for i in nodes.indices where nodes[i].isUp { nodes[i].raft!.tick() }
+            for i in nodes.indices where nodes[i].isUp && rng.chance(tickRate(of: nodes[i].id)) { nodes[i].raft!.tick() }
             for i in nodes.indices where nodes[i].isUp {
                 try progressDisk(i)
                 try takeSnapshotMaybe(i)
@@ -125,6 +127,13 @@ final class SimulationRun {
         report.committedIndex = oracle.maxCommitted
         report.messagesSent = network.sent
         report.messagesDropped = network.dropped
+    }
+
+    /// Clock skew: each node's ticks arrive at its own rate (0.8 to 1 per step), so timeouts
+    /// and heartbeats drift relative to each other. Safety must not depend on clocks.
+    func tickRate(of id: NodeID) -> Double {
+        guard skewedClocks else { return 1 }
+        return 0.8 + Double((id &* 0x9E37_79B9 ^ seed) % 21) / 100
     }
 
     func index(of id: NodeID) -> Int? {

@@ -115,6 +115,13 @@ extension RaftNode {
             case .preVote: break
             case .preVoteResponse(granted: true): break
             case .append, .heartbeat, .snapshotChunk: becomeFollower(term: m.term, leader: m.from)
+            case .vote:
+                // Keep the election timer running: it restarts only when a vote is granted or a
+                // leader is heard (paper Figure 2). Otherwise a candidate with a stale log and a
+                // fast clock could keep resetting the one server able to win.
+                let elapsed = electionElapsed
+                becomeFollower(term: m.term, leader: 0)
+                electionElapsed = elapsed
             default: becomeFollower(term: m.term, leader: 0)
             }
         } else if m.term < term {

@@ -132,6 +132,10 @@ extension RaftNode {
                 send(to: m.from, .heartbeatResponse(readRound: 0))
             case .preVote:
                 send(to: m.from, .preVoteResponse(granted: false))
+            case .vote:
+                // Paper Figure 2: the reply carries currentTerm so a candidate stuck in an old
+                // term (its requests always stale) catches up instead of campaigning forever.
+                send(to: m.from, .voteResponse(granted: false))
             default: break
             }
             return false

@@ -16,6 +16,13 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "runnel", targets: ["runnel"]),
+        // Libraries for the separate `Benchmarks/` package (package-benchmark), which depends
+        // on this one by path so that benchmarking never slows `make test`.
+        .library(name: "RunnelRaft", targets: ["Raft"]),
+        .library(name: "RunnelStreamModel", targets: ["StreamModel"]),
+        .library(name: "RunnelRocksDB", targets: ["RocksDB"]),
+        .library(name: "RunnelStorage", targets: ["Storage"]),
+        .library(name: "RunnelServer", targets: ["Server"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),

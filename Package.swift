@@ -45,8 +45,22 @@ let package = Package(
         .target(
             name: "Storage",
             dependencies: [
-                "RocksDB", "StreamModel",
+                "RocksDB", "Raft", "StreamModel",
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+
+        // MARK: Replication transport
+        .target(
+            name: "Cluster",
+            dependencies: [
+                "Raft", "Storage",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             swiftSettings: strict
         ),
@@ -55,7 +69,7 @@ let package = Package(
         .target(
             name: "Server",
             dependencies: [
-                "Storage", "StreamModel",
+                "Raft", "Storage", "StreamModel",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdHTTP2", package: "hummingbird"),
@@ -70,7 +84,7 @@ let package = Package(
         .executableTarget(
             name: "runnel",
             dependencies: [
-                "Server", "Storage",
+                "Cluster", "Server", "Storage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -94,7 +108,7 @@ let package = Package(
         .testTarget(name: "RocksDBTests", dependencies: ["RocksDB"]),
         .testTarget(name: "StreamModelTests", dependencies: ["StreamModel"]),
         .testTarget(name: "RaftTests", dependencies: ["Raft", "RunnelTesting"]),
-        .testTarget(name: "StorageTests", dependencies: ["Storage", "StreamModel", "RocksDB", "RunnelTesting"]),
+        .testTarget(name: "StorageTests", dependencies: ["Raft", "Storage", "StreamModel", "RocksDB", "RunnelTesting"]),
         .testTarget(name: "IntegrationTests", dependencies: ["RunnelTesting", "StreamModel"]),
         .testTarget(name: "ConformanceTests", dependencies: ["RunnelTesting"]),
     ]

@@ -42,6 +42,12 @@ struct APIError: Error {
         if error.code == .busy {
             self.init(.serviceUnavailable, "overloaded", error.message)
             headers[.retryAfter] = "1"
+        } else if error.code == .unavailable {
+            self.init(.serviceUnavailable, "unavailable", error.message)
+            headers[.retryAfter] = "1"
+        } else if error.code == .timeout {
+            self.init(.serviceUnavailable, "commit_timeout", error.message)
+            headers[.retryAfter] = "1"
         } else if error.code == .closed {
             self.init(.serviceUnavailable, "shutting_down", error.message)
             headers[.retryAfter] = "1"

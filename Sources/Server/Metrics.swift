@@ -11,6 +11,9 @@ public final class RunnelMetrics: Sendable {
     private let fsync: DurationHistogram
     private let commandsPerEntry: ValueHistogram
     private let applied: Gauge
+    private let commit: Gauge
+    private let term: Gauge
+    private let role: Gauge
     private let liveReaders: Gauge
     private let streams: Gauge
 
@@ -23,14 +26,20 @@ public final class RunnelMetrics: Sendable {
     public init() {
         fsync = registry.makeDurationHistogram(
             descriptor: .init(namespace: "runnel", metricName: "log_fsync", unitName: "seconds",
-                              helpText: "Duration of synced log writes (one per log entry)."),
+                              helpText: "Duration of synced Raft log writes."),
             labels: [], buckets: Self.latencyBuckets)
         commandsPerEntry = registry.makeValueHistogram(
-            descriptor: .init(namespace: "runnel", metricName: "commands_per_entry",
-                              helpText: "Commands coalesced into one log entry and one fsync (group commit)."),
+            descriptor: .init(namespace: "runnel", metricName: "entries_per_sync",
+                              helpText: "Log entries written by one synced log write."),
             labels: [], buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 1024, 4096])
         applied = registry.makeGauge(descriptor: .init(namespace: "runnel", metricName: "raft_applied_index",
                                                        helpText: "Index of the last applied log entry."))
+        commit = registry.makeGauge(descriptor: .init(namespace: "runnel", metricName: "raft_commit_index",
+                                                      helpText: "Highest log index this node knows committed."))
+        term = registry.makeGauge(descriptor: .init(namespace: "runnel", metricName: "raft_term",
+                                                    helpText: "Current Raft term."))
+        role = registry.makeGauge(descriptor: .init(namespace: "runnel", metricName: "raft_is_leader",
+                                                    helpText: "1 while this node is the Raft leader."))
         liveReaders = registry.makeGauge(descriptor: .init(namespace: "runnel", metricName: "live_readers",
                                                            helpText: "Long-poll and SSE readers waiting for data."))
         streams = registry.makeGauge(descriptor: .init(namespace: "runnel", metricName: "streams",
@@ -62,6 +71,10 @@ public final class RunnelMetrics: Sendable {
     /// The text exposition, with point-in-time gauges refreshed first.
     func render(store: StreamStore, waiters: LiveWaiters) -> [UInt8] {
         applied.set(Double(store.appliedIndex))
+        let status = store.clusterStatus
+        commit.set(Double(status.commitIndex))
+        term.set(Double(status.term))
+        role.set(status.role == .leader ? 1.0 : 0.0)
         liveReaders.set(Double(waiters.count))
         streams.set(Double(store.streamCount))
         return registry.emitToBuffer()
@@ -83,6 +96,7 @@ extension Route {
         case .health: "healthz"
         case .ready: "readyz"
         case .metrics: "metrics"
+        case .admin: "admin"
         case .invalid: "invalid"
         case .notFound: "not_found"
         }

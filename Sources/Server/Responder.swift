@@ -53,11 +53,16 @@ struct RunnelResponder: HTTPResponder {
         if request.method == .options {
             return options()
         }
+        if request.method == .get || request.method == .head {
+            try await readBarrier(request, route)
+        }
         switch route {
         case .health:
             return text(.ok, "ok\n")
         case .ready:
-            return text(.ok, "ready\n")
+            return readiness()
+        case .admin(let admin):
+            return try await self.admin(request, admin)
         case .metrics:
             var headers = HTTPFields()
             headers[.contentType] = "text/plain; version=0.0.4"

@@ -23,6 +23,16 @@ public enum RouteFamily: Sendable, Hashable {
     }
 }
 
+/// The operator endpoints of api.md §3.
+public enum AdminRoute: Sendable, Hashable {
+    /// `GET /admin/v1/cluster`
+    case cluster
+    /// `POST /admin/v1/cluster/transfer-leader`
+    case transferLeader
+    /// Membership changes and on-demand snapshots, not available in this version.
+    case unsupported
+}
+
 /// What a request path addresses.
 public enum Route: Sendable, Hashable {
     case stream(RouteFamily, StreamPath)
@@ -31,6 +41,8 @@ public enum Route: Sendable, Hashable {
     case health
     case ready
     case metrics
+    /// `/admin/v1/...` (api.md §3).
+    case admin(AdminRoute)
     /// A path in a stream family whose identifier is malformed (a 400 with the reason).
     case invalid(String)
     case notFound
@@ -45,8 +57,12 @@ public enum Route: Sendable, Hashable {
         case "/healthz": self = .health; return
         case "/readyz": self = .ready; return
         case "/metrics": self = .metrics; return
+        case "/admin/v1/cluster": self = .admin(.cluster); return
+        case "/admin/v1/cluster/transfer-leader": self = .admin(.transferLeader); return
+        case "/admin/v1/cluster/members", "/admin/v1/snapshot": self = .admin(.unsupported); return
         default: break
         }
+        if path.hasPrefix("/admin/v1/cluster/members/") { self = .admin(.unsupported); return }
         if let rest = path.dropPrefix("/ds/") {
             let parts = rest.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
             let bucket = parts[0]

@@ -17,6 +17,8 @@ enum Keys {
     // raft_state: fixed keys.
     static let hardState: [UInt8] = Array("hard_state".utf8)
     static let nodeIdentity: [UInt8] = Array("node_identity".utf8)
+    static let snapshot: [UInt8] = Array("snapshot".utf8)
+    static let peerAddresses: [UInt8] = Array("peer_addresses".utf8)
 
     // meta: tagged by a leading byte.
     static let appliedIndex: [UInt8] = [0x01]

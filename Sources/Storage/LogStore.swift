@@ -1,24 +1,13 @@
+import Raft
 import RocksDB
 import StreamModel
 
-/// Raft's persistent state (Raft §5, Figure 2): the current term and vote, never decreasing.
-public struct HardState: Hashable, Sendable {
-    public var term: UInt64
-    public var vote: UInt64?
-    public var commit: UInt64
-
-    public init(term: UInt64 = 0, vote: UInt64? = nil, commit: UInt64 = 0) {
-        self.term = term
-        self.vote = vote
-        self.commit = commit
-    }
-}
-
-/// The durable log in the `raft_log` column family and hard state in `raft_state`.
+/// The Raft log in the `raft_log` column family and Raft's persistent state in `raft_state`:
+/// hard state, the latest snapshot's metadata, the node's identity and its peers' addresses.
 ///
-/// An append with `sync` returns once the entries are in RocksDB's fsynced WAL — and with
-/// them every write the node made before (the WAL is sequential), which is what lets the
-/// apply path write without syncing.
+/// A write with `sync` returns once it is in RocksDB's fsynced WAL — and with it every write
+/// the node made before (the WAL is sequential), which is what lets the apply path write
+/// without syncing.
 public final class LogStore: Sendable {
     let db: RocksDB
     private let log: ColumnFamily
@@ -30,42 +19,41 @@ public final class LogStore: Sendable {
         state = try db.columnFamily(named: CF.raftState)
     }
 
-    /// Appends `entries` (consecutive indexes). `truncateFrom` first removes every entry at or
-    /// after that index (a follower overwriting a conflicting suffix, Raft §5.3);
-    /// `compactThrough` removes every entry at or before that index (applied and durable).
-    public func append(
-        _ entries: [LogEntry], truncateFrom: UInt64? = nil, compactThrough: UInt64? = nil,
-        hardState: HardState? = nil, sync: Bool
+    /// One durable step of the Raft driver (the persistence contract in docs/raft.md): entries
+    /// (the first one's index replaces any stored suffix), hard state, a new snapshot's
+    /// metadata, and compaction of entries at or below `compactThrough`, in one atomic write.
+    public func save(
+        entries: [Entry], hardState: HardState? = nil, snapshot: SnapshotMetadata? = nil,
+        compactThrough: UInt64? = nil, sync: Bool
     ) throws(StorageError) {
         let batch = WriteBatch()
-        if let truncateFrom {
-            batch.deleteRange(from: Keys.logIndex(truncateFrom), to: Keys.logIndex(.max), in: log)
+        if let first = entries.first {
+            batch.deleteRange(from: Keys.logIndex(first.index), to: Keys.logIndex(.max), in: log)
         }
         if let compactThrough, compactThrough > 0 {
             batch.deleteRange(from: Keys.logIndex(0), to: Keys.logIndex(compactThrough + 1), in: log)
         }
         for entry in entries {
-            batch.put(Keys.logIndex(entry.index), entry.encodedValue(), in: log)
+            batch.put(Keys.logIndex(entry.index), Self.encodeValue(entry), in: log)
         }
-        if let hardState { batch.put(Keys.hardState, Self.encode(hardState), in: state) }
+        if let hardState { batch.put(Keys.hardState, hardState.encoded(), in: state) }
+        if let snapshot { batch.put(Keys.snapshot, snapshot.encoded(), in: state) }
         do { try db.write(batch, sync: sync) } catch { throw StorageError(error) }
     }
 
     /// Entries with index in `[from, through]`, in order; stops at the first gap.
-    public func entries(from: UInt64, through: UInt64, maxBytes: Int = .max) throws(StorageError) -> [LogEntry] {
+    public func entries(from: UInt64, through: UInt64, maxBytes: Int = .max) throws(StorageError) -> [Entry] {
         guard from <= through else { return [] }
         let upper = through == .max ? nil : Keys.logIndex(through + 1)
         let iterator = db.makeIterator(log, range: KeyRange(lower: Keys.logIndex(from), upper: upper))
         iterator.seekToFirst()
-        var result: [LogEntry] = []
+        var result: [Entry] = []
         var bytes = 0
         var expected = from
         while iterator.isValid {
             let (index, value) = iterator.withCurrent { (Keys.readBE64($0), Array($1)) }
             guard index == expected else { break }
-            do { result.append(try LogEntry.decode(index: index, value: value)) } catch {
-                throw StorageError(error, "log entry \(index)")
-            }
+            result.append(try Self.decodeValue(index: index, value))
             bytes += value.count
             expected += 1
             if bytes >= maxBytes { break }
@@ -76,19 +64,14 @@ public final class LogStore: Sendable {
     }
 
     /// The index of the last stored entry, or 0 when the log is empty.
-    public func lastIndex() throws(StorageError) -> UInt64 {
-        try boundary(last: true)
-    }
+    public func lastIndex() throws(StorageError) -> UInt64 { try boundary(last: true) }
 
     /// The index of the first stored entry, or 0 when the log is empty.
-    public func firstIndex() throws(StorageError) -> UInt64 {
-        try boundary(last: false)
-    }
+    public func firstIndex() throws(StorageError) -> UInt64 { try boundary(last: false) }
 
     private func boundary(last: Bool) throws(StorageError) -> UInt64 {
         let iterator = db.makeIterator(log)
         if last { iterator.seekToLast() } else { iterator.seekToFirst() }
-        defer { _ = try? iterator.checkError() }
         guard iterator.isValid else {
             do { try iterator.checkError() } catch { throw StorageError(error) }
             return 0
@@ -96,29 +79,91 @@ public final class LogStore: Sendable {
         return iterator.withCurrent { key, _ in Keys.readBE64(key) }
     }
 
-    public func hardState() throws(StorageError) -> HardState {
-        let raw: [UInt8]?
-        do { raw = try db.get(Keys.hardState, in: state) } catch { throw StorageError(error) }
-        guard let raw else { return HardState() }
-        var r = ByteReader(raw)
+    /// Everything Raft restarts from: hard state, the latest snapshot's metadata, and the
+    /// entries after it. `nil` when the node was never initialized.
+    public func persistentState() throws(StorageError) -> PersistentState? {
+        guard let rawSnapshot = try get(Keys.snapshot) else { return nil }
+        let rawHardState = try get(Keys.hardState)
+        let snapshot: SnapshotMetadata
+        var hardState = HardState()
         do {
-            let term = try r.u64()
-            let vote: UInt64? = try r.bool() ? try r.u64() : nil
-            return HardState(term: term, vote: vote, commit: try r.u64())
+            snapshot = try SnapshotMetadata(decoding: rawSnapshot)
+            if let rawHardState { hardState = try HardState(decoding: rawHardState) }
         } catch {
-            throw StorageError(error, "hard state")
+            throw StorageError(.corruption, "raft state: \(error)")
+        }
+        let entries = try entries(from: snapshot.index + 1, through: .max)
+        return PersistentState(hardState: hardState, snapshot: Snapshot(metadata: snapshot), entries: entries)
+    }
+
+    /// The node's id, fixed when its data directory was initialized.
+    public func nodeID() throws(StorageError) -> NodeID? {
+        try get(Keys.nodeIdentity).map { Keys.readBE64($0) }
+    }
+
+    /// Initializes a new node: its id, its peers, and the group's first membership.
+    public func initialize(nodeID: NodeID, peers: [NodeID: String], state: PersistentState) throws(StorageError) {
+        let batch = WriteBatch()
+        batch.put(Keys.nodeIdentity, Keys.be64(nodeID), in: self.state)
+        batch.put(Keys.peerAddresses, Self.encode(peers), in: self.state)
+        batch.put(Keys.hardState, state.hardState.encoded(), in: self.state)
+        batch.put(Keys.snapshot, (state.snapshot?.metadata ?? SnapshotMetadata()).encoded(), in: self.state)
+        do { try db.write(batch, sync: true) } catch { throw StorageError(error) }
+    }
+
+    /// The address each known member is reached at (peer transport).
+    public func peerAddresses() throws(StorageError) -> [NodeID: String] {
+        guard let raw = try get(Keys.peerAddresses) else { return [:] }
+        var r = BinaryReader(raw)
+        do {
+            var result: [NodeID: String] = [:]
+            for _ in 0..<(try r.varint()) { result[try r.u64()] = try r.string() }
+            return result
+        } catch {
+            throw StorageError(error, "peer addresses")
         }
     }
 
-    public func setHardState(_ hardState: HardState, sync: Bool) throws(StorageError) {
-        do { try db.put(Keys.hardState, Self.encode(hardState), in: state, sync: sync) } catch { throw StorageError(error) }
+    public func setPeerAddresses(_ peers: [NodeID: String]) throws(StorageError) {
+        do { try db.put(Keys.peerAddresses, Self.encode(peers), in: state, sync: true) } catch { throw StorageError(error) }
     }
 
-    static func encode(_ hs: HardState) -> [UInt8] {
-        var w = ByteWriter(capacity: 32)
-        w.u64(hs.term)
-        if let vote = hs.vote { w.u8(1); w.u64(vote) } else { w.u8(0) }
-        w.u64(hs.commit)
+    private func get(_ key: [UInt8]) throws(StorageError) -> [UInt8]? {
+        do { return try db.get(key, in: state) } catch { throw StorageError(error) }
+    }
+
+    private static func encode(_ peers: [NodeID: String]) -> [UInt8] {
+        var w = BinaryWriter(capacity: 64)
+        w.varint(UInt64(peers.count))
+        for (id, address) in peers.sorted(by: { $0.key < $1.key }) {
+            w.u64(id)
+            w.string(address)
+        }
         return w.bytes
+    }
+
+    /// The stored value: term, kind, data (the index is the key).
+    static func encodeValue(_ entry: Entry) -> [UInt8] {
+        var w = BinaryWriter(capacity: entry.data.count + 16)
+        w.u64(entry.term)
+        w.u8(entry.kind.rawValue)
+        w.raw(entry.data)
+        return w.bytes
+    }
+
+    static func decodeValue(index: UInt64, _ value: [UInt8]) throws(StorageError) -> Entry {
+        var r = BinaryReader(value)
+        let term: UInt64
+        let rawKind: UInt8
+        do {
+            term = try r.u64()
+            rawKind = try r.u8()
+        } catch {
+            throw StorageError(error, "log entry \(index)")
+        }
+        guard let kind = EntryKind(rawValue: rawKind) else {
+            throw StorageError(.corruption, "log entry \(index): unknown kind \(rawKind)")
+        }
+        return Entry(term: term, index: index, kind: kind, data: r.rest())
     }
 }

@@ -1,34 +1,51 @@
 import Foundation
 import Logging
+import Raft
 import RocksDB
 import StreamModel
 import Synchronization
 
-/// Configuration of a node's storage. Only the executable reads flags; this is what it fills.
+/// Configuration of a node's storage and replication. Only the executable reads flags; this
+/// is what it fills.
 public struct StorageConfiguration: Sendable {
     /// The node's data directory; the RocksDB database lives in `<dataDirectory>/db`.
     public var dataDirectory: String
+    /// This node's id in the group (used when the data directory is new; a restart takes it
+    /// from the data and refuses a different one).
+    public var nodeID: UInt64 = 1
+    /// The initial voters and their peer addresses, this node included. Empty: a one-voter
+    /// group of this node.
+    public var peers: [UInt64: String] = [:]
+    /// The Raft core's tunables (election and heartbeat ticks, windows, caps).
+    public var raft = RaftConfiguration()
+    /// Wall time of one Raft tick.
+    public var tickInterval: Duration = .milliseconds(20)
+    /// How long a write waits to be applied (including waiting for a leader) before it fails.
+    public var proposalTimeout: Duration = .seconds(10)
+    /// How long a linearizable read waits for a confirmed read point.
+    public var readTimeout: Duration = .seconds(5)
     /// At most this many commands are coalesced into one log entry.
     public var maxCommandsPerEntry: Int = 4096
     /// At most about this many body bytes are coalesced into one log entry.
     public var maxBytesPerEntry: Int = 8 << 20
-    /// Longest the log thread waits for proposals that are on their way back to fill an
-    /// entry as large as the previous one (also capped by the last fsync's duration). Zero
-    /// disables lingering.
-    public var maxLinger: Duration = .microseconds(500)
-    /// Proposals waiting beyond this many are refused with `busy` (the HTTP layer's 503).
-    public var maxPendingProposals: Int = 65_536
-    /// Applied entries kept in the log before compaction (a cushion for inspection and, in a
-    /// cluster, for followers that fall slightly behind).
+    /// Applied entries kept in the log before compaction (a cushion for followers that fall
+    /// slightly behind, who then catch up from the log).
     public var retainedLogEntries: UInt64 = 1024
-    /// Called on the log thread after every synced log write with the number of commands the
-    /// entry carried and how long the write took (metrics hang off it).
-    public var onEntrySynced: (@Sendable (_ commands: Int, _ nanoseconds: UInt64) -> Void)?
+    /// The leader keeps log entries a follower still needs unless it is further behind than
+    /// this many entries (it would then need a snapshot).
+    public var maxFollowerLagEntries: UInt64 = 200_000
+    /// Called on the Raft thread after every synced log write with the number of entries it
+    /// carried and how long the write took (metrics hang off it).
+    public var onEntrySynced: (@Sendable (_ entries: Int, _ nanoseconds: UInt64) -> Void)?
     /// The time source, in milliseconds since the Unix epoch. Injected for tests.
     public var clock: @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }
 
     public init(dataDirectory: String) {
         self.dataDirectory = dataDirectory
+    }
+
+    var tickNanoseconds: UInt64 {
+        UInt64(tickInterval.components.seconds) * 1_000_000_000 + UInt64(tickInterval.components.attoseconds / 1_000_000_000)
     }
 }
 
@@ -43,22 +60,31 @@ public struct CommitStatistics: Sendable {
     public var syncNanoseconds: UInt64 = 0
 }
 
-/// A node's storage: the durable command log, the applied state, and the published view
-/// that reads use. Writes go propose → persist (fsync, shared by every command in the
-/// entry) → commit → apply → answer. With one voter, an entry commits as soon as it is
-/// persisted; the Raft driver replaces only the commit decision (see docs/architecture.md).
+/// A node: its Raft log and applied state in one RocksDB, the Raft driver, and the published
+/// view that reads use. Writes go propose → (forward to the leader) → one synced log write per
+/// batch of proposals on a majority → commit → apply on every node → answer on the node the
+/// client asked. A one-voter group is the same path with a majority of one (docs/cluster.md).
 public final class StreamStore: Sendable {
     public let configuration: StorageConfiguration
     let db: RocksDB
     public let log: LogStore
     public let state: StateStore
     let view: Mutex<PublishedView>
-    private let pipeline: CommitPipeline
+    private let waiters = Waiters()
+    private let applier: ApplyLoop
+    private let driver: RaftDriver
+    private let sequence = Atomic<UInt64>(0)
+    /// This node's id (from its data).
+    public let nodeID: UInt64
+    /// Peer addresses by node id (from the data directory, updated from flags).
+    public let peerAddresses: [UInt64: String]
     let logger: Logger
 
-    /// Opens (creating if needed) the store in `configuration.dataDirectory`, replays the log
-    /// from the applied index, and starts the commit threads.
-    public init(configuration: StorageConfiguration, logger: Logger) throws(StorageError) {
+    /// Opens (creating if needed) the node in `configuration.dataDirectory` and starts its Raft
+    /// and apply threads. A new data directory is initialized with `configuration.nodeID` and
+    /// `peers`; an existing one keeps its own identity and membership. Frames from peers
+    /// arrive through ``receive(_:from:)``; frames to them leave through `transport`.
+    public init(configuration: StorageConfiguration, transport: (any PeerTransport)? = nil, logger: Logger) throws(StorageError) {
         self.configuration = configuration
         self.logger = logger
         let dbPath = (configuration.dataDirectory as NSString).appendingPathComponent("db")
@@ -74,49 +100,127 @@ public final class StreamStore: Sendable {
         } catch {
             throw StorageError(error)
         }
-        var (model, applied) = try state.load()
-        let last = try log.lastIndex()
-        var lastTime: Int64 = 0
-        if last > applied {
-            logger.info("replaying log", metadata: ["log.from": "\(applied + 1)", "log.to": "\(last)"])
-            var index = applied + 1
-            while index <= last {
-                let entries = try log.entries(from: index, through: last, maxBytes: 64 << 20)
-                guard let final = entries.last else {
-                    throw StorageError(.corruption, "log entry \(index) missing during replay (last is \(last))")
-                }
-                var effects = ApplyEffects()
-                for entry in entries where entry.kind == .commands {
-                    let batch: CommandBatch
-                    do { batch = try CommandBatch.decode(entry.data) } catch {
-                        throw StorageError(error, "log entry \(entry.index)")
-                    }
-                    lastTime = max(lastTime, batch.time)
-                    for command in batch.commands { _ = model.apply(command, now: batch.time, effects: &effects) }
-                }
-                try state.persist(effects, model: model, appliedIndex: final.index)
-                index = final.index + 1
+
+        // Identity and membership come from the data once it exists (api.md §4).
+        var addresses = configuration.peers
+        if let stored = try log.nodeID() {
+            guard stored == configuration.nodeID || configuration.peers.isEmpty && configuration.nodeID == 1 else {
+                throw StorageError(.corruption, "the data directory belongs to node \(stored), not node \(configuration.nodeID)")
             }
-            applied = last
+            nodeID = stored
+            addresses = try log.peerAddresses().merging(configuration.peers) { _, flag in flag }
+            try log.setPeerAddresses(addresses)
+        } else {
+            nodeID = configuration.nodeID
+            let voters = configuration.peers.isEmpty ? [nodeID] : Array(configuration.peers.keys)
+            guard voters.contains(nodeID) else {
+                throw StorageError(.corruption, "--peers must include this node (\(nodeID))")
+            }
+            try log.initialize(nodeID: nodeID, peers: addresses, state: .bootstrap(voters: voters))
+            logger.info("initialized a new node", metadata: ["node": "\(nodeID)", "voters": "\(voters.sorted())"])
         }
+        peerAddresses = addresses
+        guard let persistent = try log.persistentState() else {
+            throw StorageError(.corruption, "raft state missing")
+        }
+        let (model, applied) = try state.load()
+        let snapshotIndex = persistent.snapshot?.metadata.index ?? 0
+        guard applied >= snapshotIndex else {
+            throw StorageError(.corruption, "applied state (\(applied)) is behind the log's compaction point (\(snapshotIndex))")
+        }
+        var lastTime: Int64 = 0
+        for entry in persistent.entries where entry.kind == .normal {
+            if let t = CommandBatch.time(of: entry.data) { lastTime = max(lastTime, t) }
+        }
+        var raft = configuration.raft
+        raft.randomSeed = UInt64.random(in: 1...UInt64.max)
+        let node = RaftNode(id: nodeID, configuration: raft, state: persistent)
+
         view = Mutex(PublishedView(model: model, appliedIndex: applied))
-        pipeline = CommitPipeline(
-            configuration: configuration, log: log, state: state, model: model,
-            lastIndex: max(last, applied), lastTime: lastTime, logger: logger)
-        pipeline.onApplied = { [weak self] changes in
+        applier = ApplyLoop(nodeID: nodeID, state: state, model: model, appliedIndex: applied, waiters: waiters, logger: logger)
+        driver = RaftDriver(
+            id: nodeID, node: node, configuration: configuration, log: log, applier: applier, waiters: waiters,
+            transport: transport, lastTime: lastTime, logger: logger)
+        applier.onApplied = { [weak self] changes in
             self?.view.withLock { $0.publish(changes) }
         }
-        pipeline.start()
+        applier.onFailure = { [waiters] error in waiters.close(error) }
+        applier.start()
+        driver.start()
     }
 
-    /// Proposes `command` and returns its result once it is durable and applied.
+    /// Proposes `command` and returns its result once a majority has it durably and this node
+    /// has applied it. Fails with `unavailable` when no leader takes it in time (nothing was
+    /// applied) and with `timeout` when a leader took it but it was not acknowledged in time.
     public func propose(_ command: Command) async throws(StorageError) -> CommandResult {
-        try await pipeline.propose(command)
+        let seq = sequence.add(1, ordering: .relaxed).newValue
+        let tagged = TaggedCommand(tag: ProposalTag(origin: nodeID, seq: seq), command: Codec.encoded(command))
+        let deadline = Waiters.now() + Self.nanoseconds(configuration.proposalTimeout)
+        do {
+            return try await withCheckedThrowingContinuation { continuation in
+                guard waiters.register(seq: seq, continuation, deadline: deadline) else { return }
+                if let error = driver.submit(tagged) { waiters.fail([seq], error) }
+            }
+        } catch let error as StorageError {
+            throw error
+        } catch {
+            throw StorageError(.io, "\(error)")
+        }
     }
 
-    /// Stops accepting proposals, finishes what is queued, and closes the database.
+    /// Returns once this node has applied everything committed before the call (ReadIndex,
+    /// Raft thesis §6.4): a read served after it is linearizable.
+    public func readBarrier() async throws(StorageError) {
+        let id = sequence.add(1, ordering: .relaxed).newValue
+        let deadline = Waiters.now() + Self.nanoseconds(configuration.readTimeout)
+        do {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                guard waiters.register(read: id, continuation, deadline: deadline) else { return }
+                if let error = driver.submitRead(id) { waiters.failRead(id, error) }
+            }
+        } catch let error as StorageError {
+            throw error
+        } catch {
+            throw StorageError(.io, "\(error)")
+        }
+    }
+
+    /// A frame from a peer, handed over by the transport.
+    public func receive(_ frame: PeerFrame, from peer: UInt64) {
+        driver.receive(frame, from: peer)
+    }
+
+    /// Role, term, leader and replication progress as the Raft thread last published them.
+    public var clusterStatus: ClusterStatus { driver.status.withLock { $0 } }
+
+    /// Asks the Raft core to hand leadership to `target` (or the most caught-up voter).
+    public func transferLeadership(to target: UInt64? = nil) {
+        driver.perform { node in
+            guard node.role == .leader else { return }
+            let candidates = node.followers.filter { !$0.isLearner && node.membership.isVoter($0.id) }
+            guard let to = target ?? candidates.max(by: { $0.match < $1.match })?.id else { return }
+            try? node.transferLeadership(to: to)
+        }
+    }
+
+    /// If this node leads a group with other voters, hands leadership over and waits (up to
+    /// `timeout`) until another node leads, so a restart does not stall writes (api.md §4).
+    public func handOffLeadership(timeout: Duration) async {
+        guard clusterStatus.role == .leader, clusterStatus.membership.voters.count > 1 else { return }
+        logger.info("handing leadership over before shutdown")
+        transferLeadership()
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline, clusterStatus.role == .leader {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    /// Stops the Raft and apply threads (applying what is committed), fails whoever still
+    /// waits, and closes the database.
     public func shutdown() {
-        pipeline.stop()
+        driver.stop()
+        applier.stop()
+        waiters.close(StorageError(.closed, "the node is shutting down"))
         do { try db.close() } catch {
             logger.warning("closing RocksDB: \(error)")
         }
@@ -142,7 +246,7 @@ public final class StreamStore: Sendable {
     public var appliedIndex: UInt64 { view.withLock { $0.appliedIndex } }
 
     /// Commit path counters.
-    public var statistics: CommitStatistics { pipeline.statistics }
+    public var statistics: CommitStatistics { driver.statistics }
 
     /// Reads `meta` from `from`, at most about `maxBytes`.
     public func read(_ meta: StreamMeta, from: Offset, maxBytes: Int) throws(StorageError) -> ReadChunk {
@@ -154,7 +258,11 @@ public final class StreamStore: Sendable {
     /// Registers a callback run after every applied batch with the ids of streams that
     /// changed (new data, closure, deletion); live readers hang off it.
     public func onChange(_ callback: @escaping @Sendable (Set<UInt64>) -> Void) {
-        pipeline.addListener(callback)
+        applier.addListener(callback)
+    }
+
+    static func nanoseconds(_ d: Duration) -> UInt64 {
+        UInt64(d.components.seconds) * 1_000_000_000 + UInt64(d.components.attoseconds / 1_000_000_000)
     }
 }
 

@@ -1,6 +1,8 @@
 import ArgumentParser
+import Cluster
 import Foundation
 import Logging
+import NIOPosix
 import Server
 import Storage
 
@@ -17,6 +19,18 @@ struct Serve: AsyncParsableCommand {
 
     @Option(help: "HTTP listen address HOST:PORT (env RUNNEL_LISTEN; default 127.0.0.1:4437; port 0 picks one).")
     var listen: String?
+
+    @Option(help: "Peer (Raft) listen address HOST:PORT (env RUNNEL_PEER_LISTEN; default: this node's address in --peers).")
+    var peerListen: String?
+
+    @Option(help: "Initial voters ID=HOST:PORT,... with their peer addresses, this node included (env RUNNEL_PEERS). Omit for a single node.")
+    var peers: String?
+
+    @Option(help: "Join an existing cluster through URL (env RUNNEL_JOIN). Not available in this version.")
+    var join: String?
+
+    @Option(help: "CA certificate (PEM) for mutual TLS between peers (env RUNNEL_PEER_TLS_CA); needs --tls-cert and --tls-key.")
+    var peerTlsCa: String?
 
     @Option(help: "Largest accepted request body in bytes (env RUNNEL_MAX_BODY_BYTES; default 64 MiB).")
     var maxBodyBytes: Int?
@@ -71,13 +85,42 @@ struct Serve: AsyncParsableCommand {
         server.tlsKeyPath = Env.value(tlsKey, "RUNNEL_TLS_KEY")
 
         let dataDirectory = Env.value(dataDir, "RUNNEL_DATA_DIR", default: "./runnel-data")
+        if Env.value(join, "RUNNEL_JOIN") != nil {
+            throw ValidationError("--join is not available in this version: start every node with the same --peers (docs/cluster.md)")
+        }
+        let peerMap = try Self.parsePeers(Env.value(peers, "RUNNEL_PEERS"), nodeID: nodeID)
+        var peerListenAddress: HostPort?
+        if let text = Env.value(peerListen, "RUNNEL_PEER_LISTEN") ?? peerMap[nodeID] {
+            guard let parsed = HostPort(text) else { throw ValidationError("--peer-listen must be HOST:PORT, got \(text)") }
+            peerListenAddress = parsed
+        }
+        var peerTLS: PeerTLS?
+        if let ca = Env.value(peerTlsCa, "RUNNEL_PEER_TLS_CA") {
+            guard let cert = server.tlsCertificatePath, let key = server.tlsKeyPath else {
+                throw ValidationError("--peer-tls-ca needs --tls-cert and --tls-key (the node's own certificate)")
+            }
+            peerTLS = PeerTLS(certificatePath: cert, keyPath: key, caPath: ca)
+        }
         // Configuration errors (a bad certificate) stop startup before any data is opened.
         try RunnelServer.validate(server)
         let metrics = RunnelMetrics()
         var storage = StorageConfiguration(dataDirectory: dataDirectory)
+        storage.nodeID = nodeID
+        storage.peers = peerMap
         storage.onEntrySynced = metrics.entrySynced
-        let store = try StreamStore(configuration: storage, logger: logger)
+        let transport = try NIOPeerTransport(tls: peerTLS, group: MultiThreadedEventLoopGroup.singleton, logger: logger)
+        let store = try StreamStore(configuration: storage, transport: transport, logger: logger)
         logger.info("storage open", metadata: ["data.dir": "\(dataDirectory)", "raft.applied": "\(store.appliedIndex)"])
+        // Identity and peers come from the data directory once it exists (api.md §4).
+        if store.peerAddresses.count > 1 {
+            let listen = peerListenAddress ?? store.peerAddresses[store.nodeID].flatMap(HostPort.init) ?? HostPort("0.0.0.0:4438")!
+            let port = try await transport.start(
+                nodeID: store.nodeID, peers: store.peerAddresses, host: listen.host, port: listen.port
+            ) { [store] frame, from in
+                store.receive(frame, from: from)
+            }
+            announce("runnel peers on \(listen.host):\(port)")
+        }
 
         let scheme = server.tlsCertificatePath == nil ? "http" : "https"
         let app = try RunnelServer.makeApplication(store: store, configuration: server, metrics: metrics, logger: logger) { port in
@@ -87,9 +130,29 @@ struct Serve: AsyncParsableCommand {
             try await app.runService()
         } catch {
             store.shutdown()
+            await transport.shutdown()
             throw error
         }
+        // SIGTERM: the HTTP server has drained; hand leadership over, then close.
+        await store.handOffLeadership(timeout: .seconds(3))
         store.shutdown()
+        await transport.shutdown()
         logger.info("stopped")
+    }
+
+    /// `1=host:port,2=host:port` → ids to addresses; empty for a single node.
+    static func parsePeers(_ text: String?, nodeID: UInt64) throws -> [UInt64: String] {
+        guard let text, !text.isEmpty else { return [:] }
+        var result: [UInt64: String] = [:]
+        for item in text.split(separator: ",") {
+            let parts = item.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard parts.count == 2, let id = UInt64(parts[0]), id > 0, HostPort(parts[1]) != nil else {
+                throw ValidationError("--peers must be ID=HOST:PORT,... with positive ids, got \(item)")
+            }
+            guard result[id] == nil else { throw ValidationError("--peers names node \(id) twice") }
+            result[id] = parts[1]
+        }
+        guard result[nodeID] != nil else { throw ValidationError("--peers must include this node (\(nodeID))") }
+        return result
     }
 }

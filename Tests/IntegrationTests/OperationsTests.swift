@@ -22,8 +22,11 @@ import Testing
         let text = metrics.text
         #expect(text.contains(#"runnel_http_requests_total{route="v1_stream",method="POST",status="204"} 1"#))
         #expect(text.contains("runnel_log_fsync_seconds_count"))
-        #expect(text.contains("runnel_commands_per_entry_sum"))
-        #expect(text.contains("runnel_raft_applied_index 2"))
+        #expect(text.contains("runnel_entries_per_sync_sum"))
+        // 1: the leader's no-op, 2: create, 3: append.
+        #expect(text.contains("runnel_raft_applied_index 3"))
+        #expect(text.contains("runnel_raft_is_leader 1"))
+        #expect(text.contains("runnel_raft_term 1"))
         await client.close()
     }
 

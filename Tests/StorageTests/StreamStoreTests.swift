@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Raft
 @testable import Storage
 import StreamModel
 import Testing
@@ -10,12 +11,16 @@ struct TempStore {
     init() {
         directory = NSTemporaryDirectory() + "runnel-storage-\(UUID().uuidString.prefix(8))"
     }
-    func open(_ configure: (inout StorageConfiguration) -> Void = { _ in }) throws -> StreamStore {
+    /// Opens the store and waits until it has applied everything committed (a restarted node
+    /// replays its log on the apply thread).
+    func open(_ configure: (inout StorageConfiguration) -> Void = { _ in }) async throws -> StreamStore {
         var configuration = StorageConfiguration(dataDirectory: directory)
         configure(&configuration)
         var logger = Logger(label: "test")
         logger.logLevel = .error
-        return try StreamStore(configuration: configuration, logger: logger)
+        let store = try StreamStore(configuration: configuration, logger: logger)
+        try await store.readBarrier()
+        return store
     }
     func remove() { try? FileManager.default.removeItem(atPath: directory) }
 }
@@ -33,32 +38,35 @@ func readAll(_ store: StreamStore, _ path: StreamPath, from: Offset = .zero, chu
     @Test func appendsAreDurableAcrossReopen() async throws {
         let temp = TempStore()
         defer { temp.remove() }
-        var store = try temp.open()
+        var store = try await temp.open()
         _ = try await store.propose(.create(CreateStream(path: src, contentType: "text/plain", body: bytes("ab"))))
         _ = try await store.propose(.append(AppendStream(path: src, contentType: "text/plain", body: bytes("cd"))))
         store.shutdown()
-        store = try temp.open()
+        store = try await temp.open()
         #expect(try readAll(store, src) == "abcd")
-        #expect(store.appliedIndex == 2)
+        // 1: the first leader's no-op, 2: create, 3: append, 4: the no-op after the restart.
+        #expect(store.appliedIndex == 4)
         store.shutdown()
     }
 
     @Test func replaysLoggedButUnappliedEntries() async throws {
         let temp = TempStore()
         defer { temp.remove() }
-        var store = try temp.open()
+        var store = try await temp.open()
         _ = try await store.propose(.create(CreateStream(path: src, contentType: "text/plain", body: bytes("ab"))))
         // An entry that reached the log but not the applied state, as after a crash between
         // the synced log write and the apply write.
-        let batch = CommandBatch(time: 1, commands: [.append(AppendStream(path: src, contentType: "text/plain", body: bytes("cd")))])
-        try store.log.append([LogEntry(index: 2, term: 1, kind: .commands, data: batch.encoded())], sync: true)
+        let tag = ProposalTag(origin: 1, seq: 999)
+        let batch = CommandBatch(time: 1, commands: [(tag, .append(AppendStream(path: src, contentType: "text/plain", body: bytes("cd"))))])
+        try store.log.save(entries: [Entry(term: 1, index: 3, kind: .normal, data: batch.encoded())], sync: true)
         store.shutdown()
-        store = try temp.open()
+        store = try await temp.open()
         #expect(try readAll(store, src) == "abcd")
-        #expect(store.appliedIndex == 2)
+        // 1: no-op, 2: create, 3: the injected append, 4: the no-op after the restart.
+        #expect(store.appliedIndex == 4)
         // New proposals continue after the replayed entry.
         _ = try await store.propose(.append(AppendStream(path: src, contentType: "text/plain", body: bytes("ef"))))
-        #expect(try store.log.lastIndex() == 3)
+        #expect(try store.log.lastIndex() == 5)
         #expect(try readAll(store, src) == "abcdef")
         store.shutdown()
     }
@@ -66,7 +74,7 @@ func readAll(_ store: StreamStore, _ path: StreamPath, from: Offset = .zero, chu
     @Test func concurrentProposalsShareFsyncs() async throws {
         let temp = TempStore()
         defer { temp.remove() }
-        let store = try temp.open()
+        let store = try await temp.open()
         _ = try await store.propose(.create(CreateStream(path: src, contentType: "text/plain")))
         let before = store.statistics
         let writers = 64
@@ -89,7 +97,7 @@ func readAll(_ store: StreamStore, _ path: StreamPath, from: Offset = .zero, chu
     @Test func readsFollowForkChainsAndSubOffsets() async throws {
         let temp = TempStore()
         defer { temp.remove() }
-        let store = try temp.open()
+        let store = try await temp.open()
         _ = try await store.propose(.create(CreateStream(path: src, contentType: "text/plain", body: bytes("ab"))))
         _ = try await store.propose(.append(AppendStream(path: src, contentType: "text/plain", body: bytes("cdef"))))
         let fork = StreamPath(bucket: "_default", name: "fork")
@@ -119,7 +127,7 @@ func readAll(_ store: StreamStore, _ path: StreamPath, from: Offset = .zero, chu
     @Test func jsonReadsNeverSplitAMessage() async throws {
         let temp = TempStore()
         defer { temp.remove() }
-        let store = try temp.open()
+        let store = try await temp.open()
         let path = StreamPath(bucket: "_default", name: "json")
         let messages = (0..<10).map { Array("{\"i\":\($0)}".utf8) }
         _ = try await store.propose(.create(CreateStream(path: path, contentType: "application/json", body: .json(messages))))
@@ -143,15 +151,20 @@ func readAll(_ store: StreamStore, _ path: StreamPath, from: Offset = .zero, chu
     @Test func logIsCompactedBehindTheAppliedIndex() async throws {
         let temp = TempStore()
         defer { temp.remove() }
-        let store = try temp.open { $0.retainedLogEntries = 4 }
+        let store = try await temp.open { $0.retainedLogEntries = 4 }
         _ = try await store.propose(.create(CreateStream(path: src, contentType: "text/plain")))
         for i in 0..<40 {
             _ = try await store.propose(.append(AppendStream(path: src, contentType: "text/plain", body: bytes("\(i % 10)"))))
         }
+        // Compaction runs on the Raft thread's tick.
+        let deadline = ContinuousClock.now + .seconds(5)
+        while try store.log.firstIndex() <= 1, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+        }
         #expect(try store.log.firstIndex() > 1)
-        #expect(try store.log.lastIndex() == 41)
+        #expect(try store.log.lastIndex() == store.appliedIndex)
         store.shutdown()
-        let reopened = try temp.open()
+        let reopened = try await temp.open()
         #expect(try readAll(reopened, src).count == 40)
         reopened.shutdown()
     }

@@ -1,0 +1,344 @@
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import NIOSSL
+import Raft
+import Storage
+
+/// Mutual TLS between peers: every node presents its certificate and accepts only peers whose
+/// certificate chains to `caPath` (`--peer-tls-ca` with `--tls-cert`/`--tls-key`).
+public struct PeerTLS: Sendable {
+    public var certificatePath: String
+    public var keyPath: String
+    public var caPath: String
+
+    public init(certificatePath: String, keyPath: String, caPath: String) {
+        self.certificatePath = certificatePath
+        self.keyPath = keyPath
+        self.caPath = caPath
+    }
+}
+
+/// The peer transport over SwiftNIO TCP (docs/cluster.md "Peer transport").
+///
+/// Each node dials one persistent connection to every peer and sends on it only; replies come
+/// back on the peer's own connection. A connection opens with a hello frame (magic, protocol
+/// version, sender id); then frames follow, each a 4-byte big-endian length and a
+/// `PeerFrame`. Sends are pipelined (written and flushed without waiting for anything) and
+/// never block the Raft thread: a peer that is unreachable or whose socket buffer is above
+/// the high-water mark drops frames, which Raft retransmits. Lost connections are redialled
+/// with exponential backoff.
+public final class NIOPeerTransport: PeerTransport, @unchecked Sendable {
+    private let group: any EventLoopGroup
+    private let logger: Logger
+    private let serverContext: NIOSSLContext?
+    private let clientContext: NIOSSLContext?
+    private let connections = NIOLockedValueBox<[NodeID: PeerConnection]>([:])
+    private let listener = NIOLockedValueBox<(any Channel)?>(nil)
+
+    /// Largest frame accepted (a Raft append carries up to about `maxMessageBytes` of entries).
+    static let maxFrameBytes = 64 << 20
+
+    public struct StartupError: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// Loads the TLS material (a bad file stops startup here); nothing listens or dials until
+    /// ``start(nodeID:peers:host:port:deliver:)``.
+    public init(tls: PeerTLS?, group: any EventLoopGroup, logger: Logger) throws {
+        self.group = group
+        self.logger = logger
+        if let tls {
+            do {
+                let chain = try NIOSSLCertificate.fromPEMFile(tls.certificatePath).map { NIOSSLCertificateSource.certificate($0) }
+                let key = NIOSSLPrivateKeySource.privateKey(try NIOSSLPrivateKey(file: tls.keyPath, format: .pem))
+                let roots = NIOSSLTrustRoots.certificates(try NIOSSLCertificate.fromPEMFile(tls.caPath))
+                var server = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: key)
+                server.trustRoots = roots
+                server.certificateVerification = .noHostnameVerification
+                var client = TLSConfiguration.makeClientConfiguration()
+                client.certificateChain = chain
+                client.privateKey = key
+                client.trustRoots = roots
+                client.certificateVerification = .noHostnameVerification
+                serverContext = try NIOSSLContext(configuration: server)
+                clientContext = try NIOSSLContext(configuration: client)
+            } catch {
+                throw StartupError(description: "cannot set up peer TLS: \(error)")
+            }
+        } else {
+            serverContext = nil
+            clientContext = nil
+        }
+    }
+
+    /// Listens on `host:port` for peers (port 0 picks one; the bound port is returned) and
+    /// dials every other member of `peers` (id → `HOST:PORT`). Frames received are handed to
+    /// `deliver` with the sender's id.
+    public func start(
+        nodeID: NodeID, peers: [NodeID: String], host: String, port: Int,
+        deliver: @escaping @Sendable (PeerFrame, NodeID) -> Void
+    ) async throws -> Int {
+        var dialled: [NodeID: PeerConnection] = [:]
+        for (id, address) in peers where id != nodeID {
+            guard let target = PeerAddress(address) else {
+                throw StartupError(description: "peer \(id) has an invalid address \(address) (want HOST:PORT)")
+            }
+            dialled[id] = PeerConnection(from: nodeID, to: id, address: target, tls: clientContext, group: group, logger: logger)
+        }
+        let serverContext = self.serverContext
+        let logger = self.logger
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    if let serverContext {
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: serverContext))
+                    }
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder(maxFrameBytes: Self.maxFrameBytes)))
+                    try channel.pipeline.syncOperations.addHandler(InboundPeerHandler(logger: logger, deliver: deliver))
+                }
+            }
+        let channel: any Channel
+        do {
+            channel = try await bootstrap.bind(host: host, port: port).get()
+        } catch {
+            throw StartupError(description: "cannot listen for peers on \(host):\(port): \(error)")
+        }
+        listener.withLockedValue { $0 = channel }
+        connections.withLockedValue { $0 = dialled }
+        for connection in dialled.values { connection.connect() }
+        return channel.localAddress?.port ?? port
+    }
+
+    public func send(_ frames: [PeerFrame], to peer: NodeID) {
+        connections.withLockedValue { $0[peer] }?.send(frames)
+    }
+
+    /// Closes the listener and every connection.
+    public func shutdown() async {
+        for connection in connections.withLockedValue({ $0.values }) { connection.close() }
+        if let channel = listener.withLockedValue({ $0 }) {
+            try? await channel.close()
+        }
+    }
+}
+
+/// `HOST:PORT`, IPv6 hosts in brackets.
+struct PeerAddress: Sendable {
+    var host: String
+    var port: Int
+
+    init?(_ text: String) {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
+            return nil
+        }
+        var host = String(text[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty else { return nil }
+        self.host = host
+        self.port = port
+    }
+}
+
+/// The hello a dialling node sends first: magic "RNLP", protocol version, its id.
+enum Hello {
+    static let magic: [UInt8] = Array("RNLP".utf8)
+
+    static func encode(from: NodeID) -> [UInt8] {
+        var bytes = magic + [PeerFrame.protocolVersion]
+        for shift in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8((from >> UInt64(shift)) & 0xFF)) }
+        return bytes
+    }
+
+    static func decode(_ bytes: [UInt8]) -> NodeID? {
+        guard bytes.count == 13, Array(bytes[0..<4]) == magic, bytes[4] == PeerFrame.protocolVersion else { return nil }
+        return bytes[5...].reduce(0) { $0 << 8 | NodeID($1) }
+    }
+}
+
+/// Splits the byte stream into frames: a 4-byte big-endian length, then that many bytes.
+struct FrameDecoder: ByteToMessageDecoder {
+    typealias InboundOut = ByteBuffer
+    let maxFrameBytes: Int
+
+    struct FrameTooLarge: Error {}
+
+    mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        guard let length = buffer.getInteger(at: buffer.readerIndex, as: UInt32.self) else { return .needMoreData }
+        guard Int(length) <= maxFrameBytes else { throw FrameTooLarge() }
+        guard buffer.readableBytes >= 4 + Int(length) else { return .needMoreData }
+        buffer.moveReaderIndex(forwardBy: 4)
+        context.fireChannelRead(Self.wrapInboundOut(buffer.readSlice(length: Int(length))!))
+        return .continue
+    }
+}
+
+/// Reads the hello, then hands every frame to `deliver` tagged with the sender.
+final class InboundPeerHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    private let logger: Logger
+    private let deliver: @Sendable (PeerFrame, NodeID) -> Void
+    private var peer: NodeID?
+
+    init(logger: Logger, deliver: @escaping @Sendable (PeerFrame, NodeID) -> Void) {
+        self.logger = logger
+        self.deliver = deliver
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var buffer = Self.unwrapInboundIn(data)
+        let bytes = buffer.readBytes(length: buffer.readableBytes) ?? []
+        guard let peer else {
+            guard let from = Hello.decode(bytes) else {
+                logger.warning("peer connection without a valid hello (wrong protocol version?); closing",
+                               metadata: ["remote": "\(context.remoteAddress.map { "\($0)" } ?? "?")"])
+                context.close(promise: nil)
+                return
+            }
+            self.peer = from
+            return
+        }
+        do {
+            deliver(try PeerFrame(decoding: bytes), peer)
+        } catch {
+            logger.warning("undecodable peer frame; closing", metadata: ["peer": "\(peer)", "error": "\(error)"])
+            context.close(promise: nil)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        logger.debug("peer connection error", metadata: ["error": "\(error)"])
+        context.close(promise: nil)
+    }
+}
+
+/// The outbound connection to one peer: dialled on start, redialled with backoff when lost.
+final class PeerConnection: @unchecked Sendable {
+    private struct State {
+        var channel: (any Channel)?
+        var connecting = false
+        var closed = false
+        var backoffMilliseconds: Int64 = 50
+        var loggedDown = false
+    }
+
+    private let from: NodeID
+    private let to: NodeID
+    private let address: PeerAddress
+    private let tls: NIOSSLContext?
+    private let group: any EventLoopGroup
+    private let logger: Logger
+    private let state = NIOLockedValueBox(State())
+
+    init(from: NodeID, to: NodeID, address: PeerAddress, tls: NIOSSLContext?, group: any EventLoopGroup, logger: Logger) {
+        self.from = from
+        self.to = to
+        self.address = address
+        self.tls = tls
+        self.group = group
+        self.logger = logger
+    }
+
+    func send(_ frames: [PeerFrame]) {
+        guard let channel = state.withLockedValue({ $0.channel }) else { return }  // down: Raft retransmits
+        // Above the high-water mark the peer is not keeping up: drop, as the network would.
+        guard channel.isWritable else { return }
+        var buffer = channel.allocator.buffer(capacity: 256)
+        for frame in frames {
+            let bytes = frame.encoded()
+            buffer.writeInteger(UInt32(bytes.count))
+            buffer.writeBytes(bytes)
+        }
+        channel.writeAndFlush(buffer, promise: nil)
+    }
+
+    func connect() {
+        let proceed = state.withLockedValue { s -> Bool in
+            guard !s.closed, !s.connecting, s.channel == nil else { return false }
+            s.connecting = true
+            return true
+        }
+        guard proceed else { return }
+        let tls = self.tls
+        let host = address.host
+        let bootstrap = ClientBootstrap(group: group)
+            .connectTimeout(.seconds(2))
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.writeBufferWaterMark, value: .init(low: 4 << 20, high: 16 << 20))
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    if let tls {
+                        let handler = try NIOSSLClientHandler(context: tls, serverHostname: Self.isIPAddress(host) ? nil : host)
+                        try channel.pipeline.syncOperations.addHandler(handler)
+                    }
+                    // Outbound only; anything the peer sends back on it is discarded.
+                    try channel.pipeline.syncOperations.addHandler(DiscardInbound())
+                }
+            }
+        bootstrap.connect(host: address.host, port: address.port).whenComplete { [self] result in
+            switch result {
+            case .success(let channel):
+                var hello = channel.allocator.buffer(capacity: 17)
+                let bytes = Hello.encode(from: from)
+                hello.writeInteger(UInt32(bytes.count))
+                hello.writeBytes(bytes)
+                channel.writeAndFlush(hello, promise: nil)
+                let wasDown = state.withLockedValue { s -> Bool in
+                    s.channel = channel
+                    s.connecting = false
+                    s.backoffMilliseconds = 50
+                    defer { s.loggedDown = false }
+                    return s.loggedDown
+                }
+                logger.log(level: wasDown ? .info : .debug, "connected to peer", metadata: ["peer": "\(to)"])
+                channel.closeFuture.whenComplete { [self] _ in
+                    state.withLockedValue { if $0.channel === channel { $0.channel = nil } }
+                    scheduleReconnect()
+                }
+            case .failure(let error):
+                let first = state.withLockedValue { s -> Bool in
+                    s.connecting = false
+                    defer { s.loggedDown = true }
+                    return !s.loggedDown
+                }
+                if first {
+                    logger.info("peer unreachable; retrying", metadata: ["peer": "\(to)", "address": "\(host):\(address.port)", "error": "\(error)"])
+                }
+                scheduleReconnect()
+            }
+        }
+    }
+
+    private func scheduleReconnect() {
+        let delay = state.withLockedValue { s -> Int64? in
+            guard !s.closed else { return nil }
+            let d = s.backoffMilliseconds
+            s.backoffMilliseconds = min(s.backoffMilliseconds * 2, 1000)
+            return d
+        }
+        guard let delay else { return }
+        group.next().scheduleTask(in: .milliseconds(delay)) { [self] in connect() }
+    }
+
+    func close() {
+        let channel = state.withLockedValue { s -> (any Channel)? in
+            s.closed = true
+            return s.channel
+        }
+        channel?.close(promise: nil)
+    }
+
+    private static func isIPAddress(_ host: String) -> Bool {
+        (try? SocketAddress(ipAddress: host, port: 0)) != nil
+    }
+}
+
+final class DiscardInbound: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {}
+    func errorCaught(context: ChannelHandlerContext, error: any Error) { context.close(promise: nil) }
+}

@@ -1,0 +1,92 @@
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import Raft
+import Storage
+import StreamModel
+
+extension RunnelResponder {
+    /// Makes a read linearizable (design.md "Read path"): wait until this node has applied
+    /// everything committed before the request arrived (ReadIndex). `consistency=local` skips
+    /// it and reads whatever this node has applied.
+    func readBarrier(_ request: Request, _ route: Route) async throws {
+        switch route {
+        case .stream, .bucket, .bucketStreams: break
+        default: return
+        }
+        switch request.uri.queryParameters["consistency"] {
+        case nil, "linearizable": try await store.readBarrier()
+        case "local": return
+        default: throw APIError.badRequest("invalid_consistency", "consistency must be linearizable or local")
+        }
+    }
+
+    /// `GET /readyz` (api.md §3): ready once a leader is known and this node has applied what
+    /// it knows committed (within a small window, so a busy node does not flap).
+    func readiness() -> Response {
+        let status = store.clusterStatus
+        let applied = store.appliedIndex
+        guard status.leaderID != 0 else { return text(.serviceUnavailable, "no leader\n") }
+        guard applied + Self.readinessLag >= status.commitIndex else {
+            return text(.serviceUnavailable, "catching up: applied \(applied) of \(status.commitIndex)\n")
+        }
+        return text(.ok, "ready\n")
+    }
+
+    static let readinessLag: UInt64 = 64
+
+    func admin(_ request: Request, _ route: AdminRoute) async throws -> Response {
+        switch (route, request.method) {
+        case (.cluster, .get):
+            return json(.ok, clusterJSON(store.clusterStatus))
+        case (.transferLeader, .post):
+            let body = try await readBody(request)
+            var target: UInt64?
+            if !body.isEmpty {
+                guard let parsed = Self.transferTarget(body) else {
+                    throw APIError.badRequest("invalid_body", "expected {\"to\": <node id>} or an empty body")
+                }
+                target = parsed
+            }
+            let status = store.clusterStatus
+            guard status.role == .leader else {
+                throw APIError(.conflict, "not_leader", "node \(status.nodeID) is not the leader (leader: \(status.leaderID))")
+            }
+            if let target, target == status.nodeID || !status.membership.isVoter(target) {
+                throw APIError.badRequest("invalid_target", "node \(target) is not another voter")
+            }
+            store.transferLeadership(to: target)
+            return json(.accepted, "{\"transfer\":\"started\"}")
+        case (.unsupported, _):
+            throw APIError(.notImplemented, "not_implemented",
+                           "membership changes and on-demand snapshots are not available in this version (docs/cluster.md)")
+        default:
+            throw APIError(.methodNotAllowed, "method_not_allowed", "\(request.method) is not supported here")
+        }
+    }
+
+    /// `{"to": N}` → N.
+    static func transferTarget(_ body: [UInt8]) -> UInt64? {
+        let text = String(decoding: body, as: UTF8.self).filter { !$0.isWhitespace }
+        guard text.hasPrefix("{\"to\":"), text.hasSuffix("}") else { return nil }
+        return UInt64(text.dropFirst(6).dropLast())
+    }
+
+    func clusterJSON(_ status: ClusterStatus) -> String {
+        let role = switch status.role {
+        case .leader: "leader"
+        case .candidate, .preCandidate: "candidate"
+        case .follower: status.membership.isLearner(status.nodeID) ? "learner" : "follower"
+        }
+        let match = Dictionary(uniqueKeysWithValues: status.followers.map { ($0.id, $0.match) })
+        let members = status.membership.allMembers.map { id -> String in
+            let address = store.peerAddresses[id].map(JSONText.quote) ?? "null"
+            let matchIndex = id == status.nodeID ? (status.role == .leader ? String(status.lastIndex) : "null")
+                : match[id].map(String.init) ?? "null"
+            return "{\"id\":\(id),\"address\":\(address),\"voter\":\(status.membership.isVoter(id)),\"match_index\":\(matchIndex)}"
+        }
+        return "{\"node_id\":\(status.nodeID),\"role\":\"\(role)\",\"term\":\(status.term),\"leader_id\":\(status.leaderID)"
+            + ",\"commit_index\":\(status.commitIndex),\"applied_index\":\(store.appliedIndex)"
+            + ",\"members\":[\(members.joined(separator: ","))]}"
+    }
+}

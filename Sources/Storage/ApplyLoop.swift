@@ -1,0 +1,175 @@
+import Foundation
+import Logging
+import Raft
+import StreamModel
+import Synchronization
+
+/// The apply thread: applies committed entries in log order to the state machine, writes
+/// their effects and the applied index in one unsynced batch (the Raft log is fsynced;
+/// replay rebuilds anything lost), publishes the changed rows to readers, answers this node's
+/// waiting clients, serves read points and wakes live readers.
+///
+/// It runs beside the Raft thread, so the next fsync proceeds while this round applies.
+final class ApplyLoop: @unchecked Sendable {
+    private enum Work {
+        case entries([Entry])
+        case reads([ReadState])
+    }
+
+    private let nodeID: UInt64
+    private let state: StateStore
+    private let waiters: Waiters
+    private let logger: Logger
+
+    // Guarded by `lock`.
+    private let lock = NSCondition()
+    private var queue: [Work] = []
+    private var stopping = false
+    private var running = false
+    private var listeners: [@Sendable (Set<UInt64>) -> Void] = []
+
+    /// The applied index whose effects are written (not necessarily synced) to RocksDB.
+    let writtenIndex: Atomic<UInt64>
+    /// Set when applying or writing failed; the node's write path is dead.
+    let failure = Mutex<StorageError?>(nil)
+
+    // Owned by the apply thread.
+    private var model: StreamModel
+    private var appliedIndex: UInt64
+    private var pendingReads: [ReadState] = []
+
+    /// Called on the apply thread after each applied round, before clients are answered.
+    var onApplied: (@Sendable (AppliedChanges) -> Void)?
+    /// Called when applying fails (the driver stops).
+    var onFailure: (@Sendable (StorageError) -> Void)?
+
+    init(nodeID: UInt64, state: StateStore, model: StreamModel, appliedIndex: UInt64, waiters: Waiters, logger: Logger) {
+        self.nodeID = nodeID
+        self.state = state
+        self.model = model
+        self.appliedIndex = appliedIndex
+        self.waiters = waiters
+        self.logger = logger
+        writtenIndex = Atomic(appliedIndex)
+    }
+
+    func start() {
+        running = true
+        let thread = Thread { [self] in run() }
+        thread.name = "runnel-apply"
+        thread.start()
+    }
+
+    /// Applies what is queued, then stops.
+    func stop() {
+        lock.lock()
+        stopping = true
+        lock.broadcast()
+        while running { lock.wait() }
+        lock.unlock()
+    }
+
+    func addListener(_ listener: @escaping @Sendable (Set<UInt64>) -> Void) {
+        lock.lock()
+        listeners.append(listener)
+        lock.unlock()
+    }
+
+    func enqueue(entries: [Entry], reads: [ReadState]) {
+        guard !entries.isEmpty || !reads.isEmpty else { return }
+        lock.lock()
+        if !entries.isEmpty { queue.append(.entries(entries)) }
+        if !reads.isEmpty { queue.append(.reads(reads)) }
+        lock.signal()
+        lock.unlock()
+    }
+
+    private func next() -> [Work]? {
+        lock.lock()
+        defer { lock.unlock() }
+        while queue.isEmpty {
+            if stopping { return nil }
+            lock.wait()
+        }
+        let work = queue
+        queue.removeAll(keepingCapacity: true)
+        return work
+    }
+
+    private func run() {
+        while let work = next() {
+            var entries: [Entry] = []
+            for item in work {
+                switch item {
+                case .entries(let e): entries += e
+                case .reads(let r): pendingReads += r
+                }
+            }
+            if !entries.isEmpty {
+                do { try apply(entries) } catch {
+                    logger.critical("applying committed entries failed; refusing further writes", metadata: ["error": "\(error)"])
+                    failure.withLock { $0 = error }
+                    onFailure?(error)
+                    break
+                }
+            }
+            serveReads()
+        }
+        lock.lock()
+        running = false
+        lock.broadcast()
+        lock.unlock()
+    }
+
+    private func apply(_ entries: [Entry]) throws(StorageError) {
+        var effects = ApplyEffects()
+        var results: [(UInt64, CommandResult)] = []
+        var applied: [(index: UInt64, term: UInt64)] = []
+        for entry in entries where entry.index > appliedIndex {
+            applied.append((entry.index, entry.term))
+            guard entry.kind == .normal else { continue }
+            let batch: CommandBatch
+            do { batch = try CommandBatch.decode(entry.data) } catch {
+                throw StorageError(error, "log entry \(entry.index)")
+            }
+            for (tag, command) in batch.commands {
+                let result = model.apply(command, now: batch.time, effects: &effects)
+                if tag.origin == nodeID { results.append((tag.seq, result)) }
+            }
+        }
+        guard let last = applied.last else { return }
+        try state.persist(effects, model: model, appliedIndex: last.index)
+        appliedIndex = last.index
+        writtenIndex.store(last.index, ordering: .releasing)
+        onApplied?(AppliedChanges(
+            streams: effects.changedStreams.map { ($0, model.streams[$0]) },
+            buckets: effects.changedBuckets.map { ($0, model.buckets[$0]) },
+            appliedIndex: last.index, woken: effects.wake))
+        waiters.answer(results, entries: applied)
+        if !effects.wake.isEmpty {
+            lock.lock()
+            let listeners = self.listeners
+            lock.unlock()
+            for listener in listeners { listener(effects.wake) }
+        }
+    }
+
+    private func serveReads() {
+        guard !pendingReads.isEmpty else { return }
+        var waiting: [ReadState] = []
+        for read in pendingReads {
+            if read.index <= appliedIndex {
+                waiters.completeRead(ReadContext.id(read.context))
+            } else {
+                waiting.append(read)
+            }
+        }
+        pendingReads = waiting
+    }
+}
+
+/// ReadIndex contexts are a waiter id, big-endian.
+enum ReadContext {
+    static func make(_ id: UInt64) -> [UInt8] { Keys.be64(id) }
+    static func id(_ context: [UInt8]) -> UInt64 { context.count == 8 ? Keys.readBE64(context) : 0 }
+}

@@ -1,0 +1,110 @@
+import Raft
+import StreamModel
+
+/// What nodes send each other over the peer transport: Raft's messages, and writes a
+/// follower forwards to the leader (design.md "Write path"; docs/cluster.md).
+public enum PeerFrame: Sendable {
+    /// A Raft message.
+    case raft(Message)
+    /// Commands a follower's clients sent; the leader proposes them. Their tags name the
+    /// forwarding node, which answers its clients from its own apply loop.
+    case forward([TaggedCommand])
+    /// The leader appended forwarded commands at these log positions. Once the forwarding node
+    /// applies an index whose entry has another term, the command there was lost, never applied.
+    case forwardAccepted([(seq: UInt64, position: LogPosition)])
+    /// The receiver could not propose the forwarded commands: not the leader (`leaderHint`, or
+    /// 0 when unknown) or too much uncommitted. Nothing was appended.
+    case forwardRejected(seqs: [UInt64], reason: ForwardRejection, leaderHint: NodeID)
+
+    public enum ForwardRejection: UInt8, Sendable {
+        case notLeader = 1
+        case busy = 2
+    }
+
+    /// The protocol version carried in every frame; a peer speaking another version is refused.
+    public static let protocolVersion: UInt8 = 1
+
+    private enum Kind: UInt8 {
+        case raft = 1, forward, forwardAccepted, forwardRejected
+    }
+
+    /// Version byte, kind byte, body. The transport adds the length prefix.
+    public func encoded() -> [UInt8] {
+        var w = BinaryWriter(capacity: 64)
+        w.u8(Self.protocolVersion)
+        switch self {
+        case .raft(let message):
+            w.u8(Kind.raft.rawValue)
+            w.raw(message.encoded())
+        case .forward(let commands):
+            w.u8(Kind.forward.rawValue)
+            w.varint(UInt64(commands.count))
+            for c in commands {
+                w.varint(c.tag.origin)
+                w.varint(c.tag.seq)
+                w.blob(c.command)
+            }
+        case .forwardAccepted(let accepted):
+            w.u8(Kind.forwardAccepted.rawValue)
+            w.varint(UInt64(accepted.count))
+            for a in accepted {
+                w.varint(a.seq)
+                w.varint(a.position.index)
+                w.varint(a.position.term)
+            }
+        case .forwardRejected(let seqs, let reason, let hint):
+            w.u8(Kind.forwardRejected.rawValue)
+            w.u8(reason.rawValue)
+            w.varint(hint)
+            w.varint(UInt64(seqs.count))
+            for s in seqs { w.varint(s) }
+        }
+        return w.bytes
+    }
+
+    public init(decoding bytes: [UInt8]) throws(BinaryDecodingError) {
+        var r = BinaryReader(bytes)
+        guard try r.u8() == Self.protocolVersion else { throw BinaryDecodingError("unsupported peer protocol version") }
+        guard let kind = Kind(rawValue: try r.u8()) else { throw BinaryDecodingError("unknown peer frame kind") }
+        switch kind {
+        case .raft:
+            do { self = .raft(try Message(decoding: r.rest())) } catch {
+                throw BinaryDecodingError("raft message: \(error)")
+            }
+            return
+        case .forward:
+            let count = try r.varint()
+            guard count <= UInt64(r.remaining) else { throw BinaryDecodingError("bad count") }
+            var commands: [TaggedCommand] = []
+            for _ in 0..<count {
+                let tag = ProposalTag(origin: try r.varint(), seq: try r.varint())
+                commands.append(TaggedCommand(tag: tag, command: try r.blob()))
+            }
+            self = .forward(commands)
+        case .forwardAccepted:
+            let count = try r.varint()
+            guard count <= UInt64(r.remaining) else { throw BinaryDecodingError("bad count") }
+            var accepted: [(seq: UInt64, position: LogPosition)] = []
+            for _ in 0..<count {
+                let seq = try r.varint()
+                accepted.append((seq, LogPosition(index: try r.varint(), term: try r.varint())))
+            }
+            self = .forwardAccepted(accepted)
+        case .forwardRejected:
+            let reason = ForwardRejection(rawValue: try r.u8()) ?? .busy
+            let hint = try r.varint()
+            let count = try r.varint()
+            guard count <= UInt64(r.remaining) else { throw BinaryDecodingError("bad count") }
+            var seqs: [UInt64] = []
+            for _ in 0..<count { seqs.append(try r.varint()) }
+            self = .forwardRejected(seqs: seqs, reason: reason, leaderHint: hint)
+        }
+        guard r.isAtEnd else { throw BinaryDecodingError("trailing bytes in peer frame") }
+    }
+}
+
+/// How the driver reaches its peers. The NIO implementation lives in the `Cluster` target;
+/// tests may pass their own. `send` must not block: it queues (bounded) and returns.
+public protocol PeerTransport: AnyObject, Sendable {
+    func send(_ frames: [PeerFrame], to peer: NodeID)
+}

@@ -1,0 +1,136 @@
+import Dispatch
+import Raft
+import StreamModel
+import Synchronization
+
+/// Clients of this node waiting for a proposal to be applied or for a read point.
+///
+/// Whoever removes a waiter resumes it, so each continuation is resumed exactly once whether
+/// the answer comes from the apply loop, a rejection, a timeout or shutdown.
+final class Waiters: Sendable {
+    struct Proposal {
+        var continuation: CheckedContinuation<CommandResult, any Error>
+        var deadline: UInt64
+        /// Where the leader appended it, once known.
+        var position: LogPosition?
+        /// Handed to a leader (proposed locally or forwarded): a timeout then means "unknown".
+        var routed = false
+    }
+
+    struct Read {
+        var continuation: CheckedContinuation<Void, any Error>
+        var deadline: UInt64
+    }
+
+    private struct State {
+        var proposals: [UInt64: Proposal] = [:]
+        var byIndex: [UInt64: [UInt64]] = [:]
+        var reads: [UInt64: Read] = [:]
+        var closed: StorageError?
+    }
+
+    private let state = Mutex(State())
+
+    static func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
+
+    /// Registers a proposal; `false` (and the continuation already failed) once closed.
+    func register(seq: UInt64, _ continuation: CheckedContinuation<CommandResult, any Error>, deadline: UInt64) -> Bool {
+        let closed = state.withLock { s -> StorageError? in
+            if let c = s.closed { return c }
+            s.proposals[seq] = Proposal(continuation: continuation, deadline: deadline)
+            return nil
+        }
+        if let closed { continuation.resume(throwing: closed) }
+        return closed == nil
+    }
+
+    func register(read id: UInt64, _ continuation: CheckedContinuation<Void, any Error>, deadline: UInt64) -> Bool {
+        let closed = state.withLock { s -> StorageError? in
+            if let c = s.closed { return c }
+            s.reads[id] = Read(continuation: continuation, deadline: deadline)
+            return nil
+        }
+        if let closed { continuation.resume(throwing: closed) }
+        return closed == nil
+    }
+
+    func isWaiting(_ seq: UInt64) -> Bool { state.withLock { $0.proposals[seq] != nil } }
+
+    func markRouted(_ seqs: some Sequence<UInt64>) {
+        state.withLock { s in for seq in seqs { s.proposals[seq]?.routed = true } }
+    }
+
+    func setPosition(_ seq: UInt64, _ position: LogPosition) {
+        state.withLock { s in
+            guard s.proposals[seq] != nil else { return }
+            s.proposals[seq]!.position = position
+            s.byIndex[position.index, default: []].append(seq)
+        }
+    }
+
+    /// Answers the proposals applied in one round, then fails those that were appended at an
+    /// index of `entries` under another term: that entry was replaced, so they never applied.
+    func answer(_ results: [(UInt64, CommandResult)], entries: [(index: UInt64, term: UInt64)]) {
+        var done: [(CheckedContinuation<CommandResult, any Error>, Result<CommandResult, StorageError>)] = []
+        state.withLock { s in
+            for (seq, result) in results {
+                if let w = s.proposals.removeValue(forKey: seq) { done.append((w.continuation, .success(result))) }
+            }
+            guard !s.byIndex.isEmpty else { return }
+            for e in entries {
+                guard let seqs = s.byIndex.removeValue(forKey: e.index) else { continue }
+                for seq in seqs {
+                    guard let w = s.proposals[seq], let p = w.position, p.index == e.index, p.term != e.term else { continue }
+                    s.proposals[seq] = nil
+                    done.append((w.continuation, .failure(StorageError(
+                        .unavailable, "leadership changed before the write committed; it was not applied"))))
+                }
+            }
+        }
+        for (c, r) in done { c.resume(with: r) }
+    }
+
+    func fail(_ seqs: some Sequence<UInt64>, _ error: StorageError) {
+        let taken = state.withLock { s in seqs.compactMap { s.proposals.removeValue(forKey: $0)?.continuation } }
+        for c in taken { c.resume(throwing: error) }
+    }
+
+    func completeRead(_ id: UInt64) {
+        state.withLock { $0.reads.removeValue(forKey: id) }?.continuation.resume()
+    }
+
+    func failRead(_ id: UInt64, _ error: StorageError) {
+        state.withLock { $0.reads.removeValue(forKey: id) }?.continuation.resume(throwing: error)
+    }
+
+    /// Fails everything whose deadline has passed.
+    func expire(now: UInt64) {
+        var proposals: [(CheckedContinuation<CommandResult, any Error>, StorageError)] = []
+        var reads: [CheckedContinuation<Void, any Error>] = []
+        state.withLock { s in
+            for (seq, w) in s.proposals where w.deadline <= now {
+                s.proposals[seq] = nil
+                proposals.append((w.continuation, w.routed
+                    ? StorageError(.timeout, "the write was not acknowledged in time; its outcome is unknown")
+                    : StorageError(.unavailable, "no leader is available")))
+            }
+            for (id, r) in s.reads where r.deadline <= now {
+                s.reads[id] = nil
+                reads.append(r.continuation)
+            }
+        }
+        for (c, e) in proposals { c.resume(throwing: e) }
+        for c in reads { c.resume(throwing: StorageError(.unavailable, "no leader confirmed the read in time")) }
+    }
+
+    /// Fails every waiter and refuses new ones.
+    func close(_ error: StorageError) {
+        let (proposals, reads) = state.withLock { s in
+            if s.closed == nil { s.closed = error }
+            defer { s.proposals = [:]; s.reads = [:]; s.byIndex = [:] }
+            return (s.proposals.values.map(\.continuation), s.reads.values.map(\.continuation))
+        }
+        for c in proposals { c.resume(throwing: error) }
+        for c in reads { c.resume(throwing: error) }
+    }
+}

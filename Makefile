@@ -26,6 +26,12 @@ run: release
 test: deps
 	$(SWIFT) build --build-tests
 	RUNNEL_BINARY=$(CURDIR)/.build/debug/runnel $(SWIFT) test --skip-build --parallel --num-workers $(TEST_WORKERS)
+	$(MAKE) --no-print-directory test-helm
+
+## Helm chart tests (helm lint, rendered manifests against Kubernetes schemas, entrypoint logic).
+.PHONY: test-helm
+test-helm:
+	./scripts/test-helm.sh
 
 ## Runs the Raft cluster simulator over a seed range: make sim SEEDS=1000 START=1
 sim: deps

@@ -203,31 +203,40 @@ class RenderError(Exception):
     """Helm refused to render the chart; the message is Helm's."""
 
 
+_api: FakeKubeAPI | None = None
+
+
+def _install(values: dict[str, Any] | None, release: str, namespace: str, chart: Path,
+             skip_schema: bool) -> dict[str, Any]:
+    """`helm install` against the shared fake API server; returns Helm's release record."""
+    global _api
+    if _api is None:
+        _api = FakeKubeAPI().__enter__()  # one per test run; its thread dies with the process
+    config = helm_sdkpy.Configuration(namespace=namespace, kubeconfig=_api.kubeconfig)
+    try:
+        return asyncio.run(helm_sdkpy.Install(config).run(
+            release, str(chart), values=values or None, wait=False, timeout=30,
+            skip_schema_validation=skip_schema,
+        ))
+    except helm_sdkpy.HelmError as error:
+        raise RenderError(str(error)) from error
+
+
 def render(
     values: dict[str, Any] | None = None,
     release: str = "runnel",
     namespace: str = "streams",
     chart: Path = CHART,
+    skip_schema: bool = False,
 ) -> list[dict[str, Any]]:
     """The chart's objects as Helm renders them for `helm install` with `values`."""
-    with FakeKubeAPI() as api:
-        config = helm_sdkpy.Configuration(namespace=namespace, kubeconfig=api.kubeconfig)
-        try:
-            result = asyncio.run(helm_sdkpy.Install(config).run(
-                release, str(chart), values=values or None, wait=False, timeout=30,
-            ))
-        except helm_sdkpy.HelmError as error:
-            raise RenderError(str(error)) from error
+    result = _install(values, release, namespace, chart, skip_schema)
     return [doc for doc in yaml.safe_load_all(result["manifest"]) if doc]
 
 
 def notes(values: dict[str, Any] | None = None, release: str = "runnel", namespace: str = "streams") -> str:
     """The rendered NOTES.txt."""
-    with FakeKubeAPI() as api:
-        config = helm_sdkpy.Configuration(namespace=namespace, kubeconfig=api.kubeconfig)
-        result = asyncio.run(helm_sdkpy.Install(config).run(
-            release, str(CHART), values=values or None, wait=False, timeout=30,
-        ))
+    result = _install(values, release, namespace, CHART, False)
     return (result.get("info") or {}).get("notes", "")
 
 

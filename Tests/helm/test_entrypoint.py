@@ -32,7 +32,7 @@ class NodeIdentity(unittest.TestCase):
                     self.assertEqual(run.argv[0], "serve")
                     self.assertEqual(run.flag("--node-id"), str(ordinal + 1))
                     self.assertEqual(run.peers(), expected_peers)
-                    self.assertEqual(run.flag("--advertise"), dns(f"runnel-{ordinal}"))
+                    self.assertEqual(run.env["RUNNEL_ADVERTISE"], dns(f"runnel-{ordinal}"))
                     self.assertIsNone(run.flag("--join"))
 
     def test_the_exact_peers_string(self) -> None:
@@ -54,7 +54,7 @@ class NodeIdentity(unittest.TestCase):
                     self.assertEqual(run.code, 0, run.stderr)
                     peers = run.peers()
                     self.assertEqual(sorted(peers), list(range(1, replicas + 1)))
-                    self.assertEqual(peers[ordinal + 1], run.flag("--advertise"))
+                    self.assertEqual(peers[ordinal + 1], run.env["RUNNEL_ADVERTISE"])
                     lists.add(run.flag("--peers"))
             self.assertEqual(len(lists), 1, f"pods disagree on the peers of a {replicas}-node cluster")
 
@@ -83,7 +83,7 @@ class Scaling(unittest.TestCase):
         self.assertEqual(run.code, 0, run.stderr)
         self.assertEqual(run.flag("--node-id"), "4")
         self.assertEqual(run.flag("--join"), "https://runnel.streams.svc.cluster.local:4437")
-        self.assertEqual(run.flag("--advertise"), dns("runnel-3"))
+        self.assertEqual(run.env["RUNNEL_ADVERTISE"], dns("runnel-3"))
         self.assertIsNone(run.flag("--peers"))
 
     def test_initial_members_ignore_join_url(self) -> None:

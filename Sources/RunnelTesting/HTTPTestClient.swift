@@ -60,10 +60,17 @@ public final class HTTPTestClient: @unchecked Sendable {
         outbound = channel.outbound
     }
 
-    /// Sends one request and waits for the whole response.
+    /// Sends one request and waits for the whole response. With `timeout`, a response not
+    /// complete by then closes the connection and the request fails (a hung server).
     public func request(
-        _ method: String, _ path: String, headers: [(String, String)] = [], body: [UInt8]? = nil
+        _ method: String, _ path: String, headers: [(String, String)] = [], body: [UInt8]? = nil,
+        timeout: Duration? = nil
     ) async throws -> Response {
+        let raw = channel.channel
+        let closer = timeout.map { t in
+            raw.eventLoop.scheduleTask(in: .milliseconds(Int64(t / .milliseconds(1)))) { raw.close(promise: nil) }
+        }
+        defer { closer?.cancel() }
         var head = HTTPRequestHead(version: .http1_1, method: HTTPMethod(rawValue: method), uri: path)
         head.headers.add(name: "Host", value: "\(host):\(port)")
         for (name, value) in headers { head.headers.add(name: name, value: value) }

@@ -75,7 +75,16 @@ public final class RunnelProcess: @unchecked Sendable {
         process.waitUntilExit()
     }
 
+    /// Sends `signal` (SIGSTOP to hang the node, SIGCONT to resume it).
+    public func signal(_ signal: Int32) {
+        guard let process, process.isRunning else { return }
+        Foundation.kill(process.processIdentifier, signal)
+    }
+
     public var isRunning: Bool { process?.isRunning ?? false }
+
+    /// The process's log (standard error) so far.
+    public var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 
     deinit { kill() }
 

@@ -52,6 +52,7 @@ final class RaftDriver: @unchecked Sendable {
     private var unroutedReads: [UInt64] = []
     private var askedReads: [UInt64: UInt64] = [:]
     private var compactedThrough: UInt64
+    private var lastSyncedHardState: HardState
 
     init(id: NodeID, node: RaftNode, configuration: StorageConfiguration, log: LogStore, applier: ApplyLoop,
          waiters: Waiters, transport: (any PeerTransport)?, lastTime: Int64, logger: Logger) {
@@ -65,6 +66,7 @@ final class RaftDriver: @unchecked Sendable {
         self.lastTime = lastTime
         self.logger = logger
         compactedThrough = node.firstIndex > 0 ? node.firstIndex - 1 : 0
+        lastSyncedHardState = node.hardState
         status = Mutex(ClusterStatus(node: node))
     }
 
@@ -311,21 +313,7 @@ final class RaftDriver: @unchecked Sendable {
                 // exists the node stops rather than diverge.
                 throw StorageError(.unavailable, "this node needs a snapshot from the leader, which this version cannot install")
             }
-            if ready.needsPersist {
-                let started = Waiters.now()
-                try log.save(entries: ready.entries, hardState: ready.hardState, sync: true)
-                let elapsed = Waiters.now() - started
-                for entry in ready.entries where entry.kind == .normal {
-                    if let t = CommandBatch.time(of: entry.data) { lastTime = max(lastTime, t) }
-                }
-                let commands = ready.entries.count
-                configuration.onEntrySynced?(commands, elapsed)
-                lock.lock()
-                stats.entries += UInt64(ready.entries.count)
-                stats.syncs += 1
-                stats.syncNanoseconds += elapsed
-                lock.unlock()
-            }
+            if ready.needsPersist { try persist(ready) }
             send(ready.messagesAfterPersist)
             if let mark = ready.persistedMark { node.persisted(upTo: mark.index, term: mark.term) }
             for context in ready.readStates.map(\.context) { askedReads[ReadContext.id(context)] = nil }
@@ -335,14 +323,37 @@ final class RaftDriver: @unchecked Sendable {
                 askedReads[read] = nil
                 unroutedReads.append(read)
             }
-            if ready.softState != nil {
+            if let soft = ready.softState {
                 status.withLock { $0 = ClusterStatus(node: node) }
-                if let soft = ready.softState {
-                    logger.info("raft role changed", metadata: [
-                        "role": "\(soft.role)", "term": "\(soft.term)", "leader": "\(soft.leader)"])
-                }
+                logger.info("raft role changed", metadata: [
+                    "role": "\(soft.role)", "term": "\(soft.term)", "leader": "\(soft.leader)"])
             }
         }
+    }
+
+    /// Step 2 of the contract. Entries, term and vote are synced; a change of the commit index
+    /// alone is not (as in etcd: it is a restart hint, and a majority's logs hold the truth).
+    private func persist(_ ready: Ready) throws(StorageError) {
+        let termOrVoteChanged = ready.hardState.map {
+            $0.term != lastSyncedHardState.term || $0.vote != lastSyncedHardState.vote
+        } ?? false
+        guard !ready.entries.isEmpty || termOrVoteChanged else {
+            try log.save(entries: [], hardState: ready.hardState, sync: false)
+            return
+        }
+        let started = Waiters.now()
+        try log.save(entries: ready.entries, hardState: ready.hardState, sync: true)
+        let elapsed = Waiters.now() - started
+        if let hs = ready.hardState { lastSyncedHardState = hs }
+        for entry in ready.entries where entry.kind == .normal {
+            if let t = CommandBatch.time(of: entry.data) { lastTime = max(lastTime, t) }
+        }
+        configuration.onEntrySynced?(ready.entries.count, elapsed)
+        lock.lock()
+        stats.entries += UInt64(ready.entries.count)
+        stats.syncs += 1
+        stats.syncNanoseconds += elapsed
+        lock.unlock()
     }
 
     private func send(_ messages: [Message]) {

@@ -32,6 +32,12 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "CA certificate (PEM) for mutual TLS between peers (env RUNNEL_PEER_TLS_CA); needs --tls-cert and --tls-key.")
     var peerTlsCa: String?
 
+    @Option(help: "Seconds a write may wait for a leader and its commit before 503 (env RUNNEL_WRITE_TIMEOUT; default 10).")
+    var writeTimeout: Double?
+
+    @Option(help: "Seconds a linearizable read may wait for a read point before 503 (env RUNNEL_READ_TIMEOUT; default 5).")
+    var readTimeout: Double?
+
     @Option(help: "Largest accepted request body in bytes (env RUNNEL_MAX_BODY_BYTES; default 64 MiB).")
     var maxBodyBytes: Int?
 
@@ -108,6 +114,14 @@ struct Serve: AsyncParsableCommand {
         storage.nodeID = nodeID
         storage.peers = peerMap
         storage.onEntrySynced = metrics.entrySynced
+        if let text = Env.value(writeTimeout.map { String($0) }, "RUNNEL_WRITE_TIMEOUT") {
+            guard let value = Double(text), value > 0 else { throw ValidationError("--write-timeout must be positive") }
+            storage.proposalTimeout = .milliseconds(Int64(value * 1000))
+        }
+        if let text = Env.value(readTimeout.map { String($0) }, "RUNNEL_READ_TIMEOUT") {
+            guard let value = Double(text), value > 0 else { throw ValidationError("--read-timeout must be positive") }
+            storage.readTimeout = .milliseconds(Int64(value * 1000))
+        }
         let transport = try NIOPeerTransport(tls: peerTLS, group: MultiThreadedEventLoopGroup.singleton, logger: logger)
         let store = try StreamStore(configuration: storage, transport: transport, logger: logger)
         logger.info("storage open", metadata: ["data.dir": "\(dataDirectory)", "raft.applied": "\(store.appliedIndex)"])

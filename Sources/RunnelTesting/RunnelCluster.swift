@@ -1,0 +1,117 @@
+import Foundation
+import NIOCore
+import NIOPosix
+
+/// A group of real `runnel serve` processes on loopback, each with its own data directory,
+/// peering over TCP, for integration tests. HTTP ports are chosen by the OS; peer ports are
+/// reserved up front because every node must know the others' addresses at start.
+public final class RunnelCluster: @unchecked Sendable {
+    public let nodes: [RunnelProcess]
+    public let directories: [String]
+
+    public init(size: Int, name: String, arguments: [String] = []) throws {
+        let peerPorts = try Self.freePorts(size)
+        let peers = (0..<size).map { "\($0 + 1)=127.0.0.1:\(peerPorts[$0])" }.joined(separator: ",")
+        let directories = (0..<size).map { RunnelProcess.temporaryDirectory("\(name)-n\($0 + 1)") }
+        self.directories = directories
+        nodes = (0..<size).map { i in
+            RunnelProcess(dataDirectory: directories[i], arguments: [
+                "--node-id", String(i + 1), "--peers", peers, "--peer-listen", "127.0.0.1:\(peerPorts[i])",
+            ] + arguments)
+        }
+    }
+
+    /// Starts every node (concurrently) and waits until one of them leads.
+    public func start(timeout: Duration = .seconds(60)) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for node in nodes { group.addTask { try await node.start(timeout: timeout) } }
+            try await group.waitForAll()
+        }
+        _ = try await waitForLeader(timeout: timeout)
+    }
+
+    /// The status document of node `i` (`/admin/v1/cluster`), or nil if it does not answer.
+    public func status(_ i: Int) async -> ClusterState? {
+        guard nodes[i].isRunning, let client = try? await HTTPTestClient(port: nodes[i].port) else { return nil }
+        defer { Task { await client.close() } }
+        guard let response = try? await client.request("GET", "/admin/v1/cluster"), response.status == 200 else { return nil }
+        return ClusterState(json: response.text)
+    }
+
+    /// Waits until a running node (other than `excluding`) reports itself leader and returns
+    /// its position in `nodes`.
+    public func waitForLeader(excluding: Set<Int> = [], timeout: Duration = .seconds(30)) async throws -> Int {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            for i in nodes.indices where !excluding.contains(i) {
+                if let s = await status(i), s.role == "leader" { return i }
+            }
+            try await Task.sleep(for: .milliseconds(25))
+        }
+        throw HTTPTestClient.ClientError(description: "no leader within \(timeout)")
+    }
+
+    /// Waits until every running node has applied at least what the leader has committed.
+    public func waitForConvergence(timeout: Duration = .seconds(30)) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            let states = await withTaskGroup(of: ClusterState?.self) { group in
+                for i in nodes.indices where nodes[i].isRunning { group.addTask { await self.status(i) } }
+                return await group.reduce(into: [ClusterState?]()) { $0.append($1) }
+            }
+            if states.allSatisfy({ $0 != nil }), let leader = states.compactMap({ $0 }).first(where: { $0.role == "leader" }),
+               states.compactMap({ $0 }).allSatisfy({ $0.appliedIndex >= leader.commitIndex }) {
+                return
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw HTTPTestClient.ClientError(description: "nodes did not converge within \(timeout)")
+    }
+
+    public func kill() { for node in nodes { node.kill() } }
+
+    public func removeData() {
+        for d in directories {
+            try? FileManager.default.removeItem(atPath: d)
+            try? FileManager.default.removeItem(atPath: d + ".log")
+        }
+    }
+
+    /// Ports free on loopback right now (bound, then released).
+    static func freePorts(_ count: Int) throws -> [Int] {
+        var channels: [any Channel] = []
+        defer { for c in channels { try? c.close().wait() } }
+        for _ in 0..<count {
+            let channel = try ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .bind(host: "127.0.0.1", port: 0).wait()
+            channels.append(channel)
+        }
+        return channels.map { $0.localAddress!.port! }
+    }
+}
+
+/// The fields of `/admin/v1/cluster` the tests look at.
+public struct ClusterState: Sendable {
+    public var nodeID: UInt64
+    public var role: String
+    public var term: UInt64
+    public var leaderID: UInt64
+    public var commitIndex: UInt64
+    public var appliedIndex: UInt64
+
+    init?(json: String) {
+        guard let data = json.data(using: .utf8),
+              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+              let node = object["node_id"] as? NSNumber, let role = object["role"] as? String,
+              let term = object["term"] as? NSNumber, let leader = object["leader_id"] as? NSNumber,
+              let commit = object["commit_index"] as? NSNumber, let applied = object["applied_index"] as? NSNumber
+        else { return nil }
+        nodeID = node.uint64Value
+        self.role = role
+        self.term = term.uint64Value
+        leaderID = leader.uint64Value
+        commitIndex = commit.uint64Value
+        appliedIndex = applied.uint64Value
+    }
+}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 import unittest
@@ -368,6 +369,49 @@ class Variants(unittest.TestCase):
         pod = f"{sts['metadata']['name']}-{sts['spec']['replicas'] + 100}"
         self.assertLessEqual(len(pod), 63)
         self.assertLessEqual(len(sts["spec"]["serviceName"]), 63)
+
+
+def value_paths(values: dict[str, Any], schema: dict[str, Any], prefix: str = "") -> list[str]:
+    """Dotted paths of the chart's settable values: keys the schema describes field by field
+    are walked into; free-form objects (resources, securityContext, ...) are one value."""
+    paths = []
+    for key, value in values.items():
+        path = f"{prefix}{key}"
+        node = schema.get("properties", {}).get(key, {})
+        if isinstance(value, dict) and value and "properties" in node:
+            paths += value_paths(value, node, f"{path}.")
+        else:
+            paths.append(path)
+    return paths
+
+
+class Documentation(unittest.TestCase):
+    """Every value is in values.schema.json and in the README's table, and nothing else is."""
+
+    def setUp(self) -> None:
+        import json
+        self.values = yaml.safe_load((helmkit.CHART / "values.yaml").read_text())
+        self.schema = json.loads((helmkit.CHART / "values.schema.json").read_text())
+        readme = (helmkit.CHART / "README.md").read_text()
+        readme = readme.split("\n## Values\n", 1)[1].split("\n## ", 1)[0]
+        self.documented = set(re.findall(r"^\| `([^`]+)` \|", readme, re.MULTILINE))
+
+    def test_every_value_is_in_the_readme(self) -> None:
+        paths = value_paths(self.values, self.schema)
+        self.assertGreater(len(paths), 50)
+        self.assertEqual([p for p in paths if p not in self.documented], [])
+
+    def test_the_readme_documents_no_missing_value(self) -> None:
+        paths = set(value_paths(self.values, self.schema))
+        self.assertEqual(sorted(self.documented - paths), [])
+
+    def test_every_value_has_a_schema(self) -> None:
+        def walk(values: dict[str, Any], schema: dict[str, Any], prefix: str) -> None:
+            for key, value in values.items():
+                self.assertIn(key, schema.get("properties", {}), f"{prefix}{key} is not in values.schema.json")
+                if isinstance(value, dict) and "properties" in schema["properties"][key]:
+                    walk(value, schema["properties"][key], f"{prefix}{key}.")
+        walk(self.values, self.schema, "")
 
 
 class ChartDrivesEntrypoint(unittest.TestCase):

@@ -28,4 +28,6 @@ then
         --ignore-requires-python "${REQUIREMENTS[@]}"
 fi
 
+# No __pycache__ in the working tree.
+export PYTHONDONTWRITEBYTECODE=1
 exec "$PYTHON" Tests/helm/run.py "$@"

@@ -18,7 +18,7 @@ class FakeAdmin:
     """/admin/v1/cluster of one node on loopback. A transfer-leader request makes it a
     follower after `steps_down_after` more status reads (never, if None)."""
 
-    def __init__(self, role: str, steps_down_after: int | None = 0) -> None:
+    def __init__(self, role: str, steps_down_after: int | None = 0, host: str = "127.0.0.1") -> None:
         self.role = role
         self.steps_down_after = steps_down_after
         self.transfers = 0
@@ -56,7 +56,7 @@ class FakeAdmin:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer((host, 0), Handler)
         self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
@@ -71,9 +71,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def run_prestop(port: int, timeout: int = 5) -> tuple[subprocess.CompletedProcess[str], float]:
+def run_prestop(port: int, timeout: int = 5, listen_host: str | None = None) -> tuple[subprocess.CompletedProcess[str], float]:
     env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "CLIENT_PORT": str(port), "CLIENT_SCHEME": "http",
            "TRANSFER_TIMEOUT": str(timeout), "DRAIN_SECONDS": "0"}
+    if listen_host:
+        env["LISTEN_HOST"] = listen_host
     start = time.monotonic()
     proc = subprocess.run(["sh", str(PRESTOP)], env=env, capture_output=True, text=True, timeout=60)
     return proc, time.monotonic() - start
@@ -91,6 +93,15 @@ class PreStop(unittest.TestCase):
         self.assertEqual(admin.transfers, 1)
         self.assertEqual(admin.role, "follower")
         self.assertIn("handed over", proc.stderr)
+
+    def test_node_bound_to_one_address_is_asked_there(self) -> None:
+        admin = FakeAdmin("leader", steps_down_after=0, host="127.0.0.2")
+        try:
+            proc, _ = run_prestop(admin.port, listen_host="127.0.0.2")
+        finally:
+            admin.close()
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertEqual(admin.transfers, 1)
 
     def test_follower_asks_for_nothing(self) -> None:
         admin = FakeAdmin("follower")

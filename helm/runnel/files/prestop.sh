@@ -11,15 +11,20 @@
 # Never fails: a pod must be able to stop even when its node is wedged.
 #
 # Environment: CLIENT_PORT (default 4437), CLIENT_SCHEME http|https (default http),
-# LISTEN_HOST (an IPv6 bind address makes this talk to [::1]), TRANSFER_TIMEOUT
+# LISTEN_HOST (the node's bind address, default 0.0.0.0), TRANSFER_TIMEOUT
 # (default 20), DRAIN_SECONDS (default 5).
 set -u
 
 port="${CLIENT_PORT:-4437}"
 scheme="${CLIENT_SCHEME:-http}"
-case "${LISTEN_HOST:-0.0.0.0}" in
-    *:*) host="[::1]" ;;
-    *) host="127.0.0.1" ;;
+# Talk to the node where it listens: loopback when it binds every address.
+listen_host="${LISTEN_HOST:-0.0.0.0}"
+case "$listen_host" in
+    0.0.0.0) host="127.0.0.1" ;;
+    :: | "[::]") host="[::1]" ;;
+    \[*) host="$listen_host" ;;
+    *:*) host="[$listen_host]" ;;
+    *) host="$listen_host" ;;
 esac
 base="$scheme://$host:$port"
 timeout="${TRANSFER_TIMEOUT:-20}"

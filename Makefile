@@ -26,6 +26,8 @@ run: release
 test: deps
 	$(SWIFT) build --build-tests
 	RUNNEL_BINARY=$(CURDIR)/.build/debug/runnel $(SWIFT) test --skip-build --parallel --num-workers $(TEST_WORKERS)
+	@# The protocol suite again, against a 3-node cluster, each request to a random node.
+	RUNNEL_CONFORMANCE_NODES=3 RUNNEL_BINARY=$(CURDIR)/.build/debug/runnel $(SWIFT) test --skip-build --filter ConformanceTests
 	$(MAKE) --no-print-directory test-helm
 
 ## Helm chart tests (helm lint, rendered manifests against Kubernetes schemas, entrypoint logic).

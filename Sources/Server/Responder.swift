@@ -53,7 +53,9 @@ struct RunnelResponder: HTTPResponder {
         if request.method == .options {
             return options()
         }
-        if request.method == .get || request.method == .head {
+        // Reads, and a fork's creation (which resolves its source here before proposing), see
+        // everything committed before the request arrived, on whichever node it reached.
+        if request.method == .get || request.method == .head || (request.method == .put && request.headers[.streamForkedFrom] != nil) {
             try await readBarrier(request, route)
         }
         switch route {

@@ -16,10 +16,13 @@ public struct StorageConfiguration: Sendable {
     /// The initial voters and their peer addresses, this node included. Empty: a one-voter
     /// group of this node.
     public var peers: [UInt64: String] = [:]
-    /// The Raft core's tunables (election and heartbeat ticks, windows, caps).
+    /// The Raft core's tunables (election and heartbeat ticks, windows, caps). With the
+    /// default tick, heartbeats go out every 50 ms and election timeouts are drawn from
+    /// [500, 1000) ms: long enough that a slow fsync of a large entry on the Raft thread (or a
+    /// starved CPU) does not depose a healthy leader.
     public var raft = RaftConfiguration()
     /// Wall time of one Raft tick.
-    public var tickInterval: Duration = .milliseconds(20)
+    public var tickInterval: Duration = .milliseconds(50)
     /// How long a write waits to be applied (including waiting for a leader) before it fails.
     public var proposalTimeout: Duration = .seconds(10)
     /// How long a linearizable read waits for a confirmed read point.

@@ -3,53 +3,69 @@ import RunnelTesting
 import Synchronization
 import Testing
 
-/// The one `runnel` process every conformance test talks to, started lazily on first use
-/// (Swift Testing has no `beforeAll`). Its data lives in a temporary directory; the process
-/// is killed when the test process exits.
+/// The `runnel` server every conformance test talks to, started lazily on first use (Swift
+/// Testing has no `beforeAll`): one process, or with `RUNNEL_CONFORMANCE_NODES=3` a cluster
+/// of three whose nodes each request picks at random (issue 5: the protocol on any node).
+/// Data lives in temporary directories; the processes are killed when the test process exits.
 enum ConformanceServer {
     /// The long-poll timeout the server runs with: well under the suite's 5 s per test
     /// (conformance §2.2).
     static let longPollTimeoutSeconds = 1
 
-    private static let started = Task<RunnelProcess, any Error> {
-        let directory = RunnelProcess.temporaryDirectory("conformance")
-        let process = RunnelProcess(
-            dataDirectory: directory, arguments: ["--long-poll-timeout", String(longPollTimeoutSeconds)])
-        try await process.start()
-        running.withLock { $0 = process }
-        atexit {
-            ConformanceServer.running.withLock { $0?.kill() }
+    static let nodeCount = Int(ProcessInfo.processInfo.environment["RUNNEL_CONFORMANCE_NODES"] ?? "") ?? 1
+
+    private static let started = Task<[Int], any Error> {
+        let arguments = ["--long-poll-timeout", String(longPollTimeoutSeconds)]
+        let processes: [RunnelProcess]
+        if nodeCount > 1 {
+            // Debug builds move a 10 MiB body slowly; three of them at once on two cores can take
+            // longer than the default write timeout.
+            let cluster = try RunnelCluster(
+                size: nodeCount, name: "conformance", arguments: arguments + ["--write-timeout", "30", "--read-timeout", "30"])
+            running.withLock { $0 = cluster.nodes }
+            try await cluster.start()
+            processes = cluster.nodes
+        } else {
+            let process = RunnelProcess(dataDirectory: RunnelProcess.temporaryDirectory("conformance"), arguments: arguments)
+            running.withLock { $0 = [process] }
+            try await process.start()
+            processes = [process]
         }
-        return process
+        atexit {
+            ConformanceServer.running.withLock { for p in $0 { p.kill() } }
+        }
+        return processes.map(\.port)
     }
 
-    /// Set once the process is up, so the `atexit` hook can kill it.
-    private static let running = Mutex<RunnelProcess?>(nil)
+    /// Set before the processes start, so the `atexit` hook can kill them.
+    private static let running = Mutex<[RunnelProcess]>([])
 
-    /// The loopback port of the shared server, starting it on first call.
+    /// The loopback port of a node (one chosen at random in a cluster), starting the server
+    /// on first call.
     static func port() async throws -> Int {
-        try await started.value.port
+        try await started.value.randomElement()!
     }
 }
 
-/// A pool of keep-alive connections to the shared server. `HTTPTestClient` carries one
+/// A pool of keep-alive connections to the server's nodes. `HTTPTestClient` carries one
 /// request at a time, so concurrent requests each borrow their own connection.
 actor ConnectionPool {
     static let shared = ConnectionPool()
-    private var idle: [HTTPTestClient] = []
+    private var idle: [Int: [HTTPTestClient]] = [:]
 
-    private func take() -> HTTPTestClient? { idle.popLast() }
+    private func take(_ port: Int) -> HTTPTestClient? { idle[port]?.popLast() }
 
     private func give(_ client: HTTPTestClient) async {
-        if idle.count < 64 { idle.append(client) } else { await client.close() }
+        if idle[client.port, default: []].count < 64 { idle[client.port, default: []].append(client) } else { await client.close() }
     }
 
-    /// Sends one request on a pooled connection. A reused connection that the server has
-    /// closed fails before any response byte; only then is the request retried once.
+    /// Sends one request on a pooled connection to a node. A reused connection that the server
+    /// has closed fails before any response byte; only then is the request retried once.
     func request(
         _ method: String, _ path: String, headers: [(String, String)], body: [UInt8]?
     ) async throws -> HTTPTestClient.Response {
-        if let client = take() {
+        let port = try await ConformanceServer.port()
+        if let client = take(port) {
             do {
                 let response = try await client.request(method, path, headers: headers, body: body)
                 await give(client)
@@ -59,7 +75,7 @@ actor ConnectionPool {
                 try Task.checkCancellation()
             }
         }
-        let client = try await HTTPTestClient(port: ConformanceServer.port())
+        let client = try await HTTPTestClient(port: port)
         do {
             let response = try await client.request(method, path, headers: headers, body: body)
             await give(client)

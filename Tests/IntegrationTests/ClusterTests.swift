@@ -7,8 +7,8 @@ import Testing
 /// acknowledged append survives the loss of any minority, any node serves any request, and a
 /// node cut off from the majority refuses rather than serve stale data.
 @Suite(.serialized) struct ClusterTests {
-    /// Election timeouts are drawn from [200, 400) ms (10 ticks of 20 ms, doubled at most).
-    static let electionTimeout: Duration = .milliseconds(400)
+    /// Election timeouts are drawn from [500, 1000) ms (10 ticks of 50 ms, doubled at most).
+    static let electionTimeout: Duration = .milliseconds(1000)
 
     @Test func writesOnAnyNodeAreReadableOnEveryNode() async throws {
         let cluster = try RunnelCluster(size: 3, name: "rw")

@@ -7,7 +7,7 @@ START        ?= 1
 # Test parallelism: the integration tests start real processes; 2 workers suit 2 cores.
 TEST_WORKERS ?= 2
 
-.PHONY: deps build release run test sim bench clean
+.PHONY: deps build release run cluster test sim bench clean
 
 deps:
 	@./scripts/install-deps.sh
@@ -21,6 +21,10 @@ release: deps
 ## Starts one node on $(LISTEN) with its data in $(DATA_DIR).
 run: release
 	./.build/release/runnel serve --listen $(LISTEN) --data-dir $(DATA_DIR)
+
+## Three nodes on loopback (HTTP 4437-4439, peers 4447-4449), data in ./runnel-cluster.
+cluster: release
+	./scripts/cluster.sh
 
 ## Builds everything and runs every test (unit, simulator, integration with real processes).
 test: deps

@@ -52,11 +52,16 @@ public enum Identifiers {
 public enum MediaType {
     /// `application/json; charset=utf-8` → `application/json`.
     public static func essence(_ contentType: String) -> String {
+        // Fast path for the common case (every append compares media types): already an
+        // essence — no parameters, no blanks, no upper case.
+        if contentType.utf8.allSatisfy({ $0 != UInt8(ascii: ";") && $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\t") && !(UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) }) {
+            return contentType
+        }
         let base = contentType.split(separator: ";", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
         return base.trimmingSpaces().lowercased()
     }
 
-    public static func matches(_ a: String, _ b: String) -> Bool { essence(a) == essence(b) }
+    public static func matches(_ a: String, _ b: String) -> Bool { a == b || essence(a) == essence(b) }
 
     /// JSON mode (§9): the media type `application/json`.
     public static func isJSON(_ contentType: String) -> Bool { essence(contentType) == "application/json" }

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Tests of the Helm chart (helm/runnel) and its scripts: helm lint of the chart with its
 # values variants, manifests rendered by Helm's engine and checked against the Kubernetes
-# schemas, the entrypoint / preStop logic, and static checks of the Dockerfile. Installs
-# its Python tools if missing.
+# schemas, the entrypoint / preStop logic, three real runnel processes started the way
+# the chart starts pods (needs the binary `make test` builds), and static checks of the
+# Dockerfile. Installs its Python tools if missing.
 # Usage: scripts/test-helm.sh [-v] [-k PATTERN]
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -8,8 +8,13 @@ import NIOPosix
 public final class RunnelCluster: @unchecked Sendable {
     public let nodes: [RunnelProcess]
     public let directories: [String]
+    /// The CA (PEM) clients trust when the nodes serve HTTPS.
+    public let trustRoot: String?
 
-    public init(size: Int, name: String, arguments: [String] = []) throws {
+    /// `perNodeArguments(i)` adds flags to node `i` only (0-based).
+    public init(size: Int, name: String, arguments: [String] = [], trustRoot: String? = nil,
+                perNodeArguments: (Int) -> [String] = { _ in [] }) throws {
+        self.trustRoot = trustRoot
         let peerPorts = try Self.freePorts(size)
         let peers = (0..<size).map { "\($0 + 1)=127.0.0.1:\(peerPorts[$0])" }.joined(separator: ",")
         let directories = (0..<size).map { RunnelProcess.temporaryDirectory("\(name)-n\($0 + 1)") }
@@ -17,7 +22,7 @@ public final class RunnelCluster: @unchecked Sendable {
         nodes = (0..<size).map { i in
             RunnelProcess(dataDirectory: directories[i], arguments: [
                 "--node-id", String(i + 1), "--peers", peers, "--peer-listen", "127.0.0.1:\(peerPorts[i])",
-            ] + arguments)
+            ] + arguments + perNodeArguments(i))
         }
     }
 
@@ -32,7 +37,7 @@ public final class RunnelCluster: @unchecked Sendable {
 
     /// The status document of node `i` (`/admin/v1/cluster`), or nil if it does not answer.
     public func status(_ i: Int) async -> ClusterState? {
-        guard nodes[i].isRunning, let client = try? await HTTPTestClient(port: nodes[i].port) else { return nil }
+        guard nodes[i].isRunning, let client = try? await HTTPTestClient(port: nodes[i].port, trustRoot: trustRoot) else { return nil }
         defer { Task { await client.close() } }
         guard let response = try? await client.request("GET", "/admin/v1/cluster"), response.status == 200 else { return nil }
         return ClusterState(json: response.text)

@@ -263,3 +263,57 @@ extension Array {
         return result
     }
 }
+
+/// Peers talk mutual TLS with `--peer-tls-ca`, and refuse a peer whose certificate does not
+/// chain to that CA (issue 5: "refuse unauthenticated peers").
+@Suite(.serialized) struct PeerTLSTests {
+    /// A CA and a certificate for 127.0.0.1 signed by it, made with the openssl CLI.
+    static func makeCA(named name: String, in dir: String) throws -> (ca: String, cert: String, key: String) {
+        let p = "\(dir)/\(name)"
+        let script = """
+            set -e
+            openssl req -x509 -newkey rsa:2048 -nodes -keyout \(p)-ca.key -out \(p)-ca.pem -days 2 -subj /CN=\(name)-ca \
+              -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign
+            openssl req -newkey rsa:2048 -nodes -keyout \(p).key -out \(p).csr -subj /CN=127.0.0.1
+            printf 'subjectAltName=IP:127.0.0.1\\n' > \(p).ext
+            openssl x509 -req -in \(p).csr -CA \(p)-ca.pem -CAkey \(p)-ca.key -CAcreateserial -out \(p).pem -days 2 -extfile \(p).ext
+            """
+        let shell = Process()
+        shell.executableURL = URL(fileURLWithPath: "/bin/bash")
+        shell.arguments = ["-c", script]
+        shell.standardError = FileHandle.nullDevice
+        shell.standardOutput = FileHandle.nullDevice
+        try shell.run()
+        shell.waitUntilExit()
+        guard shell.terminationStatus == 0 else { throw HTTPTestClient.ClientError(description: "openssl failed") }
+        return ("\(p)-ca.pem", "\(p).pem", "\(p).key")
+    }
+
+    @Test func peersUseMutualTLSAndRefuseAStranger() async throws {
+        let dir = RunnelProcess.temporaryDirectory("peer-tls")
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let good = try Self.makeCA(named: "good", in: dir)
+        let rogue = try Self.makeCA(named: "rogue", in: dir)
+        // Node 3 presents a certificate from another CA (and trusts only that CA).
+        let cluster = try RunnelCluster(size: 3, name: "peer-tls", trustRoot: good.ca) { i in
+            let tls = i == 2 ? rogue : good
+            return ["--tls-cert", tls.cert, "--tls-key", tls.key, "--peer-tls-ca", tls.ca]
+        }
+        defer { cluster.kill(); cluster.removeData() }
+        try await cluster.start()
+        let leader = try await cluster.waitForLeader(excluding: [2])
+        #expect(leader != 2)
+        let client = try await HTTPTestClient(port: cluster.nodes[leader].port, trustRoot: good.ca)
+        #expect(try await client.request("PUT", "/v1/stream/tls", headers: [("Content-Type", "text/plain")]).status == 201)
+        #expect(try await client.request("POST", "/v1/stream/tls", headers: [("Content-Type", "text/plain")], body: Array("x".utf8)).status == 204)
+        await client.close()
+        // The two nodes with the right CA replicate; the stranger never hears from them.
+        try await Task.sleep(for: .seconds(1))
+        let stranger = try await HTTPTestClient(port: cluster.nodes[2].port, trustRoot: rogue.ca)
+        let status = try await stranger.request("GET", "/admin/v1/cluster")
+        #expect(status.text.contains("\"leader_id\":0"), "\(status.text)")
+        #expect(try await stranger.request("GET", "/readyz").status == 503)
+        await stranger.close()
+    }
+}

@@ -18,6 +18,8 @@ final class RaftDriver: @unchecked Sendable {
         var frames: [(from: NodeID, frame: PeerFrame)] = []
         var reads: [UInt64] = []
         var operations: [@Sendable (inout RaftNode) -> Void] = []
+        /// Commands waiting to be proposed: local ones and those in forward frames.
+        var proposals = 0
         var isEmpty: Bool { local.isEmpty && frames.isEmpty && reads.isEmpty && operations.isEmpty }
     }
 
@@ -36,6 +38,11 @@ final class RaftDriver: @unchecked Sendable {
     private var running = false
     private var failure: StorageError?
     private var stats = CommitStatistics()
+    /// Linger bookkeeping (see `nextWork`), written by the Raft thread.
+    private var isLeader = false
+    private var lastBatch = 0
+    private var lingerTarget = 0
+    private var lastSyncNanoseconds: UInt64 = 0
 
     /// The latest role, term, leader and progress, for status, readiness and metrics.
     let status: Mutex<ClusterStatus>
@@ -100,7 +107,8 @@ final class RaftDriver: @unchecked Sendable {
         if let failure { return failure }
         if stopping { return StorageError(.closed, "the node is shutting down") }
         inbox.local.append(command)
-        if inbox.local.count == 1 { lock.signal() }
+        inbox.proposals += 1
+        if inbox.local.count == 1 || inbox.proposals == lingerTarget { lock.signal() }
         return nil
     }
 
@@ -118,6 +126,7 @@ final class RaftDriver: @unchecked Sendable {
     func receive(_ frame: PeerFrame, from: NodeID) {
         lock.lock()
         inbox.frames.append((from, frame))
+        if case .forward(let commands) = frame { inbox.proposals += commands.count }
         lock.signal()
         lock.unlock()
     }
@@ -156,6 +165,20 @@ final class RaftDriver: @unchecked Sendable {
             _ = lock.wait(until: Date(timeIntervalSinceNow: max(wait, 0)))
         }
         if stopping || failure != nil { return nil }
+        // Adaptive linger (leader only): when fewer proposals wait than the last entry carried,
+        // the others are most likely being answered and about to come back. Waiting for them —
+        // never longer than the last fsync took, nor `maxLinger` — lets one entry and one fsync
+        // carry them all instead of two.
+        if isLeader, inbox.proposals > 0, (inbox.proposals < lastBatch), configuration.maxLinger > .zero {
+            let limit = min(lastSyncNanoseconds, StreamStore.nanoseconds(configuration.maxLinger))
+            let deadline = Date(timeIntervalSinceNow: Double(limit) / 1e9)
+            lingerTarget = lastBatch
+            while inbox.proposals < lastBatch && !stopping && failure == nil {
+                if !lock.wait(until: deadline) { break }
+            }
+            lingerTarget = 0
+        }
+        if inbox.proposals > 0 { lastBatch = inbox.proposals }
         let work = inbox
         inbox = Inbox()
         return work
@@ -174,6 +197,9 @@ final class RaftDriver: @unchecked Sendable {
         if ticked {
             waiters.expire(now: now)
             retryStaleReads(now: now)
+            // Proposals whose waiter timed out need no routing or tracking any more.
+            unrouted.removeAll { !waiters.isWaiting($0.tag.seq) }
+            forwarded = forwarded.filter { waiters.isWaiting($0.key) }
         }
         unrouted += work.local
         route(forwardedFrom: work.frames)
@@ -324,6 +350,7 @@ final class RaftDriver: @unchecked Sendable {
                 unroutedReads.append(read)
             }
             if let soft = ready.softState {
+                lock.withLock { isLeader = soft.role == .leader }
                 status.withLock { $0 = ClusterStatus(node: node) }
                 logger.info("raft role changed", metadata: [
                     "role": "\(soft.role)", "term": "\(soft.term)", "leader": "\(soft.leader)"])
@@ -350,6 +377,7 @@ final class RaftDriver: @unchecked Sendable {
         }
         configuration.onEntrySynced?(ready.entries.count, elapsed)
         lock.lock()
+        lastSyncNanoseconds = elapsed
         stats.entries += UInt64(ready.entries.count)
         stats.syncs += 1
         stats.syncNanoseconds += elapsed

@@ -27,6 +27,10 @@ public struct StorageConfiguration: Sendable {
     public var proposalTimeout: Duration = .seconds(10)
     /// How long a linearizable read waits for a confirmed read point.
     public var readTimeout: Duration = .seconds(5)
+    /// Longest the leader's Raft thread waits for proposals that are on their way back to
+    /// fill an entry as large as the previous one (also capped by the last fsync's duration).
+    /// Zero disables lingering.
+    public var maxLinger: Duration = .microseconds(500)
     /// At most this many commands are coalesced into one log entry.
     public var maxCommandsPerEntry: Int = 4096
     /// At most about this many body bytes are coalesced into one log entry.

@@ -38,6 +38,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Seconds a linearizable read may wait for a read point before 503 (env RUNNEL_READ_TIMEOUT; default 5).")
     var readTimeout: Double?
 
+    @Option(help: "Microseconds the leader may wait for more proposals to fill a log entry, capped by the last fsync's duration (env RUNNEL_GROUP_COMMIT_LINGER; default 500; 0 disables).")
+    var groupCommitLinger: Int?
+
     @Option(help: "Largest accepted request body in bytes (env RUNNEL_MAX_BODY_BYTES; default 64 MiB).")
     var maxBodyBytes: Int?
 
@@ -114,6 +117,10 @@ struct Serve: AsyncParsableCommand {
         storage.nodeID = nodeID
         storage.peers = peerMap
         storage.onEntrySynced = metrics.entrySynced
+        if let text = Env.value(groupCommitLinger.map(String.init), "RUNNEL_GROUP_COMMIT_LINGER") {
+            guard let value = Int(text), value >= 0 else { throw ValidationError("--group-commit-linger must be 0 or more") }
+            storage.maxLinger = .microseconds(value)
+        }
         if let text = Env.value(writeTimeout.map { String($0) }, "RUNNEL_WRITE_TIMEOUT") {
             guard let value = Double(text), value > 0 else { throw ValidationError("--write-timeout must be positive") }
             storage.proposalTimeout = .milliseconds(Int64(value * 1000))

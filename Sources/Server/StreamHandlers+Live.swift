@@ -129,19 +129,22 @@ extension RunnelResponder {
 }
 
 /// How SSE data events carry the stream's bytes (protocol §8.4).
-enum SSEEncoding: Equatable {
+public enum SSEEncoding: Equatable, Sendable {
     case text
     case base64
 
-    init(contentType: String) {
+    /// Text for textual media types, base64 for everything else.
+    public init(contentType: String) {
         self = MediaType.isTextual(contentType) ? .text : .base64
     }
 }
 
 /// The SSE wire format: `event: data` / `event: control`, one `data:` line per payload line
 /// (split on CRLF, CR and LF, so payloads cannot inject events), no space after `data:`.
-enum SSE {
-    static func writeData(_ chunk: ReadChunk, json: Bool, encoding: SSEEncoding, to out: inout ByteBuffer) {
+public enum SSE {
+    /// Appends one `event: data` event carrying `chunk` to `out`. Public for the
+    /// micro-benchmarks in `Benchmarks/`.
+    public static func writeData(_ chunk: ReadChunk, json: Bool, encoding: SSEEncoding, to out: inout ByteBuffer) {
         out.writeString("event: data\n")
         if json {
             var text: [UInt8] = [UInt8(ascii: "[")]

@@ -1,0 +1,125 @@
+import Benchmark
+import NIOCore
+import RocksDB
+import Server
+import Storage
+import StreamModel
+
+/// The state machine with one binary stream, applying append batches to it: the apply
+/// thread's work per entry (`CommitPipeline`), without the RocksDB write of the effects.
+final class ApplyFixture: @unchecked Sendable {
+    private var model = StreamModel()
+    private let commands = Workload.appends(contentType: Workload.binaryType)
+
+    init() {
+        var effects = ApplyEffects()
+        guard case .created = model.apply(Workload.create(contentType: Workload.binaryType), now: Workload.time, effects: &effects) else {
+            fatalError("creating the benchmark stream failed")
+        }
+    }
+
+    func applyBatch() {
+        var effects = ApplyEffects()
+        for command in commands {
+            guard case .appended = model.apply(command, now: Workload.time, effects: &effects) else {
+                fatalError("append rejected")
+            }
+        }
+        blackHole(effects)
+    }
+}
+
+/// A RocksDB database in a temporary directory with one column family, taking unsynced
+/// batches of ``Workload/commandCount`` puts of ``Workload/bodyBytes`` (the apply path's
+/// payload writes). Keys cycle through a fixed range so the database stays small however
+/// long the run.
+final class RocksDBFixture: @unchecked Sendable {
+    static let keyRange: UInt64 = 1 << 16
+    private var directory: TemporaryDirectory?
+    private var db: RocksDB?
+    private var family: ColumnFamily?
+    private var next: UInt64 = 0
+    private let values = (0..<Workload.commandCount).map { Workload.body($0) }
+
+    func open() throws {
+        let directory = TemporaryDirectory("rocksdb")
+        let db = try RocksDB(path: directory.path, columnFamilies: ["payloads"])
+        family = try db.columnFamily(named: "payloads")
+        self.db = db
+        self.directory = directory
+    }
+
+    func writeBatch() {
+        let batch = WriteBatch()
+        for value in values {
+            batch.put(Workload.bigEndian(next), value, in: family!)
+            next = (next + 1) % Self.keyRange
+        }
+        try! db!.write(batch, sync: false)
+    }
+
+    func close() throws {
+        try db?.close()
+        db = nil
+        directory?.remove()
+    }
+}
+
+/// A node's store in a temporary directory, appending log entries that each carry an encoded
+/// batch of ``Workload/commandCount`` appends, unsynced (the log thread's write without its
+/// fsync). Indexes cycle through a fixed range so the log stays small however long the run.
+final class LogStoreFixture: @unchecked Sendable {
+    static let indexRange: UInt64 = 1 << 14
+    private var directory: TemporaryDirectory?
+    private var store: StreamStore?
+    private var next: UInt64 = 0
+    private let data = Workload.batch.encoded()
+
+    func open() throws {
+        let directory = TemporaryDirectory("logstore")
+        store = try StreamStore(configuration: StorageConfiguration(dataDirectory: directory.path),
+                                logger: Workload.quietLogger)
+        self.directory = directory
+    }
+
+    func appendEntry() {
+        // Far above anything the idle store's own pipeline writes.
+        let index = (1 << 32) + next
+        next = (next + 1) % Self.indexRange
+        try! store!.log.append([LogEntry(index: index, term: 1, kind: .commands, data: data)], sync: false)
+    }
+
+    func close() {
+        store?.shutdown()
+        store = nil
+        directory?.remove()
+    }
+}
+
+/// A chunk read back from a text stream holding one batch of appends, ready to frame as an
+/// SSE `data` event the way the live-read handler does.
+final class SSEFixture: @unchecked Sendable {
+    private(set) var chunk: ReadChunk?
+
+    func load() async throws {
+        let directory = TemporaryDirectory("sse")
+        defer { directory.remove() }
+        let store = try StreamStore(configuration: StorageConfiguration(dataDirectory: directory.path),
+                                    logger: Workload.quietLogger)
+        defer { store.shutdown() }
+        _ = try await store.propose(Workload.create(contentType: Workload.textType))
+        for command in Workload.appends(contentType: Workload.textType) {
+            _ = try await store.propose(command)
+        }
+        let meta = store.stream(at: Workload.path, now: Workload.time)!
+        let chunk = try store.read(meta, from: .zero, maxBytes: 1 << 20)
+        precondition(chunk.bytes.count == Workload.commandCount * Workload.bodyBytes, "short read: \(chunk.bytes.count) bytes")
+        self.chunk = chunk
+    }
+
+    func frame(_ encoding: SSEEncoding) {
+        var out = ByteBuffer()
+        SSE.writeData(chunk!, json: false, encoding: encoding, to: &out)
+        blackHole(out)
+    }
+}

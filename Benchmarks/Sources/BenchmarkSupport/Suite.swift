@@ -1,0 +1,18 @@
+import Benchmark
+
+/// The configuration every suite starts from: the four metrics, nanosecond time units,
+/// 1,000 operations per iteration (so every scaled figure is per operation) and
+/// ``Tolerances``.
+public enum Suite {
+    public static func configuration(maxDuration: Duration) -> Benchmark.Configuration {
+        Benchmark.Configuration(
+            metrics: [.throughput, .wallClock, ProcessCPU.metric, .mallocCountTotal],
+            timeUnits: .nanoseconds,
+            warmupIterations: 2,
+            scalingFactor: .kilo,
+            maxDuration: maxDuration,
+            maxIterations: 10_000,
+            thresholds: Tolerances.byMetric()
+        )
+    }
+}

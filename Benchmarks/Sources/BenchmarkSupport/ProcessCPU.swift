@@ -13,8 +13,8 @@ import Darwin
 /// on the development VM advance in 10 ms steps: most iterations here are shorter than one
 /// step, so that metric reads 0 or 10 ms. This one has nanosecond resolution.
 public enum ProcessCPU {
-    /// Per operation (scaled like the time metrics). Custom metrics are reported but cannot be
-    /// stored as static thresholds by package-benchmark, so no committed threshold covers it.
+    /// Per operation (scaled like the time metrics); stored with the static thresholds under
+    /// its name.
     public static let metric = BenchmarkMetric.custom("CPU time, process (ns)", polarity: .prefersSmaller, useScalingFactor: true)
 
     /// Runs `body` and records the CPU time the process spent meanwhile.

@@ -11,6 +11,9 @@ import Benchmark
 public enum Tolerances {
     /// Percent wall time may grow: up to 4× the stored p90.
     public static let wallTime = 300.0
+    /// Percent process CPU time may grow: up to 2× the stored p90. Less sensitive to the
+    /// machine's load than wall time, but caches and the other core's work still move it.
+    public static let cpuTime = 100.0
     /// Throughput is the reciprocal of wall time, which already carries the regression check;
     /// this only keeps a run on a quiet machine (up to 4× faster than the stored figure) from
     /// failing as an "improvement".
@@ -26,6 +29,7 @@ public enum Tolerances {
     public static func byMetric(mallocs: Double = mallocs) -> [BenchmarkMetric: BenchmarkThresholds] {
         [
             .wallClock: BenchmarkThresholds(relative: [.p90: wallTime]),
+            ProcessCPU.metric: BenchmarkThresholds(relative: [.p90: cpuTime]),
             .throughput: BenchmarkThresholds(relative: [.p90: throughput]),
             .mallocCountTotal: BenchmarkThresholds(relative: [.p90: mallocs]),
         ]

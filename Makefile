@@ -48,5 +48,14 @@ bench: deps
 	$(SWIFT) build -c release --product runnel
 	./.build/release/runnel bench storage --data-dir /tmp/runnel-bench-$$$$
 
+## Micro-benchmarks (package-benchmark, its own package in Benchmarks/): runs every suite once
+## in release, prints the figures, and checks them against Benchmarks/Thresholds/.
+## After a deliberate change: cd Benchmarks && swift package --allow-writing-to-package-directory benchmark thresholds update
+.PHONY: bench-micro
+bench-micro: deps
+	cd Benchmarks && $(SWIFT) package --allow-writing-to-package-directory benchmark baseline update micro --no-progress
+	cd Benchmarks && $(SWIFT) package benchmark baseline read micro --no-progress
+	cd Benchmarks && $(SWIFT) package benchmark thresholds check micro --no-progress
+
 clean:
 	rm -rf .build

@@ -1,6 +1,6 @@
 import Benchmark
 
-/// The configuration every suite starts from: the four metrics, nanosecond time units,
+/// The configuration every suite starts from: the four metrics, in nanoseconds,
 /// 1,000 operations per iteration (so every scaled figure is per operation) and
 /// ``Tolerances``.
 public enum Suite {
@@ -8,6 +8,7 @@ public enum Suite {
         Benchmark.Configuration(
             metrics: [.throughput, .wallClock, ProcessCPU.metric, .mallocCountTotal],
             timeUnits: .nanoseconds,
+            units: [ProcessCPU.metric: .count],
             warmupIterations: 2,
             scalingFactor: .kilo,
             maxDuration: maxDuration,

@@ -41,6 +41,7 @@ let package = Package(
             dependencies: [
                 "BenchmarkSupport",
                 .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "RunnelRaft", package: "runnel"),
                 .product(name: "RunnelStreamModel", package: "runnel"),
                 .product(name: "RunnelRocksDB", package: "runnel"),
                 .product(name: "RunnelStorage", package: "runnel"),

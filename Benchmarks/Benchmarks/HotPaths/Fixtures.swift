@@ -1,5 +1,6 @@
 import Benchmark
 import NIOCore
+import Raft
 import RocksDB
 import Server
 import Storage
@@ -65,28 +66,35 @@ final class RocksDBFixture: @unchecked Sendable {
     }
 }
 
-/// A node's store in a temporary directory, appending log entries that each carry an encoded
-/// batch of ``Workload/commandCount`` appends, unsynced (the log thread's write without its
-/// fsync). Indexes cycle through a fixed range so the log stays small however long the run.
+/// A node's log in a temporary directory, taking `LogStore.save` of one Raft entry carrying an
+/// encoded batch of ``Workload/commandCount`` appends, unsynced: the Raft thread's log write
+/// without its fsync. Every ``retainedEntries`` saves compacts the log behind it, as the driver
+/// does, so the log stays small however long the run.
 final class LogStoreFixture: @unchecked Sendable {
-    static let indexRange: UInt64 = 1 << 14
+    static let retainedEntries: UInt64 = 1024
+    /// Far above anything the store's own single-node group writes.
+    static let firstIndex: UInt64 = 1 << 32
     private var directory: TemporaryDirectory?
     private var store: StreamStore?
-    private var next: UInt64 = 0
+    private var next = firstIndex
     private let data = Workload.batch.encoded()
 
-    func open() throws {
+    func open() async throws {
         let directory = TemporaryDirectory("logstore")
-        store = try StreamStore(configuration: StorageConfiguration(dataDirectory: directory.path),
-                                logger: Workload.quietLogger)
+        let store = try StreamStore(configuration: StorageConfiguration(dataDirectory: directory.path),
+                                    logger: Workload.quietLogger)
+        // Once a command has committed the one-voter group has its leader and its no-op
+        // behind it, and an idle leader writes no more entries that could cut into ours.
+        _ = try await store.propose(Workload.create(contentType: Workload.binaryType))
+        self.store = store
         self.directory = directory
     }
 
-    func appendEntry() {
-        // Far above anything the idle store's own pipeline writes.
-        let index = (1 << 32) + next
-        next = (next + 1) % Self.indexRange
-        try! store!.log.append([LogEntry(index: index, term: 1, kind: .commands, data: data)], sync: false)
+    func saveEntry() {
+        let entry = Entry(term: 1, index: next, kind: .normal, data: data)
+        let compact = next % Self.retainedEntries == 0 ? next - Self.retainedEntries : nil
+        try! store!.log.save(entries: [entry], compactThrough: compact, sync: false)
+        next += 1
     }
 
     func close() {

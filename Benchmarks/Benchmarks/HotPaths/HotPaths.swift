@@ -13,7 +13,8 @@ let benchmarks: @Sendable () -> Void = {
     // Names become file names under Thresholds/: no spaces or slashes.
     let shape = "\(Workload.commandCount)x\(Workload.bodyBytes)B"
 
-    // MARK: Command codec (every proposal is encoded once, every replay decodes it)
+    // MARK: Command codec (a proposal is encoded once, on the node that takes it; every node
+    // decodes every committed entry to apply it)
 
     let batch = Workload.batch
     let encoded = batch.encoded()
@@ -70,12 +71,12 @@ let benchmarks: @Sendable () -> Void = {
 
     let log = LogStoreFixture()
     Benchmark(
-        "LogStore.append-nosync-1-entry-\(shape)",
-        configuration: storage(setup: { try log.open() }, teardown: { log.close() })
+        "LogStore.save-nosync-1-entry-\(shape)",
+        configuration: storage(setup: { try await log.open() }, teardown: { log.close() })
     ) { benchmark in
         ProcessCPU.measure(benchmark) {
             for _ in benchmark.scaledIterations {
-                log.appendEntry()
+                log.saveEntry()
             }
         }
     }

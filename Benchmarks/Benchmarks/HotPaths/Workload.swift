@@ -33,7 +33,12 @@ enum Workload {
         .create(CreateStream(path: path, contentType: contentType))
     }
 
-    static var batch: CommandBatch { CommandBatch(time: time, commands: appends(contentType: binaryType)) }
+    /// The batch as a log entry carries it, each command tagged with its origin's sequence number.
+    static var batch: CommandBatch {
+        CommandBatch(time: time, commands: appends(contentType: binaryType).enumerated().map { i, command in
+            (tag: ProposalTag(origin: 1, seq: UInt64(i + 1)), command: command)
+        })
+    }
 
     /// Encodes a key or log index big-endian, as Storage lays out its keys.
     static func bigEndian(_ value: UInt64) -> [UInt8] {

@@ -7,7 +7,7 @@ import Storage
 import StreamModel
 
 /// The state machine with one binary stream, applying append batches to it: the apply
-/// thread's work per entry (`CommitPipeline`), without the RocksDB write of the effects.
+/// thread's work per entry (`ApplyLoop`), without the RocksDB write of the effects.
 final class ApplyFixture: @unchecked Sendable {
     private var model = StreamModel()
     private let commands = Workload.appends(contentType: Workload.binaryType)

@@ -1,6 +1,7 @@
 import Raft
 import RocksDB
 import StreamModel
+import Synchronization
 
 /// The Raft log in the `raft_log` column family and Raft's persistent state in `raft_state`:
 /// hard state, the latest snapshot's metadata, the node's identity and its peers' addresses.
@@ -12,6 +13,10 @@ public final class LogStore: Sendable {
     let db: RocksDB
     private let log: ColumnFamily
     private let state: ColumnFamily
+    /// An upper bound on the index of the last stored entry (nil until first needed). Appends
+    /// past it need no deletion of a stale suffix; a range deletion on every save would leave
+    /// one range tombstone per write, which slows every later write and read of the log.
+    private let storedLastBound = Mutex<UInt64?>(nil)
 
     init(db: RocksDB) throws(RocksDBError) {
         self.db = db
@@ -27,8 +32,10 @@ public final class LogStore: Sendable {
         compactThrough: UInt64? = nil, sync: Bool
     ) throws(StorageError) {
         let batch = WriteBatch()
-        if let first = entries.first {
+        var replacesSuffix = false
+        if let first = entries.first, try first.index <= storedLastUpperBound() {
             batch.deleteRange(from: Keys.logIndex(first.index), to: Keys.logIndex(.max), in: log)
+            replacesSuffix = true
         }
         if let compactThrough, compactThrough > 0 {
             batch.deleteRange(from: Keys.logIndex(0), to: Keys.logIndex(compactThrough + 1), in: log)
@@ -39,6 +46,17 @@ public final class LogStore: Sendable {
         if let hardState { batch.put(Keys.hardState, hardState.encoded(), in: state) }
         if let snapshot { batch.put(Keys.snapshot, snapshot.encoded(), in: state) }
         do { try db.write(batch, sync: sync) } catch { throw StorageError(error) }
+        // After the write: a failed write leaves the bound as it was, still an upper bound.
+        if let last = entries.last {
+            storedLastBound.withLock { $0 = replacesSuffix ? last.index : max($0 ?? 0, last.index) }
+        }
+    }
+
+    private func storedLastUpperBound() throws(StorageError) -> UInt64 {
+        if let bound = storedLastBound.withLock({ $0 }) { return bound }
+        let last = try lastIndex()
+        storedLastBound.withLock { $0 = max($0 ?? 0, last) }
+        return last
     }
 
     /// Entries with index in `[from, through]`, in order; stops at the first gap.

@@ -43,10 +43,12 @@ test-helm:
 sim: deps
 	RUNNEL_SIM_SEEDS=$(SEEDS) RUNNEL_SIM_START=$(START) $(SWIFT) test --filter RaftSimulationTests
 
-## Storage-layer benchmark (durable appends, group commit) next to raw fdatasync.
-bench: deps
-	$(SWIFT) build -c release --product runnel
+## Side-by-side benchmark (docs/benchmarks.md): the storage layer next to raw fdatasync, then
+## Runnel single-node and 3-node next to Redis, NATS JetStream, etcd and rakaia in the shared
+## harness (../shared/bench, or BENCH=dir); the tables go to docs/benchmarks/peers-latest.md.
+bench: release
 	./.build/release/runnel bench storage --data-dir /tmp/runnel-bench-$$$$
+	./scripts/bench-peers.sh
 
 ## Micro-benchmarks (package-benchmark, its own package in Benchmarks/): runs every suite once
 ## in release, prints the figures, and checks them against Benchmarks/Thresholds/.

@@ -16,6 +16,11 @@ public final class RunnelMetrics: Sendable {
     private let role: Gauge
     private let liveReaders: Gauge
     private let streams: Gauge
+    private let proposedCommands: Counter
+    private let syncedEntries: Counter
+    private let logSyncs: Counter
+    /// The storage counters at the last render; the Prometheus counters advance by the difference.
+    private let lastStatistics = Mutex(CommitStatistics())
 
     static let latencyBuckets: [Duration] = [
         .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5),
@@ -44,6 +49,16 @@ public final class RunnelMetrics: Sendable {
                                                            helpText: "Long-poll and SSE readers waiting for data."))
         streams = registry.makeGauge(descriptor: .init(namespace: "runnel", metricName: "streams",
                                                        helpText: "Streams stored on this node, soft-deleted ones included."))
+        // Their ratios say how well group commit works: commands per entry and per fsync.
+        proposedCommands = registry.makeCounter(descriptor: .init(
+            namespace: "runnel", metricName: "proposed_commands", unitName: "total",
+            helpText: "Commands this node proposed as leader, forwarded ones included."))
+        syncedEntries = registry.makeCounter(descriptor: .init(
+            namespace: "runnel", metricName: "log_synced_entries", unitName: "total",
+            helpText: "Log entries written by synced log writes."))
+        logSyncs = registry.makeCounter(descriptor: .init(
+            namespace: "runnel", metricName: "log_syncs", unitName: "total",
+            helpText: "Synced log writes."))
     }
 
     /// The storage hook (`StorageConfiguration.onEntrySynced`) that feeds the commit metrics.
@@ -77,6 +92,15 @@ public final class RunnelMetrics: Sendable {
         role.set(status.role == .leader ? 1.0 : 0.0)
         liveReaders.set(Double(waiters.count))
         streams.set(Double(store.streamCount))
+        // Read under the lock, so that concurrent renders see increasing snapshots.
+        let (before, now) = lastStatistics.withLock { last in
+            let now = store.statistics
+            defer { last = now }
+            return (last, now)
+        }
+        proposedCommands.increment(by: Int64(now.commands - before.commands))
+        syncedEntries.increment(by: Int64(now.entries - before.entries))
+        logSyncs.increment(by: Int64(now.syncs - before.syncs))
         return registry.emitToBuffer()
     }
 }

@@ -144,12 +144,16 @@ final class RaftDriver: @unchecked Sendable {
     private func run() {
         nextTick = Waiters.now() + configuration.tickNanoseconds
         if node.membership.voters == [id] { node.campaign() }
-        while let work = nextWork() {
-            do { try turn(work) } catch {
+        // The first turn runs at once, so a single voter's self-election is persisted and
+        // published without waiting for the first tick.
+        var work: Inbox? = Inbox()
+        while let current = work {
+            do { try turn(current) } catch {
                 logger.critical("raft log write failed; refusing further writes", metadata: ["error": "\(error)"])
                 fail(error)
                 break
             }
+            work = nextWork()
         }
         lock.lock()
         running = false

@@ -12,7 +12,14 @@ import Testing
         defer { node.terminate() }
         let client = try await HTTPTestClient(port: node.port)
         #expect(try await client.request("GET", "/healthz").status == 200)
-        #expect(try await client.request("GET", "/readyz").status == 200)
+        // Ready once the one-voter group has elected itself, which may follow "listening".
+        var readyz = try await client.request("GET", "/readyz")
+        let deadline = ContinuousClock.now + .seconds(10)
+        while readyz.status != 200, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+            readyz = try await client.request("GET", "/readyz")
+        }
+        #expect(readyz.status == 200, "\(readyz.status) \(readyz.text)")
         #expect(try await client.request("PUT", "/v1/stream/ops").status == 201)
         let appended = try await client.request(
             "POST", "/v1/stream/ops", headers: [("Content-Type", "application/octet-stream")], body: [1, 2, 3])
@@ -27,6 +34,10 @@ import Testing
         #expect(text.contains("runnel_raft_applied_index 3"))
         #expect(text.contains("runnel_raft_is_leader 1"))
         #expect(text.contains("runnel_raft_term 1"))
+        // Create and append, each proposed by this leader; 3 entries in at most 3 synced writes.
+        #expect(text.contains("runnel_proposed_commands_total 2"))
+        #expect(text.contains("runnel_log_synced_entries_total 3"))
+        #expect(text.contains("runnel_log_syncs_total"))
         await client.close()
     }
 

@@ -4,10 +4,11 @@ import Logging
 import Storage
 import StreamModel
 
-/// `runnel bench`: measurements, never tests (the HTTP load generator joins here later).
+/// `runnel bench`: measurements, never tests. `storage` runs in-process; `append`, `read`
+/// and `fanout` speak plain Durable Streams HTTP, so they drive any such server.
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Benchmarks.", subcommands: [StorageBench.self])
+        abstract: "Benchmarks.", subcommands: [StorageBench.self, AppendBench.self, ReadBench.self, FanoutBench.self])
 }
 
 /// Durable appends through the storage layer in-process (no HTTP), next to the raw

@@ -1,0 +1,163 @@
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOSSL
+
+/// A response as the load generator sees it: status, headers and how many body bytes came
+/// (the bytes themselves only when asked for).
+struct BenchResponse {
+    var status: UInt = 0
+    var headers = HTTPHeaders()
+    var body: ByteBuffer?
+    var bodyBytes = 0
+
+    var isSuccess: Bool { (200..<300).contains(status) }
+}
+
+/// The connection closed (or failed) with a request in flight.
+struct BenchConnectionError: Error, CustomStringConvertible {
+    var description: String
+}
+
+/// A keep-alive HTTP/1.1 (or HTTPS) connection with at most one request in flight: the
+/// closed loop every `runnel bench` workload runs on. `send` must be called on the
+/// connection's event loop; `request` is the same for async callers.
+struct BenchConnection: Sendable {
+    let channel: any Channel
+    let target: BenchTarget
+    private let handler: NIOLoopBound<ExchangeHandler>
+
+    var eventLoop: any EventLoop { channel.eventLoop }
+
+    /// Opens a connection to `target` on `eventLoop`, speaking TLS when `tls` is given.
+    static func connect(to target: BenchTarget, on eventLoop: any EventLoop, tls: NIOSSLContext?) -> EventLoopFuture<BenchConnection> {
+        ClientBootstrap(group: eventLoop)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .connectTimeout(.seconds(10))
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    if let tls {
+                        let sni = target.isIPAddress ? nil : target.host
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tls, serverHostname: sni))
+                    }
+                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                    try channel.pipeline.syncOperations.addHandler(ExchangeHandler())
+                }
+            }
+            .connect(host: target.host, port: target.port)
+            .flatMapThrowing { channel in
+                let handler = try channel.pipeline.syncOperations.handler(type: ExchangeHandler.self)
+                return BenchConnection(channel: channel, target: target, handler: NIOLoopBound(handler, eventLoop: channel.eventLoop))
+            }
+    }
+
+    static func connect(to target: BenchTarget, on eventLoop: any EventLoop, tls: NIOSSLContext?) async throws -> BenchConnection {
+        try await connect(to: target, on: eventLoop, tls: tls).get()
+    }
+
+    /// A request head with `Host` and, for a body, `Content-Length` set.
+    func head(_ method: HTTPMethod, _ uri: String, contentType: String? = nil, bodyLength: Int? = nil) -> HTTPRequestHead {
+        var head = HTTPRequestHead(version: .http1_1, method: method, uri: uri)
+        head.headers.add(name: "Host", value: target.hostHeader)
+        if let contentType { head.headers.add(name: "Content-Type", value: contentType) }
+        if let bodyLength { head.headers.add(name: "Content-Length", value: String(bodyLength)) }
+        return head
+    }
+
+    /// Sends one request; the future completes when the whole response has arrived. Body
+    /// bytes are counted, kept when `collect` is set, and passed to `onBody` as they come.
+    func send(
+        _ head: HTTPRequestHead, body: ByteBuffer? = nil, collect: Bool = false,
+        onBody: ((ByteBuffer) -> Void)? = nil
+    ) -> EventLoopFuture<BenchResponse> {
+        handler.value.send(head, body: body, collect: collect, onBody: onBody)
+    }
+
+    /// `send` for async callers (setup and teardown, not the measured loop).
+    func request(_ head: HTTPRequestHead, body: ByteBuffer? = nil, collect: Bool = true) async throws -> BenchResponse {
+        try await eventLoop.flatSubmit { self.send(head, body: body, collect: collect) }.get()
+    }
+
+    func close() {
+        channel.close(promise: nil)
+    }
+}
+
+/// Writes one request at a time and assembles its response.
+final class ExchangeHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPClientResponsePart
+    typealias OutboundOut = HTTPClientRequestPart
+
+    private struct Pending {
+        var promise: EventLoopPromise<BenchResponse>
+        var collect: Bool
+        var onBody: ((ByteBuffer) -> Void)?
+        var response = BenchResponse()
+    }
+
+    private var context: ChannelHandlerContext?
+    private var pending: Pending?
+    private var closed = false
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+
+    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+
+    func send(
+        _ head: HTTPRequestHead, body: ByteBuffer?, collect: Bool, onBody: ((ByteBuffer) -> Void)?
+    ) -> EventLoopFuture<BenchResponse> {
+        guard let context else {
+            preconditionFailure("ExchangeHandler used before it was added to a pipeline")
+        }
+        let promise = context.eventLoop.makePromise(of: BenchResponse.self)
+        guard !closed, pending == nil else {
+            promise.fail(BenchConnectionError(description: closed ? "connection closed" : "request already in flight"))
+            return promise.futureResult
+        }
+        pending = Pending(promise: promise, collect: collect, onBody: onBody)
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        if let body { context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil) }
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        return promise.futureResult
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard pending != nil else { return }
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            pending!.response.status = head.status.code
+            pending!.response.headers = head.headers
+        case .body(var buffer):
+            pending!.response.bodyBytes += buffer.readableBytes
+            pending!.onBody?(buffer)
+            if pending!.collect {
+                if pending!.response.body == nil {
+                    pending!.response.body = buffer
+                } else {
+                    pending!.response.body!.writeBuffer(&buffer)
+                }
+            }
+        case .end:
+            let done = pending!
+            pending = nil
+            done.promise.succeed(done.response)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        fail(BenchConnectionError(description: "connection closed"))
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        fail(error)
+        context.close(promise: nil)
+    }
+
+    private func fail(_ error: any Error) {
+        closed = true
+        let failed = pending
+        pending = nil
+        failed?.promise.fail(error)
+    }
+}

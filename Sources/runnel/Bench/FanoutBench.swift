@@ -1,0 +1,192 @@
+import ArgumentParser
+import Foundation
+import NIOCore
+import NIOHTTP1
+import Synchronization
+
+/// `runnel bench fanout`: many `live=sse` subscribers on one stream and one writer
+/// appending its send time at a fixed rate; measures publish-to-receive latency.
+struct FanoutBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fanout", abstract: "SSE fan-out: publish-to-receive latency over HTTP.")
+
+    @OptionGroup var client: BenchClientOptions
+
+    @Option(help: "SSE subscribers (one connection each).")
+    var subscribers = 1000
+
+    @Option(help: "Appends per second by the writer.")
+    var rate = 100
+
+    @Option(help: "Seconds the writer appends.")
+    var duration: Double = 10
+
+    @Option(help: "Seconds to wait for the last deliveries after the writer stops.")
+    var drain: Double = 5
+
+    struct Result: BenchResult {
+        var workload = "fanout"
+        var subscribers: Int
+        var rate: Int
+        var seconds: Double
+        var appended: Int
+        var expected: Int
+        var delivered: Int
+        var reconnects: Int
+        var latency: LatencySummary
+        var appendLatency: LatencySummary
+        var errors: [String: Int]
+        var clientCpuPercent: Double
+
+        static let columns = ["subs", "msg/s", "delivered/expected"] + LatencySummary.columns + ["append p50", "reconnects", "errors", "client CPU"]
+        var cells: [String] {
+            ["\(subscribers)", "\(rate)", "\(delivered)/\(expected)"] + latency.cells
+                + [String(format: "%.3f ms", appendLatency.p50Ms), "\(reconnects)",
+                   errors.isEmpty ? "0" : errors.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", "),
+                   String(format: "%.0f%%", clientCpuPercent)]
+        }
+    }
+
+    func validate() throws {
+        guard subscribers > 0, rate > 0, duration > 0, drain >= 0 else {
+            throw ValidationError("--subscribers, --rate and --duration must be positive")
+        }
+    }
+
+    func run() async throws {
+        let bench = try BenchClient(options: client)
+        let loops = Array(bench.group.makeIterator())
+        let setup = try await bench.connect(0).get()
+        try await bench.createStreams(1, contentType: "text/plain", on: setup)
+        let path = bench.streamPath(0)
+
+        let counters = FanoutCounters()
+        let recorders = loops.map { _ in BenchRecorder() }
+        let conns = try await bench.connectAll(subscribers)
+        let handles = try await startSubscribers(conns, bench: bench, path: path, counters: counters, recorders: recorders)
+        try await waitUntil(seconds: 30) { counters.ready.load(ordering: .relaxed) >= subscribers }
+        progress("\(subscribers) subscribers ready")
+
+        let writerRecorder = BenchRecorder()
+        let writer = try await bench.connect(subscribers).get()
+        let cpuStart = CPUSample.now()
+        let delivered: @Sendable () -> Int = { recorders.reduce(0) { $0 + $1.attempted } }
+        let appended = try await withProgress(
+            count: delivered,
+            describe: { second, perSecond, cpu in
+                String(format: "[%3ds] %8.0f deliveries/s  appended %d  reconnects %d  client CPU %.0f%%", second, perSecond,
+                       writerRecorder.attempted, counters.reconnects.load(ordering: .relaxed), cpu)
+            }
+        ) {
+            let sent = try await writer.eventLoop.flatSubmit {
+                RateWriter(connection: writer, path: path, rate: rate, seconds: duration, recorder: writerRecorder).start()
+            }.get()
+            try? await waitUntil(seconds: drain) { delivered() >= sent * subscribers }
+            return sent
+        }
+        let cpu = CPUSample.now().percent(since: cpuStart)
+        for (index, handle) in handles.enumerated() {
+            conns[index].eventLoop.execute { handle.value.stop() }
+        }
+
+        let totals = BenchRecorder.merged(recorders)
+        let writes = writerRecorder.snapshot
+        printResults([Result(
+            subscribers: subscribers, rate: rate, seconds: duration, appended: appended, expected: appended * subscribers,
+            delivered: totals.succeeded, reconnects: counters.reconnects.load(ordering: .relaxed), latency: LatencySummary(totals.latency),
+            appendLatency: LatencySummary(writes.latency), errors: totals.errors.merging(writes.errors.map { ("append \($0.key)", $0.value) }) { $0 + $1 },
+            clientCpuPercent: cpu)], json: client.json)
+
+        writer.close()
+        await bench.deleteStreams(1, on: setup)
+        setup.close()
+        await bench.shutdown()
+    }
+
+    private func startSubscribers(
+        _ conns: [BenchConnection], bench: BenchClient, path: String, counters: FanoutCounters, recorders: [BenchRecorder]
+    ) async throws -> [NIOLoopBound<SSESubscriber>] {
+        let loops = Array(bench.group.makeIterator())
+        var handles: [NIOLoopBound<SSESubscriber>] = []
+        for (index, conn) in conns.enumerated() {
+            let recorder = recorders[loops.firstIndex { $0 === conn.eventLoop } ?? 0]
+            handles.append(try await conn.eventLoop.submit {
+                let subscriber = SSESubscriber(connection: conn, path: path, recorder: recorder, counters: counters,
+                                               reopen: { bench.connect(index, on: conn.eventLoop) })
+                subscriber.start()
+                return NIOLoopBound(subscriber, eventLoop: conn.eventLoop)
+            }.get())
+        }
+        return handles
+    }
+}
+
+/// Polls `condition` every few milliseconds until it holds or `seconds` pass (then throws).
+func waitUntil(seconds: Double, _ condition: () -> Bool) async throws {
+    let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+    while !condition() {
+        guard ContinuousClock.now < deadline else { throw ValidationError("timed out after \(seconds) s") }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+}
+
+/// The fan-out writer: appends its send time (decimal monotonic nanoseconds, one line) at
+/// fixed intervals on one connection; if an append outlasts its interval the next one goes
+/// out as soon as it is answered.
+final class RateWriter {
+    private let connection: BenchConnection
+    private let path: String
+    private let interval: UInt64
+    private let stopAt: UInt64
+    private var due: UInt64
+    private var acknowledged = 0
+    private let recorder: BenchRecorder
+    private let done: EventLoopPromise<Int>
+
+    init(connection: BenchConnection, path: String, rate: Int, seconds: Double, recorder: BenchRecorder) {
+        self.connection = connection
+        self.path = path
+        self.interval = 1_000_000_000 / UInt64(rate)
+        self.due = monotonicNanoseconds()
+        self.stopAt = due + UInt64(seconds * 1e9)
+        self.recorder = recorder
+        self.done = connection.eventLoop.makePromise()
+    }
+
+    /// Starts appending; the future gives the number of acknowledged appends.
+    func start() -> EventLoopFuture<Int> {
+        append()
+        return done.futureResult
+    }
+
+    private func append() {
+        let sent = monotonicNanoseconds()
+        var body = ByteBuffer()
+        body.writeString("\(sent)\n")
+        let head = connection.head(.POST, path, contentType: "text/plain", bodyLength: body.readableBytes)
+        connection.send(head, body: body).assumeIsolated().whenComplete { result in
+            let end = monotonicNanoseconds()
+            switch result {
+            case .success(let response) where response.isSuccess:
+                self.acknowledged += 1
+                self.recorder.succeeded(nanoseconds: end - sent, bytes: body.readableBytes, measured: true)
+            case .success(let response):
+                self.recorder.failed(String(response.status), measured: true)
+            case .failure:
+                self.recorder.failed("io", measured: true)
+                self.done.succeed(self.acknowledged)
+                return
+            }
+            self.due += self.interval
+            guard self.due < self.stopAt else {
+                self.done.succeed(self.acknowledged)
+                return
+            }
+            if self.due <= end {
+                self.append()
+            } else {
+                self.connection.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(Int64(self.due - end))) { self.append() }
+            }
+        }
+    }
+}

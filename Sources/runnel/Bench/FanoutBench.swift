@@ -68,7 +68,7 @@ struct FanoutBench: AsyncParsableCommand {
         progress("\(subscribers) subscribers ready")
 
         let writerRecorder = BenchRecorder()
-        let writer = try await bench.connect(subscribers).get()
+        let writer = try await bench.connect(0).get()
         let cpuStart = CPUSample.now()
         let delivered: @Sendable () -> Int = { recorders.reduce(0) { $0 + $1.attempted } }
         let appended = try await withProgress(

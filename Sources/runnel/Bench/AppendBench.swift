@@ -130,9 +130,9 @@ final class AppendLoop {
     }
 
     private var connection: BenchConnection
-    private let path: String
     private let payload: ByteBuffer
     private let producer: String?
+    private var head: HTTPRequestHead
     private var sequence = 0
     private let recorder: BenchRecorder
     private let plan: Plan
@@ -145,7 +145,11 @@ final class AppendLoop {
     ) {
         self.reopen = reopen
         self.connection = connection
-        self.path = path
+        self.head = connection.head(.POST, path, contentType: "application/octet-stream", bodyLength: payload.readableBytes)
+        if let producer {
+            head.headers.add(name: "Producer-Id", value: producer)
+            head.headers.add(name: "Producer-Epoch", value: "0")
+        }
         self.payload = payload
         self.producer = producer
         self.recorder = recorder
@@ -166,12 +170,7 @@ final class AppendLoop {
             done.succeed(now)
             return
         }
-        var head = connection.head(.POST, path, contentType: "application/octet-stream", bodyLength: payload.readableBytes)
-        if let producer {
-            head.headers.add(name: "Producer-Id", value: producer)
-            head.headers.add(name: "Producer-Epoch", value: "0")
-            head.headers.add(name: "Producer-Seq", value: String(sequence))
-        }
+        if producer != nil { head.headers.replaceOrAdd(name: "Producer-Seq", value: String(sequence)) }
         connection.send(head, body: payload).assumeIsolated().whenComplete { result in
             let end = monotonicNanoseconds()
             let counted = measured && end <= self.plan.stopAt
@@ -183,8 +182,8 @@ final class AppendLoop {
             case .success(let response):
                 self.recorder.failed(String(response.status), measured: counted)
                 self.next()
-            case .failure:
-                self.recorder.failed("io", measured: counted)
+            case .failure(let error):
+                self.recorder.failed(BenchConnectionError.kind(of: error), measured: counted)
                 self.reconnect()
             }
         }

@@ -14,9 +14,15 @@ struct BenchResponse {
     var isSuccess: Bool { (200..<300).contains(status) }
 }
 
-/// The connection closed (or failed) with a request in flight.
+/// The connection closed (or failed, or timed out) with a request in flight.
 struct BenchConnectionError: Error, CustomStringConvertible {
     var description: String
+    var timedOut = false
+
+    /// How results count it: `timeout` or `io`.
+    static func kind(of error: any Error) -> String {
+        (error as? BenchConnectionError)?.timedOut == true ? "timeout" : "io"
+    }
 }
 
 /// A keep-alive HTTP/1.1 (or HTTPS) connection with at most one request in flight: the
@@ -66,11 +72,12 @@ struct BenchConnection: Sendable {
 
     /// Sends one request; the future completes when the whole response has arrived. Body
     /// bytes are counted, kept when `collect` is set, and passed to `onBody` as they come.
+    /// A response not complete within `timeout` fails the request and closes the connection.
     func send(
         _ head: HTTPRequestHead, body: ByteBuffer? = nil, collect: Bool = false,
-        onBody: ((ByteBuffer) -> Void)? = nil
+        timeout: TimeAmount? = .seconds(10), onBody: ((ByteBuffer) -> Void)? = nil
     ) -> EventLoopFuture<BenchResponse> {
-        handler.value.send(head, body: body, collect: collect, onBody: onBody)
+        handler.value.send(head, body: body, collect: collect, timeout: timeout, onBody: onBody)
     }
 
     /// `send` for async callers (setup and teardown, not the measured loop).
@@ -92,19 +99,45 @@ final class ExchangeHandler: ChannelInboundHandler, RemovableChannelHandler {
         var promise: EventLoopPromise<BenchResponse>
         var collect: Bool
         var onBody: ((ByteBuffer) -> Void)?
+        var deadline: NIODeadline?
         var response = BenchResponse()
     }
+
+    /// How often in-flight requests are checked against their deadline: a timer per
+    /// request would cost more than the request at tens of thousands per second.
+    private static let watchInterval = TimeAmount.milliseconds(250)
 
     private var context: ChannelHandlerContext?
     private var pending: Pending?
     private var closed = false
+    private var watchdog: Scheduled<Void>?
 
-    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        armWatchdog(context.eventLoop.assumeIsolated())
+    }
 
-    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+    private func armWatchdog(_ loop: NIOIsolatedEventLoop) {
+        watchdog = loop.scheduleTask(in: Self.watchInterval) { [weak self] in
+            guard let self, !self.closed else { return }
+            self.checkDeadline()
+            self.armWatchdog(loop)
+        }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        watchdog?.cancel()
+        self.context = nil
+    }
+
+    private func checkDeadline() {
+        guard let deadline = pending?.deadline, deadline < .now() else { return }
+        fail(BenchConnectionError(description: "no response in time", timedOut: true))
+        context?.close(promise: nil)
+    }
 
     func send(
-        _ head: HTTPRequestHead, body: ByteBuffer?, collect: Bool, onBody: ((ByteBuffer) -> Void)?
+        _ head: HTTPRequestHead, body: ByteBuffer?, collect: Bool, timeout: TimeAmount?, onBody: ((ByteBuffer) -> Void)?
     ) -> EventLoopFuture<BenchResponse> {
         guard let context else {
             preconditionFailure("ExchangeHandler used before it was added to a pipeline")
@@ -114,7 +147,7 @@ final class ExchangeHandler: ChannelInboundHandler, RemovableChannelHandler {
             promise.fail(BenchConnectionError(description: closed ? "connection closed" : "request already in flight"))
             return promise.futureResult
         }
-        pending = Pending(promise: promise, collect: collect, onBody: onBody)
+        pending = Pending(promise: promise, collect: collect, onBody: onBody, deadline: timeout.map { .now() + $0 })
         context.write(wrapOutboundOut(.head(head)), promise: nil)
         if let body { context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil) }
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
@@ -145,6 +178,7 @@ final class ExchangeHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        watchdog?.cancel()
         fail(BenchConnectionError(description: "connection closed"))
         context.fireChannelInactive()
     }

@@ -172,8 +172,8 @@ final class RateWriter {
                 self.recorder.succeeded(nanoseconds: end - sent, bytes: body.readableBytes, measured: true)
             case .success(let response):
                 self.recorder.failed(String(response.status), measured: true)
-            case .failure:
-                self.recorder.failed("io", measured: true)
+            case .failure(let error):
+                self.recorder.failed(BenchConnectionError.kind(of: error), measured: true)
                 self.done.succeed(self.acknowledged)
                 return
             }

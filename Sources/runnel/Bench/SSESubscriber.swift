@@ -45,7 +45,7 @@ final class SSESubscriber {
     private func subscribe() {
         parser = SSEParser()
         let head = connection.head(.GET, "\(path)?offset=\(offset)&live=sse")
-        connection.send(head, onBody: { buffer in self.received(buffer) })
+        connection.send(head, timeout: nil, onBody: { buffer in self.received(buffer) })
             .assumeIsolated().whenComplete { result in
                 guard !self.stopped else { return }
                 switch result {

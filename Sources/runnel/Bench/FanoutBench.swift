@@ -21,6 +21,9 @@ struct FanoutBench: AsyncParsableCommand {
     @Option(help: "Seconds the writer appends.")
     var duration: Double = 10
 
+    @Option(help: "Writer connections: appends go out on the tick even while earlier ones are unanswered.")
+    var writerConnections = 16
+
     @Option(help: "Seconds to wait for the last deliveries after the writer stops.")
     var drain: Double = 5
 
@@ -31,6 +34,7 @@ struct FanoutBench: AsyncParsableCommand {
         var seconds: Double
         var appended: Int
         var appendedPerS: Double
+        var skippedTicks: Int
         var expected: Int
         var delivered: Int
         var reconnects: Int
@@ -49,7 +53,7 @@ struct FanoutBench: AsyncParsableCommand {
     }
 
     func validate() throws {
-        guard subscribers > 0, rate > 0, duration > 0, drain >= 0 else {
+        guard subscribers > 0, rate > 0, duration > 0, drain >= 0, writerConnections > 0 else {
             throw ValidationError("--subscribers, --rate and --duration must be positive")
         }
     }
@@ -69,7 +73,9 @@ struct FanoutBench: AsyncParsableCommand {
         progress("\(subscribers) subscribers ready")
 
         let writerRecorder = BenchRecorder()
-        let writer = try await bench.connect(0).get()
+        let writerLoop = bench.group.next()
+        var writers: [BenchConnection] = []
+        for _ in 0..<writerConnections { writers.append(try await bench.connect(0, on: writerLoop).get()) }
         let cpuStart = CPUSample.now()
         let delivered: @Sendable () -> Int = { recorders.reduce(0) { $0 + $1.attempted } }
         let appended = try await withProgress(
@@ -79,10 +85,10 @@ struct FanoutBench: AsyncParsableCommand {
                        writerRecorder.attempted, counters.reconnects.load(ordering: .relaxed), cpu)
             }
         ) {
-            let sent = try await writer.eventLoop.flatSubmit {
-                RateWriter(connection: writer, path: path, rate: rate, seconds: duration, recorder: writerRecorder).start()
+            let sent = try await writerLoop.flatSubmit {
+                RateWriter(connections: writers, path: path, rate: rate, seconds: duration, recorder: writerRecorder).start()
             }.get()
-            try? await waitUntil(seconds: drain) { delivered() >= sent * subscribers }
+            try? await waitUntil(seconds: drain) { delivered() >= sent.acknowledged * subscribers }
             return sent
         }
         let cpu = CPUSample.now().percent(since: cpuStart)
@@ -93,13 +99,14 @@ struct FanoutBench: AsyncParsableCommand {
         let totals = BenchRecorder.merged(recorders)
         let writes = writerRecorder.snapshot
         printResults([Result(
-            subscribers: subscribers, rate: rate, seconds: duration, appended: appended,
-            appendedPerS: (Double(appended) / duration * 10).rounded() / 10, expected: appended * subscribers,
+            subscribers: subscribers, rate: rate, seconds: duration, appended: appended.acknowledged,
+            appendedPerS: (Double(appended.acknowledged) / duration * 10).rounded() / 10, skippedTicks: appended.skipped,
+            expected: appended.acknowledged * subscribers,
             delivered: totals.succeeded, reconnects: counters.reconnects.load(ordering: .relaxed), latency: LatencySummary(totals.latency),
             appendLatency: LatencySummary(writes.latency), errors: totals.errors.merging(writes.errors.map { ("append \($0.key)", $0.value) }) { $0 + $1 },
             clientCpuPercent: cpu)], json: client.json)
 
-        writer.close()
+        for writer in writers { writer.close() }
         await bench.deleteStreams(1, on: setup)
         setup.close()
         await bench.shutdown()
@@ -129,68 +136,5 @@ func waitUntil(seconds: Double, _ condition: () -> Bool) async throws {
     while !condition() {
         guard ContinuousClock.now < deadline else { throw ValidationError("timed out after \(seconds) s") }
         try await Task.sleep(for: .milliseconds(20))
-    }
-}
-
-/// The fan-out writer: appends its send time (decimal monotonic nanoseconds, one line) at
-/// fixed intervals on one connection, until the duration is over; if an append outlasts its
-/// interval the next one goes out as soon as it is answered.
-final class RateWriter {
-    private let connection: BenchConnection
-    private let path: String
-    private let interval: UInt64
-    private let stopAt: UInt64
-    private var due: UInt64
-    private var acknowledged = 0
-    private let recorder: BenchRecorder
-    private let done: EventLoopPromise<Int>
-
-    init(connection: BenchConnection, path: String, rate: Int, seconds: Double, recorder: BenchRecorder) {
-        self.connection = connection
-        self.path = path
-        self.interval = 1_000_000_000 / UInt64(rate)
-        self.due = monotonicNanoseconds()
-        self.stopAt = due + UInt64(seconds * 1e9)
-        self.recorder = recorder
-        self.done = connection.eventLoop.makePromise()
-    }
-
-    /// Starts appending; the future gives the number of acknowledged appends.
-    func start() -> EventLoopFuture<Int> {
-        append()
-        return done.futureResult
-    }
-
-    private func append() {
-        let sent = monotonicNanoseconds()
-        var body = ByteBuffer()
-        body.writeString("\(sent)\n")
-        let head = connection.head(.POST, path, contentType: "text/plain", bodyLength: body.readableBytes)
-        connection.send(head, body: body).assumeIsolated().whenComplete { result in
-            let end = monotonicNanoseconds()
-            switch result {
-            case .success(let response) where response.isSuccess:
-                self.acknowledged += 1
-                self.recorder.succeeded(nanoseconds: end - sent, bytes: body.readableBytes, measured: true)
-            case .success(let response):
-                self.recorder.failed(String(response.status), measured: true)
-            case .failure(let error):
-                self.recorder.failed(BenchConnectionError.kind(of: error), measured: true)
-                self.done.succeed(self.acknowledged)
-                return
-            }
-            // Ticks missed while an append was outstanding are dropped, not made up in a
-            // burst: `appended` then falls short of rate × duration, which the result shows.
-            self.due = max(self.due + self.interval, end)
-            guard self.due < self.stopAt else {
-                self.done.succeed(self.acknowledged)
-                return
-            }
-            if self.due <= end {
-                self.append()
-            } else {
-                self.connection.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(Int64(self.due - end))) { self.append() }
-            }
-        }
     }
 }

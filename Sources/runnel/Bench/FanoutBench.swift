@@ -74,8 +74,9 @@ struct FanoutBench: AsyncParsableCommand {
 
         let writerRecorder = BenchRecorder()
         let writerLoop = bench.group.next()
-        var writers: [BenchConnection] = []
-        for _ in 0..<writerConnections { writers.append(try await bench.connect(0, on: writerLoop).get()) }
+        var pool: [BenchConnection] = []
+        for _ in 0..<writerConnections { pool.append(try await bench.connect(0, on: writerLoop).get()) }
+        let writers = pool
         let cpuStart = CPUSample.now()
         let delivered: @Sendable () -> Int = { recorders.reduce(0) { $0 + $1.attempted } }
         let appended = try await withProgress(

@@ -46,7 +46,8 @@ struct BenchConnection: Sendable {
                         let sni = target.isIPAddress ? nil : target.host
                         try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tls, serverHostname: sni))
                     }
-                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                    // The heads are built here from fixed strings: skip the per-request header validation.
+                    try channel.pipeline.syncOperations.addHTTPClientHandlers(enableOutboundHeaderValidation: false)
                     try channel.pipeline.syncOperations.addHandler(ExchangeHandler())
                 }
             }

@@ -133,6 +133,11 @@ final class AppendLoop {
     private let payload: ByteBuffer
     private let producer: String?
     private var head: HTTPRequestHead
+    private var sentAt: UInt64 = 0
+    private var sentMeasured = false
+    /// One closure for every answer, so that no allocation happens per request. It keeps
+    /// the loop alive while it runs; `finish` lets go of it.
+    private var onAnswer: ((Result<BenchResponse, any Error>) -> Void)?
     private var sequence = 0
     private let recorder: BenchRecorder
     private let plan: Plan
@@ -159,6 +164,7 @@ final class AppendLoop {
 
     /// Starts the loop; the future gives the time the last answer arrived.
     func start() -> EventLoopFuture<UInt64> {
+        onAnswer = { self.answered($0) }
         next()
         return done.futureResult
     }
@@ -166,26 +172,35 @@ final class AppendLoop {
     private func next() {
         let now = monotonicNanoseconds()
         let measured = now >= plan.measureFrom
-        guard now < plan.stopAt, !measured || plan.budget?.take() ?? true else {
-            done.succeed(now)
+        guard now < plan.stopAt, !measured || plan.budget?.take() ?? true, let onAnswer else {
+            finish(at: now)
             return
         }
         if producer != nil { head.headers.replaceOrAdd(name: "Producer-Seq", value: String(sequence)) }
-        connection.send(head, body: payload).assumeIsolated().whenComplete { result in
-            let end = monotonicNanoseconds()
-            let counted = measured && end <= self.plan.stopAt
-            switch result {
-            case .success(let response) where response.isSuccess:
-                self.sequence += 1
-                self.recorder.succeeded(nanoseconds: end - now, bytes: self.payload.readableBytes, measured: counted)
-                self.next()
-            case .success(let response):
-                self.recorder.failed(String(response.status), measured: counted)
-                self.next()
-            case .failure(let error):
-                self.recorder.failed(BenchConnectionError.kind(of: error), measured: counted)
-                self.reconnect()
-            }
+        sentAt = now
+        sentMeasured = measured
+        connection.send(head, body: payload, completion: onAnswer)
+    }
+
+    private func finish(at time: UInt64) {
+        onAnswer = nil
+        done.succeed(time)
+    }
+
+    private func answered(_ result: Result<BenchResponse, any Error>) {
+        let end = monotonicNanoseconds()
+        let counted = sentMeasured && end <= plan.stopAt
+        switch result {
+        case .success(let response) where response.isSuccess:
+            sequence += 1
+            recorder.succeeded(nanoseconds: end - sentAt, bytes: payload.readableBytes, measured: counted)
+            next()
+        case .success(let response):
+            recorder.failed(String(response.status), measured: counted)
+            next()
+        case .failure(let error):
+            recorder.failed(BenchConnectionError.kind(of: error), measured: counted)
+            reconnect()
         }
     }
 
@@ -193,7 +208,7 @@ final class AppendLoop {
         connection.close()
         connection.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(100)) {
             guard monotonicNanoseconds() < self.plan.stopAt else {
-                self.done.succeed(monotonicNanoseconds())
+                self.finish(at: monotonicNanoseconds())
                 return
             }
             self.reopen().assumeIsolated().whenComplete { result in

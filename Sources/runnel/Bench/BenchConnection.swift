@@ -78,7 +78,15 @@ struct BenchConnection: Sendable {
         _ head: HTTPRequestHead, body: ByteBuffer? = nil, collect: Bool = false,
         timeout: TimeAmount? = .seconds(10), onBody: ((ByteBuffer) -> Void)? = nil
     ) -> EventLoopFuture<BenchResponse> {
-        handler.value.send(head, body: body, collect: collect, timeout: timeout, onBody: onBody)
+        let promise = eventLoop.makePromise(of: BenchResponse.self)
+        handler.value.send(head, body: body, collect: collect, timeout: timeout, onBody: onBody, completion: promise.completeWith)
+        return promise.futureResult
+    }
+
+    /// `send` for the measured loop: `completion` is called on the event loop with the
+    /// response, with no future allocated per request.
+    func send(_ head: HTTPRequestHead, body: ByteBuffer?, completion: @escaping (Result<BenchResponse, any Error>) -> Void) {
+        handler.value.send(head, body: body, collect: false, timeout: .seconds(10), onBody: nil, completion: completion)
     }
 
     /// `send` for async callers (setup and teardown, not the measured loop).
@@ -97,7 +105,7 @@ final class ExchangeHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias OutboundOut = HTTPClientRequestPart
 
     private struct Pending {
-        var promise: EventLoopPromise<BenchResponse>
+        var completion: (Result<BenchResponse, any Error>) -> Void
         var collect: Bool
         var onBody: ((ByteBuffer) -> Void)?
         var deadline: NIODeadline?
@@ -138,21 +146,20 @@ final class ExchangeHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func send(
-        _ head: HTTPRequestHead, body: ByteBuffer?, collect: Bool, timeout: TimeAmount?, onBody: ((ByteBuffer) -> Void)?
-    ) -> EventLoopFuture<BenchResponse> {
+        _ head: HTTPRequestHead, body: ByteBuffer?, collect: Bool, timeout: TimeAmount?, onBody: ((ByteBuffer) -> Void)?,
+        completion: @escaping (Result<BenchResponse, any Error>) -> Void
+    ) {
         guard let context else {
             preconditionFailure("ExchangeHandler used before it was added to a pipeline")
         }
-        let promise = context.eventLoop.makePromise(of: BenchResponse.self)
         guard !closed, pending == nil else {
-            promise.fail(BenchConnectionError(description: closed ? "connection closed" : "request already in flight"))
-            return promise.futureResult
+            completion(.failure(BenchConnectionError(description: closed ? "connection closed" : "request already in flight")))
+            return
         }
-        pending = Pending(promise: promise, collect: collect, onBody: onBody, deadline: timeout.map { .now() + $0 })
+        pending = Pending(completion: completion, collect: collect, onBody: onBody, deadline: timeout.map { .now() + $0 })
         context.write(wrapOutboundOut(.head(head)), promise: nil)
         if let body { context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil) }
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
-        return promise.futureResult
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -174,7 +181,7 @@ final class ExchangeHandler: ChannelInboundHandler, RemovableChannelHandler {
         case .end:
             let done = pending!
             pending = nil
-            done.promise.succeed(done.response)
+            done.completion(.success(done.response))
         }
     }
 
@@ -193,6 +200,6 @@ final class ExchangeHandler: ChannelInboundHandler, RemovableChannelHandler {
         closed = true
         let failed = pending
         pending = nil
-        failed?.promise.fail(error)
+        failed?.completion(.failure(error))
     }
 }

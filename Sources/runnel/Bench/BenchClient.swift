@@ -16,8 +16,8 @@ struct BenchClientOptions: ParsableArguments {
     @Option(help: "PEM file of the CA certificates to trust for https:// URLs.")
     var caFile: String?
 
-    @Option(help: "Event-loop threads of the load generator.")
-    var threads: Int = 1
+    @Option(help: "Event-loop threads of the load generator (connections are spread over them).")
+    var threads: Int = 2
 
     @Flag(help: "Print one JSON object per result line instead of a table.")
     var json = false

@@ -64,6 +64,7 @@ struct AppendBench: AsyncParsableCommand {
         let bench = try BenchClient(options: client)
         let setup = try await bench.connect(0).get()
         try await bench.createStreams(streams, contentType: "application/octet-stream", on: setup)
+        setup.close()
         let conns = try await bench.connectAll(connections)
         let recorders = conns.map { _ in BenchRecorder() }
 
@@ -93,7 +94,7 @@ struct AppendBench: AsyncParsableCommand {
         ) {
             try await Task.sleep(for: .seconds(count == nil ? warmup : 0))
             let measuredFrom = CPUSample.now()
-            let ends = try await EventLoopFuture.whenAllSucceed(done, on: setup.eventLoop).get()
+            let ends = try await EventLoopFuture.whenAllSucceed(done, on: bench.group.next()).get()
             return (CPUSample.now().percent(since: count == nil ? measuredFrom : cpuAtStart), ends.max() ?? plan.stopAt)
         }
 
@@ -106,8 +107,7 @@ struct AppendBench: AsyncParsableCommand {
             latency: LatencySummary(totals.latency), errors: totals.errors, clientCpuPercent: cpu)], json: client.json)
 
         for conn in conns { conn.close() }
-        await bench.deleteStreams(streams, on: setup)
-        setup.close()
+        await bench.deleteStreams(streams)
         await bench.shutdown()
     }
 }

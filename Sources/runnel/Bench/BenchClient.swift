@@ -108,9 +108,14 @@ struct BenchClient: Sendable {
         }
     }
 
-    /// DELETEs the streams unless `--keep-streams`; failures are only reported.
-    func deleteStreams(_ count: Int, on connection: BenchConnection) async {
+    /// DELETEs the streams unless `--keep-streams`, on a connection of its own (the setup
+    /// connection may have been closed as idle meanwhile); failures are only reported.
+    func deleteStreams(_ count: Int) async {
         guard !options.keepStreams else { return }
+        guard let connection = try? await connect(0).get() else {
+            return progress("cannot connect to delete the benchmark's streams")
+        }
+        defer { connection.close() }
         for index in 0..<count {
             let response = try? await connection.request(connection.head(.DELETE, streamPath(index)))
             if let response, !response.isSuccess {

@@ -2,8 +2,9 @@ import Foundation
 import Histogram
 import Synchronization
 
-/// Latencies and outcomes of the requests on one event loop. Each loop has its own, so the
-/// lock is only ever contended by the once-a-second progress sample.
+/// Latencies and outcomes of the requests of one connection (`append`) or one event loop
+/// (`fanout`'s subscribers), so that the lock is contended only by the once-a-second
+/// progress sample.
 final class BenchRecorder: Sendable {
     /// What was measured (warm-up excluded).
     struct Totals {

@@ -63,6 +63,7 @@ struct FanoutBench: AsyncParsableCommand {
         let loops = Array(bench.group.makeIterator())
         let setup = try await bench.connect(0).get()
         try await bench.createStreams(1, contentType: "text/plain", on: setup)
+        setup.close()
         let path = bench.streamPath(0)
 
         let counters = FanoutCounters()
@@ -108,8 +109,7 @@ struct FanoutBench: AsyncParsableCommand {
             clientCpuPercent: cpu)], json: client.json)
 
         for writer in writers { writer.close() }
-        await bench.deleteStreams(1, on: setup)
-        setup.close()
+        await bench.deleteStreams(1)
         await bench.shutdown()
     }
 

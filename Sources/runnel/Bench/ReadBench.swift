@@ -50,8 +50,9 @@ struct ReadBench: AsyncParsableCommand {
 
     func run() async throws {
         let bench = try BenchClient(options: client)
-        let reader = try await bench.connect(0).get()
-        try await bench.createStreams(1, contentType: "application/octet-stream", on: reader)
+        let setup = try await bench.connect(0).get()
+        try await bench.createStreams(1, contentType: "application/octet-stream", on: setup)
+        setup.close()
         let messages = (sizeMb * 1024 * 1024 + chunk - 1) / chunk
         let fillStart = monotonicNanoseconds()
         try await fill(bench, messages: messages)
@@ -59,6 +60,7 @@ struct ReadBench: AsyncParsableCommand {
         let fillRate = Double(messages * chunk) / fillSeconds / 1e6
         progress(String(format: "filled %d MiB in %d appends: %.1f MB/s", sizeMb, messages, fillRate))
 
+        let reader = try await bench.connect(0).get()
         var results: [Result] = []
         for pass in 1...passes {
             let cpu = CPUSample.now()
@@ -73,8 +75,8 @@ struct ReadBench: AsyncParsableCommand {
         }
         printResults(results, json: client.json)
 
-        await bench.deleteStreams(1, on: reader)
         reader.close()
+        await bench.deleteStreams(1)
         await bench.shutdown()
     }
 

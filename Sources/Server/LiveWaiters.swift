@@ -13,6 +13,11 @@ final class LiveWaiters: Sendable {
             var outcome: Bool?
         }
         private let state = Mutex(State())
+        let deadline: ContinuousClock.Instant
+
+        init(deadline: ContinuousClock.Instant) {
+            self.deadline = deadline
+        }
 
         func fire(_ changed: Bool) {
             let continuation = state.withLock { state -> CheckedContinuation<Bool, Never>? in
@@ -43,8 +48,23 @@ final class LiveWaiters: Sendable {
 
     private let registry = Mutex(Registry())
 
+    /// How often deadlines are checked: a reader's wait ends at most this long after its
+    /// deadline (long-poll timeouts and SSE sessions last seconds).
+    static let deadlineResolution: Duration = .milliseconds(25)
+
+    /// Reads of a stream's tail shared by the readers this wakes together.
+    let tailReads = SharedTailReads()
+
     init(store: StreamStore) {
         store.onChange { [weak self] ids in self?.wake(ids) }
+        // One sweeper ends every expired wait, instead of a timer task per waiting reader.
+        Task { [weak self] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: Self.deadlineResolution)
+                guard let self else { return }
+                self.expire(now: .now)
+            }
+        }
     }
 
     /// Readers currently waiting.
@@ -55,7 +75,7 @@ final class LiveWaiters: Sendable {
     /// is not missed: when it returns false the wait ends at once. Returns whether a change
     /// (rather than the deadline) ended the wait.
     func wait(for id: UInt64, until deadline: ContinuousClock.Instant, stillCurrent: () -> Bool) async -> Bool {
-        let waiter = Waiter()
+        let waiter = Waiter(deadline: deadline)
         let key = ObjectIdentifier(waiter)
         registry.withLock {
             $0.byStream[id, default: [:]][key] = waiter
@@ -63,22 +83,11 @@ final class LiveWaiters: Sendable {
         }
         defer { unregister(id, key) }
         guard stillCurrent() else { return true }
-        return await withTaskGroup(of: Bool?.self) { group in
-            group.addTask { await waiter.wait() }
-            group.addTask {
-                // Ends at the deadline, or at once when the reader's task is cancelled.
-                try? await Task.sleep(until: deadline, clock: .continuous)
-                waiter.fire(false)
-                return nil
-            }
-            var changed = false
-            while let result = await group.next() {
-                if let result {
-                    changed = result
-                    group.cancelAll()
-                }
-            }
-            return changed
+        guard ContinuousClock.now < deadline else { return false }
+        return await withTaskCancellationHandler {
+            await waiter.wait()
+        } onCancel: {
+            waiter.fire(false)
         }
     }
 
@@ -89,6 +98,13 @@ final class LiveWaiters: Sendable {
                 if registry.byStream[id]?.isEmpty == true { registry.byStream[id] = nil }
             }
         }
+    }
+
+    private func expire(now: ContinuousClock.Instant) {
+        let expired = registry.withLock { registry -> [Waiter] in
+            registry.byStream.values.flatMap { $0.values.filter { $0.deadline <= now } }
+        }
+        for waiter in expired { waiter.fire(false) }
     }
 
     private func wake(_ ids: Set<UInt64>) {

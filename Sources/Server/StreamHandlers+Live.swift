@@ -23,6 +23,14 @@ extension RunnelResponder {
         return meta
     }
 
+    /// A live reader's read, shared with the other readers woken at the same offset.
+    private func liveRead(_ meta: StreamMeta, from: Offset) async throws -> ReadChunk {
+        let maxBytes = configuration.readChunkBytes
+        return try await waiters.tailReads.read(meta, from: from, maxBytes: maxBytes) { [self] in
+            try await blocking { [store] in try store.read(meta, from: from, maxBytes: maxBytes) }
+        }
+    }
+
     /// `GET ?live=long-poll` (protocol §8.3): answer at once when there is data after the
     /// offset (or the stream is closed there); otherwise wait for the apply loop to wake us,
     /// up to `--long-poll-timeout`, then 204.
@@ -36,7 +44,7 @@ extension RunnelResponder {
         let deadline = ContinuousClock.now + configuration.longPollTimeout
         while true {
             if from < meta.tail {
-                let chunk = try await blocking { [store, meta, configuration] in try store.read(meta, from: from, maxBytes: configuration.readChunkBytes) }
+                let chunk = try await liveRead(meta, from: from)
                 var fields = HTTPFields()
                 fields[.contentType] = meta.contentType
                 fields[.crossOriginResourcePolicy] = "cross-origin"
@@ -96,7 +104,7 @@ extension RunnelResponder {
             while true {
                 // Everything available now, in chunks, each followed by a control event.
                 repeat {
-                    let chunk = try await blocking { [store, meta, position, configuration] in try store.read(meta, from: position, maxBytes: configuration.readChunkBytes) }
+                    let chunk = try await liveRead(meta, from: position)
                     var out = ByteBuffer()
                     if !chunk.bytes.isEmpty || !chunk.messages.isEmpty {
                         SSE.writeData(chunk, json: meta.isJSON, encoding: encoding, to: &out)

@@ -16,6 +16,7 @@ public final class RunnelMetrics: Sendable {
     private let role: Gauge
     private let liveReaders: Gauge
     private let streams: Gauge
+    private let sseWriteTimeouts: Counter
 
     static let latencyBuckets: [Duration] = [
         .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5),
@@ -44,6 +45,9 @@ public final class RunnelMetrics: Sendable {
                                                            helpText: "Long-poll and SSE readers waiting for data."))
         streams = registry.makeGauge(descriptor: .init(namespace: "runnel", metricName: "streams",
                                                        helpText: "Streams stored on this node, soft-deleted ones included."))
+        sseWriteTimeouts = registry.makeCounter(
+            descriptor: .init(namespace: "runnel", metricName: "sse_write_timeouts", unitName: "total",
+                              helpText: "SSE connections closed because the reader did not read within --sse-write-timeout."))
     }
 
     /// The storage hook (`StorageConfiguration.onEntrySynced`) that feeds the commit metrics.
@@ -53,6 +57,9 @@ public final class RunnelMetrics: Sendable {
             commandsPerEntry.record(Double(commands))
         }
     }
+
+    /// One SSE connection closed for a write that missed its deadline (`DeadlineWriter`).
+    func sseWriteTimedOut() { sseWriteTimeouts.increment() }
 
     func recordRequest(route: String, method: HTTPRequest.Method, status: HTTPResponse.Status, duration: Duration) {
         let labels = [("route", route), ("method", method.rawValue), ("status", String(status.code))]

@@ -34,6 +34,9 @@ struct RunnelResponder: HTTPResponder {
             return errorResponse(error)
         } catch let error as ModelError {
             return errorResponse(APIError(error))
+        } catch is CancellationError {
+            // The client went away while a live read waited; nobody reads this answer.
+            return response(.init(code: 499, reasonPhrase: "Client Closed Request"))
         } catch let error as StorageError {
             logger.error("storage error", metadata: ["error": "\(error)"])
             return errorResponse(APIError(error))

@@ -26,8 +26,10 @@ extension RunnelResponder {
     /// `GET ?live=long-poll` (protocol §8.3): answer at once when there is data after the
     /// offset (or the stream is closed there); otherwise wait for the apply loop to wake us,
     /// up to `--long-poll-timeout`, then 204. A client that disconnects while we wait ends the
-    /// wait at once (its connection is then not reused).
-    func longPoll(_ request: Request, path: StreamPath, readOffset: ReadOffset, meta initial: StreamMeta) async throws -> Response {
+    /// wait at once.
+    func longPoll(
+        _ request: Request, path: StreamPath, readOffset: ReadOffset, meta initial: StreamMeta, connection: any Channel
+    ) async throws -> Response {
         let from = startOffset(readOffset, initial)
         guard from <= initial.tail else {
             throw APIError.badRequest("offset_beyond_tail", "offset \(from) is past the stream's tail \(initial.tail)")
@@ -35,9 +37,7 @@ extension RunnelResponder {
         let cursor = Cursor.next(now: now(), clientCursor: request.uri.queryParameters["cursor"].map(String.init))
         let deadline = ContinuousClock.now + configuration.longPollTimeout
         if let ready = try await longPollAnswer(initial, from: from, cursor: cursor, deadline: deadline) { return ready }
-        // Watching for the client to go away consumes the connection's inbound side, so only a
-        // request that really waits pays for it.
-        return try await request.body.consumeWithCancellationOnInboundClose { _ in
+        return try await cancellingWhenPeerCloses(connection) { [self] in
             var meta = initial
             while true {
                 let seen = meta
@@ -85,7 +85,9 @@ extension RunnelResponder {
     /// backpressured by the transport and each must be accepted within `sseWriteTimeout`
     /// (`DeadlineWriter`), so a reader that stops reading is disconnected instead of pinning
     /// buffers; a reader that disconnects ends the response at once.
-    func serverSentEvents(_ request: Request, path: StreamPath, readOffset: ReadOffset, meta initial: StreamMeta) throws -> Response {
+    func serverSentEvents(
+        _ request: Request, path: StreamPath, readOffset: ReadOffset, meta initial: StreamMeta, connection: any Channel
+    ) throws -> Response {
         let from = startOffset(readOffset, initial)
         guard from <= initial.tail else {
             throw APIError.badRequest("offset_beyond_tail", "offset \(from) is past the stream's tail \(initial.tail)")
@@ -104,7 +106,7 @@ extension RunnelResponder {
         let body = ResponseBody { [self] writer in
             let output = DeadlineWriter(writer, timeout: configuration.sseWriteTimeout)
             do {
-                try await request.body.consumeWithCancellationOnInboundClose { _ in
+                try await cancellingWhenPeerCloses(connection) { [self] in
                     try await sendEvents(output, path: path, from: from, meta: initial, encoding: encoding, clientCursor: clientCursor)
                 }
             } catch let error as DeadlineWriter.Timeout {

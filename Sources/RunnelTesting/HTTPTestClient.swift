@@ -94,6 +94,44 @@ public final class HTTPTestClient: @unchecked Sendable {
         throw ClientError(description: "connection closed before the response ended")
     }
 
+    /// Sends `GET path` and streams the response: `receive` gets each piece of the body as it
+    /// arrives (chunked encoding removed) and returns false to stop reading. Returns the status
+    /// and whether the body ended; a connection left mid-body cannot carry another request.
+    /// With `timeout`, the connection is closed then and the call returns what it had.
+    public func stream(
+        _ path: String, headers: [(String, String)] = [], timeout: Duration? = nil,
+        receive: (ByteBuffer) throws -> Bool
+    ) async throws -> (status: Int, ended: Bool) {
+        let raw = channel.channel
+        let closer = timeout.map { t in
+            raw.eventLoop.scheduleTask(in: .nanoseconds(Int64(t / .nanoseconds(1)))) { raw.close(promise: nil) }
+        }
+        defer { closer?.cancel() }
+        var head = HTTPRequestHead(version: .http1_1, method: .GET, uri: path)
+        head.headers.add(name: "Host", value: "\(host):\(port)")
+        for (name, value) in headers { head.headers.add(name: name, value: value) }
+        try await outbound.write(.head(head))
+        try await outbound.write(.end(nil))
+
+        var status = 0
+        do {
+            while let part = try await inbound.next() {
+                switch part {
+                case .head(let h):
+                    status = Int(h.status.code)
+                case .body(let buffer):
+                    if try !receive(buffer) { return (status, false) }
+                case .end:
+                    return (status, true)
+                }
+            }
+        } catch where status != 0 {
+            // Closed under the body (by the server, or by the timeout): report what arrived.
+        }
+        if status == 0 { throw ClientError(description: "connection closed before the response head") }
+        return (status, false)
+    }
+
     deinit {
         // NIO requires the writer to be finished; a client dropped without close() (e.g.
         // after a failed request) must not crash the test process.

@@ -21,6 +21,7 @@ public final class RunnelMetrics: Sendable {
     private let logSyncs: Counter
     /// The storage counters at the last render; the Prometheus counters advance by the difference.
     private let lastStatistics = Mutex(CommitStatistics())
+    private let sseWriteTimeouts: Counter
 
     static let latencyBuckets: [Duration] = [
         .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5),
@@ -59,6 +60,9 @@ public final class RunnelMetrics: Sendable {
         logSyncs = registry.makeCounter(descriptor: .init(
             namespace: "runnel", metricName: "log_syncs", unitName: "total",
             helpText: "Synced log writes."))
+        sseWriteTimeouts = registry.makeCounter(
+            descriptor: .init(namespace: "runnel", metricName: "sse_write_timeouts", unitName: "total",
+                              helpText: "SSE connections closed because the reader did not read within --sse-write-timeout."))
     }
 
     /// The storage hook (`StorageConfiguration.onEntrySynced`) that feeds the commit metrics.
@@ -68,6 +72,9 @@ public final class RunnelMetrics: Sendable {
             commandsPerEntry.record(Double(commands))
         }
     }
+
+    /// One SSE connection closed for a write that missed its deadline (`DeadlineWriter`).
+    func sseWriteTimedOut() { sseWriteTimeouts.increment() }
 
     func recordRequest(route: String, method: HTTPRequest.Method, status: HTTPResponse.Status, duration: Duration) {
         let labels = [("route", route), ("method", method.rawValue), ("status", String(status.code))]

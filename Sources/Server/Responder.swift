@@ -11,7 +11,7 @@ import StreamModel
 /// operational endpoints (api.md). Routing is a pure parse of the path (`Route`), so the
 /// families cannot drift apart.
 struct RunnelResponder: HTTPResponder {
-    typealias Context = BasicRequestContext
+    typealias Context = RunnelRequestContext
 
     let store: StreamStore
     let configuration: ServerConfiguration
@@ -21,19 +21,22 @@ struct RunnelResponder: HTTPResponder {
 
     func respond(to request: Request, context: Context) async throws -> Response {
         let started = ContinuousClock.now
-        let response = await handle(request)
+        let response = await handle(request, connection: context.channel)
         metrics.recordRequest(route: Route(path: request.uri.path).metricLabel, method: request.method,
                               status: response.status, duration: ContinuousClock.now - started)
         return response
     }
 
-    private func handle(_ request: Request) async -> Response {
+    private func handle(_ request: Request, connection: any Channel) async -> Response {
         do {
-            return try await route(request)
+            return try await route(request, connection: connection)
         } catch let error as APIError {
             return errorResponse(error)
         } catch let error as ModelError {
             return errorResponse(APIError(error))
+        } catch is CancellationError {
+            // The client went away while a live read waited; nobody reads this answer.
+            return response(.init(code: 499, reasonPhrase: "Client Closed Request"))
         } catch let error as StorageError {
             logger.error("storage error", metadata: ["error": "\(error)"])
             return errorResponse(APIError(error))
@@ -43,7 +46,7 @@ struct RunnelResponder: HTTPResponder {
         }
     }
 
-    private func route(_ request: Request) async throws -> Response {
+    private func route(_ request: Request, connection: any Channel) async throws -> Response {
         var route = Route(path: request.uri.path)
         // `/ds/{bucket}/streams` lists a bucket on GET; any other method addresses a stream
         // named "streams".
@@ -81,7 +84,7 @@ struct RunnelResponder: HTTPResponder {
             switch request.method {
             case .put: return try await create(request, family: family, path: path)
             case .post: return try await append(request, path: path)
-            case .get: return try await read(request, path: path)
+            case .get: return try await read(request, path: path, connection: connection)
             case .head: return try head(path)
             case .delete: return try await delete(path)
             default:

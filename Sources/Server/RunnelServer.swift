@@ -36,7 +36,7 @@ public enum RunnelServer {
     static func serverBuilder(_ configuration: ServerConfiguration) throws -> HTTPServerBuilder {
         switch (configuration.tlsCertificatePath, configuration.tlsKeyPath) {
         case (nil, nil):
-            return .http1()
+            return .http1(configuration: .init(additionalChannelHandlers: [PeerCloseWatcher()]))
         case (let certPath?, let keyPath?):
             let chain: [NIOSSLCertificate]
             do { chain = try NIOSSLCertificate.fromPEMFile(certPath) } catch {
@@ -48,7 +48,8 @@ public enum RunnelServer {
                 throw StartupError(description: "cannot load TLS private key \(keyPath): \(error)")
             }
             let tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
-            do { return try .http2Upgrade(tlsConfiguration: tls) } catch {
+            let streams = HTTP1Channel.Configuration(additionalChannelHandlers: [PeerCloseWatcher()])
+            do { return try .http2Upgrade(tlsConfiguration: tls, configuration: .init(streamConfiguration: streams)) } catch {
                 throw StartupError(description: "invalid TLS configuration: \(error)")
             }
         default:

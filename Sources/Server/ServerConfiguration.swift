@@ -13,6 +13,10 @@ public struct ServerConfiguration: Sendable {
     /// SSE connections are closed after about this long so CDNs can collapse readers; the
     /// client reconnects from its last offset (protocol §8.4).
     public var sseSessionDuration: Duration = .seconds(60)
+    /// An SSE write the transport has not accepted within this long (the reader is not
+    /// reading its socket) closes the connection, which releases the reader's task and
+    /// buffers; the client resumes from its last `streamNextOffset` (protocol §8.4).
+    public var sseWriteTimeout: Duration = .seconds(10)
 
     /// PEM certificate chain and private key: when both are set the listener serves HTTPS,
     /// HTTP/2 and HTTP/1.1 negotiated by ALPN.

@@ -33,53 +33,69 @@ extension RunnelResponder {
 
     /// `GET ?live=long-poll` (protocol §8.3): answer at once when there is data after the
     /// offset (or the stream is closed there); otherwise wait for the apply loop to wake us,
-    /// up to `--long-poll-timeout`, then 204.
-    func longPoll(_ request: Request, path: StreamPath, readOffset: ReadOffset, meta initial: StreamMeta) async throws -> Response {
-        var meta = initial
-        let from = startOffset(readOffset, meta)
-        guard from <= meta.tail else {
-            throw APIError.badRequest("offset_beyond_tail", "offset \(from) is past the stream's tail \(meta.tail)")
+    /// up to `--long-poll-timeout`, then 204. A client that disconnects while we wait ends the
+    /// wait at once.
+    func longPoll(
+        _ request: Request, path: StreamPath, readOffset: ReadOffset, meta initial: StreamMeta, connection: any Channel
+    ) async throws -> Response {
+        let from = startOffset(readOffset, initial)
+        guard from <= initial.tail else {
+            throw APIError.badRequest("offset_beyond_tail", "offset \(from) is past the stream's tail \(initial.tail)")
         }
         let cursor = Cursor.next(now: now(), clientCursor: request.uri.queryParameters["cursor"].map(String.init))
         let deadline = ContinuousClock.now + configuration.longPollTimeout
-        while true {
-            if from < meta.tail {
-                let chunk = try await liveRead(meta, from: from)
-                var fields = HTTPFields()
-                fields[.contentType] = meta.contentType
-                fields[.crossOriginResourcePolicy] = "cross-origin"
-                fields[.streamNextOffset] = chunk.nextOffset.description
-                fields[.streamCursor] = cursor
-                if chunk.upToDate { fields[.streamUpToDate] = "true" }
-                if meta.closed && chunk.upToDate { fields[.streamClosed] = "true" }
-                fields[.eTag] = StreamMeta.etag(id: meta.id, start: from, end: chunk.nextOffset, closed: meta.closed && chunk.upToDate)
-                let body = meta.isJSON ? jsonArray(chunk.messages) : ByteBuffer(bytes: chunk.bytes)
-                return response(.ok, headers: fields, body: body)
+        if let ready = try await longPollAnswer(initial, from: from, cursor: cursor, deadline: deadline) { return ready }
+        return try await cancellingWhenPeerCloses(connection) { [self] in
+            var meta = initial
+            while true {
+                let seen = meta
+                _ = await waiters.wait(for: meta.id, until: deadline) {
+                    let now = store.stream(at: path, now: self.now())
+                    return now?.id == seen.id && now?.tail == seen.tail && now?.closed == seen.closed && now?.softDeleted == false
+                }
+                try Task.checkCancellation()
+                meta = try current(path, id: meta.id)
+                if let ready = try await longPollAnswer(meta, from: from, cursor: cursor, deadline: deadline) { return ready }
             }
-            if meta.closed || ContinuousClock.now >= deadline {
-                var fields = HTTPFields()
-                fields[.streamNextOffset] = meta.tail.description
-                fields[.streamUpToDate] = "true"
-                if meta.closed { fields[.streamClosed] = "true" } else { fields[.streamCursor] = cursor }
-                fields[.cacheControl] = "no-store"
-                return response(.noContent, headers: fields)
-            }
-            let seen = meta
-            _ = await waiters.wait(for: meta.id, until: deadline) {
-                let now = store.stream(at: path, now: self.now())
-                return now?.id == seen.id && now?.tail == seen.tail && now?.closed == seen.closed && now?.softDeleted == false
-            }
-            try Task.checkCancellation()
-            meta = try current(path, id: meta.id)
         }
+    }
+
+    /// The long-poll response for `meta` as it is now: data after `from`, or 204 when the
+    /// stream is closed there or the deadline has passed; nil to keep waiting.
+    private func longPollAnswer(_ meta: StreamMeta, from: Offset, cursor: String, deadline: ContinuousClock.Instant) async throws -> Response? {
+        if from < meta.tail {
+            let chunk = try await liveRead(meta, from: from)
+            var fields = HTTPFields()
+            fields[.contentType] = meta.contentType
+            fields[.crossOriginResourcePolicy] = "cross-origin"
+            fields[.streamNextOffset] = chunk.nextOffset.description
+            fields[.streamCursor] = cursor
+            if chunk.upToDate { fields[.streamUpToDate] = "true" }
+            if meta.closed && chunk.upToDate { fields[.streamClosed] = "true" }
+            fields[.eTag] = StreamMeta.etag(id: meta.id, start: from, end: chunk.nextOffset, closed: meta.closed && chunk.upToDate)
+            let body = meta.isJSON ? jsonArray(chunk.messages) : ByteBuffer(bytes: chunk.bytes)
+            return response(.ok, headers: fields, body: body)
+        }
+        if meta.closed || ContinuousClock.now >= deadline {
+            var fields = HTTPFields()
+            fields[.streamNextOffset] = meta.tail.description
+            fields[.streamUpToDate] = "true"
+            if meta.closed { fields[.streamClosed] = "true" } else { fields[.streamCursor] = cursor }
+            fields[.cacheControl] = "no-store"
+            return response(.noContent, headers: fields)
+        }
+        return nil
     }
 
     /// `GET ?live=sse` (protocol §8.4): data and control events as they are applied, woken by
     /// the apply loop; the connection is closed after `sseSessionDuration` so CDNs can
     /// collapse readers, and the client resumes from its last `streamNextOffset`. Writes are
-    /// backpressured by the transport, so a slow reader cannot make the server buffer
-    /// without bound.
-    func serverSentEvents(_ request: Request, path: StreamPath, readOffset: ReadOffset, meta initial: StreamMeta) throws -> Response {
+    /// backpressured by the transport and each must be accepted within `sseWriteTimeout`
+    /// (`DeadlineWriter`), so a reader that stops reading is disconnected instead of pinning
+    /// buffers; a reader that disconnects ends the response at once.
+    func serverSentEvents(
+        _ request: Request, path: StreamPath, readOffset: ReadOffset, meta initial: StreamMeta, connection: any Channel
+    ) throws -> Response {
         let from = startOffset(readOffset, initial)
         guard from <= initial.tail else {
             throw APIError.badRequest("offset_beyond_tail", "offset \(from) is past the stream's tail \(initial.tail)")
@@ -96,43 +112,61 @@ extension RunnelResponder {
         headers.append(contentsOf: fields)
 
         let body = ResponseBody { [self] writer in
-            let sessionEnd = ContinuousClock.now + configuration.sseSessionDuration
-            var meta = initial
-            var position = from
-            let cursor = Cursor.next(now: now(), clientCursor: clientCursor)
-            var first = true
-            while true {
-                // Everything available now, in chunks, each followed by a control event.
-                repeat {
-                    let chunk = try await liveRead(meta, from: position)
-                    var out = ByteBuffer()
-                    if !chunk.bytes.isEmpty || !chunk.messages.isEmpty {
-                        SSE.writeData(chunk, json: meta.isJSON, encoding: encoding, to: &out)
-                    }
-                    position = chunk.nextOffset
-                    let closed = meta.closed && chunk.upToDate
-                    if first || out.readableBytes > 0 || closed {
-                        SSE.writeControl(next: position, cursor: closed ? nil : cursor, upToDate: chunk.upToDate, closed: closed, to: &out)
-                        try await writer.write(out)
-                    }
-                    first = false
-                    if closed {
-                        try await writer.finish(nil)
-                        return
-                    }
-                } while position < meta.tail
-                let seen = meta
-                let changed = await waiters.wait(for: meta.id, until: sessionEnd) {
-                    let now = store.stream(at: path, now: self.now())
-                    return now?.id == seen.id && now?.tail == seen.tail && now?.closed == seen.closed && now?.softDeleted == false
+            let output = DeadlineWriter(writer, timeout: configuration.sseWriteTimeout)
+            do {
+                try await cancellingWhenPeerCloses(connection) { [self] in
+                    try await sendEvents(output, path: path, from: from, meta: initial, encoding: encoding, clientCursor: clientCursor)
                 }
-                if Task.isCancelled || (!changed && ContinuousClock.now >= sessionEnd) { break }
-                guard let next = try? current(path, id: meta.id) else { break }
-                meta = next
+            } catch let error as DeadlineWriter.Timeout {
+                metrics.sseWriteTimedOut()
+                logger.debug("closing an SSE reader that does not read", metadata: ["stream.path": "\(path)", "error": "\(error)"])
+                throw error
             }
-            try await writer.finish(nil)
         }
         return Response(status: .ok, headers: headers, body: body)
+    }
+
+    /// The SSE session: catch up, then follow the stream until it closes, the session ends, the
+    /// stream is deleted or the task is cancelled (the client went away).
+    private func sendEvents(
+        _ writer: DeadlineWriter, path: StreamPath, from: Offset, meta initial: StreamMeta, encoding: SSEEncoding, clientCursor: String?
+    ) async throws {
+        let sessionEnd = ContinuousClock.now + configuration.sseSessionDuration
+        var meta = initial
+        var position = from
+        let cursor = Cursor.next(now: now(), clientCursor: clientCursor)
+        var first = true
+        while true {
+            // Everything available now, in chunks, each followed by a control event.
+            repeat {
+                let chunk = try await liveRead(meta, from: position)
+                var out = ByteBuffer()
+                if !chunk.bytes.isEmpty || !chunk.messages.isEmpty {
+                    SSE.writeData(chunk, json: meta.isJSON, encoding: encoding, to: &out)
+                }
+                position = chunk.nextOffset
+                let closed = meta.closed && chunk.upToDate
+                if first || out.readableBytes > 0 || closed {
+                    SSE.writeControl(next: position, cursor: closed ? nil : cursor, upToDate: chunk.upToDate, closed: closed, to: &out)
+                    try await writer.write(out)
+                }
+                first = false
+                if closed {
+                    try await writer.finish()
+                    return
+                }
+            } while position < meta.tail
+            let seen = meta
+            let changed = await waiters.wait(for: meta.id, until: sessionEnd) {
+                let now = store.stream(at: path, now: self.now())
+                return now?.id == seen.id && now?.tail == seen.tail && now?.closed == seen.closed && now?.softDeleted == false
+            }
+            try Task.checkCancellation()
+            if !changed && ContinuousClock.now >= sessionEnd { break }
+            guard let next = try? current(path, id: meta.id) else { break }
+            meta = next
+        }
+        try await writer.finish()
     }
 }
 

@@ -31,8 +31,9 @@ extension RunnelResponder {
         return response(.ok, headers: fields)
     }
 
-    /// `GET` catch-up read (protocol §8.2).
-    func read(_ request: Request, path: StreamPath) async throws -> Response {
+    /// `GET` catch-up read (protocol §8.2), or a live read (§8.3–8.4) that ends early when
+    /// the client behind `connection` goes away.
+    func read(_ request: Request, path: StreamPath, connection: any Channel) async throws -> Response {
         let query = request.uri.queryParameters
         let offsetValues = query.getAll("offset")
         guard offsetValues.count <= 1 else { throw APIError.badRequest("invalid_offset", "offset given more than once") }
@@ -48,8 +49,8 @@ extension RunnelResponder {
         if let live = query["live"] {
             try await renewTTL(meta)
             switch live {
-            case "long-poll": return try await longPoll(request, path: path, readOffset: readOffset, meta: meta)
-            case "sse": return try serverSentEvents(request, path: path, readOffset: readOffset, meta: meta)
+            case "long-poll": return try await longPoll(request, path: path, readOffset: readOffset, meta: meta, connection: connection)
+            case "sse": return try serverSentEvents(request, path: path, readOffset: readOffset, meta: meta, connection: connection)
             default: throw APIError.badRequest("invalid_live", "live must be long-poll or sse")
             }
         }

@@ -1,6 +1,9 @@
 import ArgumentParser
 import Cluster
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import NIOPosix
 import Server
@@ -50,6 +53,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Seconds a long-poll read waits for data before 204 (env RUNNEL_LONG_POLL_TIMEOUT; default 30).")
     var longPollTimeout: Double?
 
+    @Option(help: "Seconds one SSE write may wait for a reader that does not read before its connection is closed (env RUNNEL_SSE_WRITE_TIMEOUT; default 10).")
+    var sseWriteTimeout: Double?
+
     @Option(help: "PEM certificate chain for HTTPS (env RUNNEL_TLS_CERT); needs --tls-key.")
     var tlsCert: String?
 
@@ -69,6 +75,9 @@ struct Serve: AsyncParsableCommand {
         let nodeID = UInt64(Env.value(nodeId.map(String.init), "RUNNEL_NODE_ID", default: "1")) ?? 0
         guard nodeID > 0 else { throw ValidationError("--node-id must be a positive integer") }
         logger[metadataKey: "node.id"] = "\(nodeID)"
+        if let files = Self.raiseOpenFileLimit() {
+            logger.info("raised the open file limit", metadata: ["files.limit": "\(files)"])
+        }
 
         let listenText = Env.value(listen, "RUNNEL_LISTEN", default: "127.0.0.1:4437")
         guard let address = HostPort(listenText) else { throw ValidationError("--listen must be HOST:PORT, got \(listenText)") }
@@ -88,6 +97,10 @@ struct Serve: AsyncParsableCommand {
         if let text = Env.value(longPollTimeout.map { String($0) }, "RUNNEL_LONG_POLL_TIMEOUT") {
             guard let value = Double(text), value > 0 else { throw ValidationError("--long-poll-timeout must be positive") }
             server.longPollTimeout = .milliseconds(Int64(value * 1000))
+        }
+        if let text = Env.value(sseWriteTimeout.map { String($0) }, "RUNNEL_SSE_WRITE_TIMEOUT") {
+            guard let value = Double(text), value > 0 else { throw ValidationError("--sse-write-timeout must be positive") }
+            server.sseWriteTimeout = .milliseconds(Int64(value * 1000))
         }
 
         server.tlsCertificatePath = Env.value(tlsCert, "RUNNEL_TLS_CERT")
@@ -159,6 +172,21 @@ struct Serve: AsyncParsableCommand {
         store.shutdown()
         await transport.shutdown()
         logger.info("stopped")
+    }
+
+    /// Raises the soft limit on open files to the hard limit, as servers do: every live reader
+    /// holds a socket, and a distribution's default soft limit (often 1024) would refuse
+    /// connections long before memory runs out. Returns the new soft limit, nil if unchanged.
+    static func raiseOpenFileLimit() -> UInt64? {
+        #if canImport(Glibc)
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max else { return nil }
+        limit.rlim_cur = limit.rlim_max
+        guard setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return nil }
+        return UInt64(limit.rlim_cur)
+        #else
+        return nil
+        #endif
     }
 
     /// `1=host:port,2=host:port` → ids to addresses; empty for a single node.

@@ -6,6 +6,8 @@ import Testing
 /// The `runnel` server every conformance test talks to, started lazily on first use (Swift
 /// Testing has no `beforeAll`): one process, or with `RUNNEL_CONFORMANCE_NODES=3` a cluster
 /// of three whose nodes each request picks at random (issue 5: the protocol on any node).
+/// With `RUNNEL_CONFORMANCE_TLS=1` the nodes serve HTTPS with a certificate made for the run,
+/// and every client (the pool and `SSEClient`) trusts only that certificate (issue 3).
 /// Data lives in temporary directories; the processes are killed when the test process exits.
 enum ConformanceServer {
     /// The long-poll timeout the server runs with: well under the suite's 5 s per test
@@ -14,14 +16,32 @@ enum ConformanceServer {
 
     static let nodeCount = Int(ProcessInfo.processInfo.environment["RUNNEL_CONFORMANCE_NODES"] ?? "") ?? 1
 
-    private static let started = Task<[Int], any Error> {
-        let arguments = ["--long-poll-timeout", String(longPollTimeoutSeconds)]
+    static let tls = ProcessInfo.processInfo.environment["RUNNEL_CONFORMANCE_TLS"] == "1"
+
+    /// The URL scheme the server answers on (`Location` headers carry it).
+    static var scheme: String { tls ? "https" : "http" }
+
+    private struct Endpoints {
+        var ports: [Int]
+        /// The certificate (PEM) clients trust, over TLS.
+        var trustRoot: String?
+    }
+
+    private static let started = Task<Endpoints, any Error> {
+        var arguments = ["--long-poll-timeout", String(longPollTimeoutSeconds)]
+        var trustRoot: String?
+        if tls {
+            let (cert, key) = try TestCertificate.selfSigned(in: RunnelProcess.temporaryDirectory("conformance-certs"))
+            arguments += ["--tls-cert", cert, "--tls-key", key]
+            trustRoot = cert
+        }
         let processes: [RunnelProcess]
         if nodeCount > 1 {
             // Debug builds move a 10 MiB body slowly; three of them at once on two cores can take
             // longer than the default write timeout.
             let cluster = try RunnelCluster(
-                size: nodeCount, name: "conformance", arguments: arguments + ["--write-timeout", "30", "--read-timeout", "30"])
+                size: nodeCount, name: "conformance", arguments: arguments + ["--write-timeout", "30", "--read-timeout", "30"],
+                trustRoot: trustRoot)
             running.withLock { $0 = cluster.nodes }
             try await cluster.start()
             processes = cluster.nodes
@@ -34,7 +54,7 @@ enum ConformanceServer {
         atexit {
             ConformanceServer.running.withLock { for p in $0 { p.kill() } }
         }
-        return processes.map(\.port)
+        return Endpoints(ports: processes.map(\.port), trustRoot: trustRoot)
     }
 
     /// Set before the processes start, so the `atexit` hook can kill them.
@@ -43,7 +63,12 @@ enum ConformanceServer {
     /// The loopback port of a node (one chosen at random in a cluster), starting the server
     /// on first call.
     static func port() async throws -> Int {
-        try await started.value.randomElement()!
+        try await started.value.ports.randomElement()!
+    }
+
+    /// The certificate (PEM) clients must trust, nil over plain HTTP.
+    static func trustRoot() async throws -> String? {
+        try await started.value.trustRoot
     }
 }
 
@@ -75,7 +100,7 @@ actor ConnectionPool {
                 try Task.checkCancellation()
             }
         }
-        let client = try await HTTPTestClient(port: port)
+        let client = try await HTTPTestClient(port: port, trustRoot: ConformanceServer.trustRoot())
         do {
             let response = try await client.request(method, path, headers: headers, body: body)
             await give(client)

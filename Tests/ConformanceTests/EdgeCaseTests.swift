@@ -90,7 +90,7 @@ struct EdgeCaseTests {
         #expect(r.status == 201)
         let location = try #require(r.header("Location"))
         let url = try #require(URL(string: location))
-        #expect(url.scheme == "http" && url.host != nil, "Location \(location) is not absolute")
+        #expect(url.scheme == ConformanceServer.scheme && url.host != nil, "Location \(location) is not absolute")
         #expect(location.hasSuffix(p))
     }
 

@@ -1,7 +1,5 @@
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
+import RunnelTesting
 
 /// What an SSE read received before it stopped (the suite's `fetchSSE`, conformance §2.2).
 struct SSEResponse: Sendable {
@@ -54,62 +52,34 @@ struct SSEEvent: Sendable {
     }
 }
 
-/// A minimal blocking HTTP/1.1 reader over a raw socket, run on its own thread so it never
-/// blocks the cooperative pool. It reads a response incrementally (SSE), de-chunking the body.
+/// A minimal HTTP/1.1 reader over a raw connection (TLS when the server is), which reads a
+/// response incrementally (SSE) and de-chunks the body itself, so the test sees the bytes
+/// exactly as the server framed them.
 enum SSEClient {
     /// `GET path` with `Accept: text/event-stream`; stops after `timeout`, after
     /// `maxChunks` network reads, once `until` has appeared followed by a blank line, or when
     /// the server ends the body.
     static func fetch(
-        port: Int, path: String, until: String? = nil, timeout: Duration = .seconds(2), maxChunks: Int = 10
+        port: Int, trustRoot: String? = nil, path: String, until: String? = nil, timeout: Duration = .seconds(2), maxChunks: Int = 10
     ) async throws -> SSEResponse {
-        try await withCheckedThrowingContinuation { continuation in
-            let thread = Thread {
-                continuation.resume(with: Result { try run(port: port, path: path, until: until, timeout: timeout, maxChunks: maxChunks) })
-            }
-            thread.start()
-        }
-    }
-
-    /// Fetches from the shared conformance server.
-    static func fetch(_ path: String, until: String? = nil, timeout: Duration = .seconds(2), maxChunks: Int = 10) async throws -> SSEResponse {
-        try await fetch(port: ConformanceServer.port(), path: path, until: until, timeout: timeout, maxChunks: maxChunks)
-    }
-
-    private static func run(port: Int, path: String, until: String?, timeout: Duration, maxChunks: Int) throws -> SSEResponse {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw TestFailure("socket() failed") }
-        defer { Glibc.close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard connected == 0 else { throw TestFailure("connect() failed") }
-        let request = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nAccept: text/event-stream\r\nConnection: close\r\n\r\n"
-        let sent = request.utf8CString.withUnsafeBufferPointer { send(fd, $0.baseAddress, $0.count - 1, 0) }
-        guard sent == request.utf8.count else { throw TestFailure("send() failed") }
-
         let deadline = ContinuousClock.now + timeout
+        let connection = try await RawConnection(port: port, trustRoot: trustRoot)
+        connection.close(after: timeout)
+        let request = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nAccept: text/event-stream\r\nConnection: close\r\n\r\n"
+        try await connection.send(request)
+
         var raw: [UInt8] = []
         var parser = ResponseParser()
         var reads = 0
-        var buffer = [UInt8](repeating: 0, count: 65536)
         while reads < maxChunks {
-            let left = deadline - ContinuousClock.now
-            guard left > .zero else { break }
-            let ms = max(1, Int(left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000))
-            var tv = timeval(tv_sec: ms / 1000, tv_usec: (ms % 1000) * 1000)
-            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if n < 0 {
-                if errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR { continue }
+            let received: [UInt8]?
+            do { received = try await connection.read() } catch { received = nil }
+            guard let received else {
+                // Closed (or reset) by the server, unless it was our timer.
+                if parser.headComplete, ContinuousClock.now < deadline { parser.ended = true }
                 break
             }
-            if n == 0 { parser.ended = true; break }
-            raw += buffer[0..<n]
+            raw += received
             parser.feed(raw)
             if parser.headComplete { reads += 1 }
             if parser.ended { break }
@@ -120,8 +90,15 @@ enum SSEClient {
                 }
             }
         }
+        await connection.close()
         guard parser.headComplete else { throw TestFailure("no response head within \(timeout)") }
         return SSEResponse(status: parser.status, headers: parser.headers, text: String(decoding: parser.body, as: UTF8.self), ended: parser.ended)
+    }
+
+    /// Fetches from the shared conformance server.
+    static func fetch(_ path: String, until: String? = nil, timeout: Duration = .seconds(2), maxChunks: Int = 10) async throws -> SSEResponse {
+        try await fetch(port: ConformanceServer.port(), trustRoot: ConformanceServer.trustRoot(), path: path, until: until,
+                        timeout: timeout, maxChunks: maxChunks)
     }
 }
 

@@ -4,26 +4,10 @@ import Testing
 
 /// HTTPS built in (`--tls-cert`, `--tls-key`), with a throwaway certificate made by the test.
 @Suite(.serialized) struct TLSTests {
-    /// A self-signed certificate for 127.0.0.1 made with the openssl CLI.
-    static func makeCertificate(in dir: String) throws -> (cert: String, key: String) {
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let cert = dir + "/cert.pem", key = dir + "/key.pem"
-        let openssl = Process()
-        openssl.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        openssl.arguments = ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
-                             "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"]
-        openssl.standardError = FileHandle.nullDevice
-        openssl.standardOutput = FileHandle.nullDevice
-        try openssl.run()
-        openssl.waitUntilExit()
-        guard openssl.terminationStatus == 0 else { throw HTTPTestClient.ClientError(description: "openssl failed") }
-        return (cert, key)
-    }
-
     @Test func servesTheProtocolOverHTTPS() async throws {
         let dir = RunnelProcess.temporaryDirectory("tls")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let (cert, key) = try Self.makeCertificate(in: dir + "-certs")
+        let (cert, key) = try TestCertificate.selfSigned(in: dir + "-certs")
         defer { try? FileManager.default.removeItem(atPath: dir + "-certs") }
         let node = RunnelProcess(dataDirectory: dir, arguments: ["--tls-cert", cert, "--tls-key", key])
         try await node.start()

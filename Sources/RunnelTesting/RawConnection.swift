@@ -1,0 +1,65 @@
+import NIOCore
+import NIOPosix
+import NIOSSL
+
+/// A raw byte connection to a server, plain TCP or TLS, for tests that read a response as
+/// it arrives, byte for byte as the server framed it (SSE, chunked encoding). Not for
+/// concurrent use: one task sends and reads.
+public final class RawConnection: @unchecked Sendable {
+    private let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
+    private var inbound: NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator
+    private let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
+
+    /// Connects to `host:port`; with `trustRoot` (a PEM file) the connection is TLS with ALPN
+    /// `http/1.1`, and the server's certificate must chain to that root.
+    public init(host: String = "127.0.0.1", port: Int, trustRoot: String? = nil) async throws {
+        var sslContext: NIOSSLContext?
+        if let trustRoot {
+            var tls = TLSConfiguration.makeClientConfiguration()
+            tls.trustRoots = .file(trustRoot)
+            tls.applicationProtocols = ["http/1.1"]
+            sslContext = try NIOSSLContext(configuration: tls)
+        }
+        channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .connect(host: host, port: port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    if let sslContext {
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: sslContext, serverHostname: nil))
+                    }
+                    return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                }
+            }
+        inbound = channel.inbound.makeAsyncIterator()
+        outbound = channel.outbound
+    }
+
+    /// Sends `text` (for example a whole HTTP/1.1 request).
+    public func send(_ text: String) async throws {
+        try await outbound.write(ByteBuffer(string: text))
+    }
+
+    /// The next bytes received, in the pieces the transport delivered them; nil once the
+    /// connection has ended (closed by the peer, or by `close(after:)`).
+    public func read() async throws -> [UInt8]? {
+        try await inbound.next().map { Array($0.readableBytesView) }
+    }
+
+    /// Closes the connection after `delay` unless it ends first, so a pending `read()` cannot
+    /// wait forever.
+    public func close(after delay: Duration) {
+        let raw = channel.channel
+        raw.eventLoop.scheduleTask(in: .nanoseconds(Int64(delay / .nanoseconds(1)))) { raw.close(promise: nil) }
+            .futureResult.whenFailure { _ in }
+    }
+
+    public func close() async {
+        outbound.finish()
+        try? await channel.channel.close()
+    }
+
+    deinit {
+        // NIO requires the writer to be finished before the channel is dropped.
+        outbound.finish()
+    }
+}

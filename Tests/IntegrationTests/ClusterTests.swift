@@ -174,8 +174,9 @@ import Testing
 
         let leaderClient = try await HTTPTestClient(port: cluster.nodes[leader].port)
         let target = (leader + 2) % 3
-        #expect(try await leaderClient.request("POST", "/admin/v1/cluster/transfer-leader", body: Array("{\"to\": \(target + 1)}".utf8)).status == 202)
+        // The bad target first: once leadership has moved, this node would answer 409.
         #expect(try await leaderClient.request("POST", "/admin/v1/cluster/transfer-leader", body: Array("{\"to\": 99}".utf8)).status == 400)
+        #expect(try await leaderClient.request("POST", "/admin/v1/cluster/transfer-leader", body: Array("{\"to\": \(target + 1)}".utf8)).status == 202)
         await leaderClient.close()
         let next = try await cluster.waitForLeader(excluding: [leader], timeout: .seconds(5))
         #expect(next == target)

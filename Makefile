@@ -45,11 +45,13 @@ test-helm:
 sim: deps
 	RUNNEL_SIM_SEEDS=$(SEEDS) RUNNEL_SIM_START=$(START) $(SWIFT) test --filter RaftSimulationTests
 
-## Side-by-side benchmark (docs/benchmarks.md): the storage layer next to raw fdatasync, then
-## Runnel single-node and 3-node next to Redis, NATS JetStream, etcd and rakaia in the shared
+## Side-by-side benchmark (docs/benchmarks.md): the storage layer next to raw fdatasync, Runnel's
+## own HTTP workloads (append, catch-up read, SSE fan-out; `runnel bench`), then Runnel
+## single-node and 3-node next to Redis, NATS JetStream, etcd and rakaia in the shared
 ## harness (../shared/bench, or BENCH=dir); the tables go to docs/benchmarks/peers-latest.md.
 bench: release
 	./.build/release/runnel bench storage --data-dir /tmp/runnel-bench-$$$$
+	./scripts/bench-http.sh
 	./scripts/bench-peers.sh
 
 ## Micro-benchmarks (package-benchmark, its own package in Benchmarks/): runs every suite once

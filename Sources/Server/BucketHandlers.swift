@@ -13,6 +13,7 @@ extension RunnelResponder {
             }
             return json(created ? .created : .ok, bucketJSON(name))
         case .get:
+            guard store.bucket(name) != nil else { throw ModelError(.bucketNotFound, "bucket \(name) does not exist") }
             return json(.ok, bucketJSON(name))
         case .delete:
             _ = try await propose(.deleteBucket(name))

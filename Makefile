@@ -29,8 +29,11 @@ cluster: release
 ## Builds everything and runs every test (unit, simulator, integration with real processes).
 test: deps
 	$(SWIFT) build --build-tests
-	RUNNEL_BINARY=$(CURDIR)/.build/debug/runnel $(SWIFT) test --skip-build --parallel --num-workers $(TEST_WORKERS)
-	@# The protocol suite again, against a 3-node cluster, each request to a random node.
+	RUNNEL_BINARY=$(CURDIR)/.build/debug/runnel $(SWIFT) test --skip-build --parallel --num-workers $(TEST_WORKERS) --skip ConformanceTests
+	@# The protocol suite on its own: some of its cases (TTL sliding windows) allow 0.5 s of
+	@# slack, which two cores shared with the rest of the suite do not always give.
+	RUNNEL_BINARY=$(CURDIR)/.build/debug/runnel $(SWIFT) test --skip-build --filter ConformanceTests
+	@# Again against a 3-node cluster, each request to a random node.
 	RUNNEL_CONFORMANCE_NODES=3 RUNNEL_BINARY=$(CURDIR)/.build/debug/runnel $(SWIFT) test --skip-build --filter ConformanceTests
 	@# And once over HTTPS, with a throwaway certificate the run makes.
 	RUNNEL_CONFORMANCE_TLS=1 RUNNEL_BINARY=$(CURDIR)/.build/debug/runnel $(SWIFT) test --skip-build --filter ConformanceTests

@@ -1,17 +1,24 @@
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import Synchronization
 
 /// A response body writer whose every write must be accepted by the transport within
 /// `timeout`, for SSE (protocol §8.4).
 ///
 /// The transport backpressures: once the connection's outbound buffer passes its high-water
 /// mark, a write suspends until the peer reads. A reader that never reads would keep the
-/// response's task, and the chunk it holds, suspended forever. Here a write that has not
-/// completed by its deadline is cancelled and `Timeout` is thrown out of the response body,
-/// which makes Hummingbird close the connection and drop what is buffered for it; the client
-/// reconnects from its last `streamNextOffset`. What one slow reader can pin is therefore
-/// bounded by one pending chunk plus the connection's buffers.
+/// response's task, and the chunk it holds, suspended forever. `guarding` runs the session
+/// beside a watchdog that throws `Timeout` once a write has been pending longer than
+/// `timeout`; the session is then cancelled (a cancelled transport write resumes at once with
+/// `CancellationError`, NIOAsyncWriter), and `Timeout` thrown out of the response body makes
+/// Hummingbird close the connection and drop what is buffered for it; the client reconnects
+/// from its last `streamNextOffset`. What one slow reader can pin is therefore bounded by one
+/// pending chunk plus the connection's buffers.
+///
+/// One watchdog per session, waking every quarter of the timeout, rather than a timer task per
+/// write: a fan-out to many readers writes to every one of them on every append. A stuck
+/// write is abandoned between `timeout` and 1.25 × `timeout` after it started.
 struct DeadlineWriter: Sendable {
     /// A write (or the end of the body) was not accepted in time.
     struct Timeout: Error, CustomStringConvertible {
@@ -19,10 +26,11 @@ struct DeadlineWriter: Sendable {
         var description: String { "an SSE write was not accepted within \(timeout)" }
     }
 
-    /// Carries the writer into the child task that performs the write. The writer is used by
-    /// one task at a time: the caller awaits the child before touching it again.
+    /// Carries the writer into the session's task (which alone uses it) and, for the
+    /// watchdog, when the write in progress started (nil between writes).
     private final class Box: @unchecked Sendable {
         var writer: any ResponseBodyWriter
+        let pendingSince = Mutex<ContinuousClock.Instant?>(nil)
         init(_ writer: any ResponseBodyWriter) { self.writer = writer }
     }
 
@@ -34,32 +42,39 @@ struct DeadlineWriter: Sendable {
         self.timeout = timeout
     }
 
-    /// Writes `buffer`, or throws `Timeout` (or the transport's error) and leaves the response
-    /// to be abandoned.
+    /// Writes `buffer`; under `guarding`, a write still pending after `timeout` is cancelled.
     func write(_ buffer: ByteBuffer) async throws {
-        let box = self.box
-        try await withDeadline { try await box.writer.write(buffer) }
+        try await pending { try await box.writer.write(buffer) }
     }
 
     /// Ends the body, under the same deadline.
     func finish() async throws {
-        let box = self.box
-        try await withDeadline { try await box.writer.finish(nil) }
+        try await pending { try await box.writer.finish(nil) }
     }
 
-    /// Races `operation` against the deadline; the loser is cancelled. A cancelled transport
-    /// write resumes at once with `CancellationError` (NIOAsyncWriter), so this never waits
-    /// on the peer once the deadline has passed.
-    private func withDeadline(_ operation: @escaping @Sendable () async throws -> Void) async throws {
-        let timeout = self.timeout
+    private func pending(_ operation: () async throws -> Void) async throws {
+        box.pendingSince.withLock { $0 = .now }
+        defer { box.pendingSince.withLock { $0 = nil } }
+        try await operation()
+    }
+
+    /// Runs `session` (which writes through this writer) and a watchdog beside it: the first
+    /// to end decides. A stuck write makes this throw `Timeout` after cancelling `session`.
+    func guarding(_ session: @escaping @Sendable () async throws -> Void) async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask(operation: operation)
-            group.addTask {
-                try await Task.sleep(for: timeout)
-                throw Timeout(timeout: timeout)
-            }
+            group.addTask(operation: session)
+            group.addTask { try await watch() }
             defer { group.cancelAll() }
             try await group.next()
+        }
+    }
+
+    private func watch() async throws {
+        while true {
+            try await Task.sleep(for: timeout / 4)
+            if let since = box.pendingSince.withLock({ $0 }), ContinuousClock.now - since >= timeout {
+                throw Timeout(timeout: timeout)
+            }
         }
     }
 }

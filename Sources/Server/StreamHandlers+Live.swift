@@ -115,7 +115,9 @@ extension RunnelResponder {
             let output = DeadlineWriter(writer, timeout: configuration.sseWriteTimeout)
             do {
                 try await cancellingWhenPeerCloses(connection) { [self] in
-                    try await sendEvents(output, path: path, from: from, meta: initial, encoding: encoding, clientCursor: clientCursor)
+                    try await output.guarding { [self] in
+                        try await sendEvents(output, path: path, from: from, meta: initial, encoding: encoding, clientCursor: clientCursor)
+                    }
                 }
             } catch let error as DeadlineWriter.Timeout {
                 metrics.sseWriteTimedOut()

@@ -85,8 +85,14 @@ import Testing
 
         cluster.nodes[leader].signal(SIGSTOP)
         let newLeader = try await cluster.waitForLeader(excluding: [leader], timeout: .seconds(10))
+        // Writes resume under the new leader. Requests that were queued on the hung leader
+        // (sent to it, or forwarded to it and not yet replicated) are only given up by their
+        // client's 3 s timeout, so the deadline is longer than that.
         let afterElection = load.acknowledged.count
-        try await Task.sleep(for: .milliseconds(800))
+        let resumeDeadline = ContinuousClock.now + .seconds(6)
+        while load.acknowledged.count <= afterElection, ContinuousClock.now < resumeDeadline {
+            try await Task.sleep(for: .milliseconds(25))
+        }
         #expect(load.acknowledged.count > afterElection, "writes stalled after the leader hung (new leader \(newLeader + 1))")
         cluster.nodes[leader].signal(SIGCONT)
         try await Task.sleep(for: .milliseconds(500))

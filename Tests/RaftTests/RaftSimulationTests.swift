@@ -1,3 +1,4 @@
+import Foundation
 import Raft
 import Testing
 
@@ -64,12 +65,32 @@ private func installCrashNote() {
         }
     }
 
-    @Test func seededClusterSimulation() {
+    /// Runs CPU-bound `body` on a thread of its own: the test process's cooperative pool has
+    /// one thread per core (two here), and a minute-long simulation holding one of them would
+    /// starve the tests that sleep and measure time meanwhile (the TTL conformance tests).
+    static func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { continuation in
+            let thread = Thread { continuation.resume(returning: body()) }
+            thread.stackSize = 16 << 20
+            thread.start()
+        }
+    }
+
+    @Test func seededClusterSimulation() async {
         let start = Self.environment("RUNNEL_SIM_START") ?? 1
         let count = Self.environment("RUNNEL_SIM_SEEDS") ?? 200
+        let traceLines = Int(Self.environment("RUNNEL_SIM_TRACE_LINES") ?? 300)
+        installCrashNote()
+        let outcome = await Self.onOwnThread { Self.runSeeds(start: start, count: count, traceLines: traceLines) }
+        print(outcome.report)
+        if let failure = outcome.failure { Issue.record(Comment(rawValue: failure)) }
+        #expect(outcome.proposalsAcked > 0)
+    }
+
+    /// Seeds `start..<start+count`, stopping at the first failure (replayed with tracing on).
+    static func runSeeds(start: UInt64, count: UInt64, traceLines: Int) -> (report: String, failure: String?, proposalsAcked: Int) {
         var totals = SimulationReport()
         var worstLivenessSeed: UInt64 = 0
-        installCrashNote()
         for seed in start..<(start + count) {
             crashNote = Array("\nraft simulation trapped at seed \(seed); replay: RUNNEL_SIM_START=\(seed) RUNNEL_SIM_SEEDS=1 make sim\n".utf8)
             switch ClusterSimulation.run(seed: seed) {
@@ -88,19 +109,17 @@ private func installCrashNote() {
                 // Replay with tracing for the last events before the violation.
                 var traced = SimulationOptions()
                 traced.trace = true
-                traced.traceLimit = Int(Self.environment("RUNNEL_SIM_TRACE_LINES") ?? 300)
+                traced.traceLimit = traceLines
                 let detail: String
                 if case .failure(let tf) = ClusterSimulation.run(seed: seed, options: traced) {
                     detail = tf.description
                 } else {
                     detail = failure.description + "\n  (did not reproduce with tracing on)"
                 }
-                print(detail)
-                Issue.record("Raft simulation failed: \(failure.invariant) at seed \(seed); replay: \(failure.replay)")
-                return
+                return (detail, "Raft simulation failed: \(failure.invariant) at seed \(seed); replay: \(failure.replay)", totals.proposalsAcked)
             }
         }
-        print("raft simulation: seeds \(start)..<\(start + count): acked=\(totals.proposalsAcked) reads=\(totals.readsCompleted) crashes=\(totals.crashes) snapshots installed=\(totals.snapshotsInstalled) membership changes=\(totals.membershipChanges) elections=\(totals.leaderElections) worst liveness=\(totals.livenessStepsToCommit) steps (seed \(worstLivenessSeed))")
-        #expect(totals.proposalsAcked > 0)
+        let report = "raft simulation: seeds \(start)..<\(start + count): acked=\(totals.proposalsAcked) reads=\(totals.readsCompleted) crashes=\(totals.crashes) snapshots installed=\(totals.snapshotsInstalled) membership changes=\(totals.membershipChanges) elections=\(totals.leaderElections) worst liveness=\(totals.livenessStepsToCommit) steps (seed \(worstLivenessSeed))"
+        return (report, nil, totals.proposalsAcked)
     }
 }

@@ -37,13 +37,7 @@ public final class HTTPTestClient: @unchecked Sendable {
     public init(host: String = "127.0.0.1", port: Int, trustRoot: String? = nil) async throws {
         self.host = host
         self.port = port
-        var sslContext: NIOSSLContext?
-        if let trustRoot {
-            var tls = TLSConfiguration.makeClientConfiguration()
-            tls.trustRoots = .file(trustRoot)
-            tls.applicationProtocols = ["http/1.1"]
-            sslContext = try NIOSSLContext(configuration: tls)
-        }
+        let sslContext = try trustRoot.map(NIOSSLContext.testClient(trusting:))
         channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .connect(host: host, port: port) { channel in
@@ -141,5 +135,16 @@ public final class HTTPTestClient: @unchecked Sendable {
     public func close() async {
         outbound.finish()
         try? await channel.channel.close()
+    }
+}
+
+extension NIOSSLContext {
+    /// A TLS client context that trusts only the PEM certificate(s) in `trustRoot` and offers
+    /// HTTP/1.1 by ALPN, for tests that talk to a server with a throwaway certificate.
+    static func testClient(trusting trustRoot: String) throws -> NIOSSLContext {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.trustRoots = .file(trustRoot)
+        tls.applicationProtocols = ["http/1.1"]
+        return try NIOSSLContext(configuration: tls)
     }
 }

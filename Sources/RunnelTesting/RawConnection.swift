@@ -13,13 +13,7 @@ public final class RawConnection: @unchecked Sendable {
     /// Connects to `host:port`; with `trustRoot` (a PEM file) the connection is TLS with ALPN
     /// `http/1.1`, and the server's certificate must chain to that root.
     public init(host: String = "127.0.0.1", port: Int, trustRoot: String? = nil) async throws {
-        var sslContext: NIOSSLContext?
-        if let trustRoot {
-            var tls = TLSConfiguration.makeClientConfiguration()
-            tls.trustRoots = .file(trustRoot)
-            tls.applicationProtocols = ["http/1.1"]
-            sslContext = try NIOSSLContext(configuration: tls)
-        }
+        let sslContext = try trustRoot.map(NIOSSLContext.testClient(trusting:))
         channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .connect(host: host, port: port) { channel in

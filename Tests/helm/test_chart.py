@@ -329,6 +329,7 @@ class Variants(unittest.TestCase):
         self.assertEqual(env["LISTEN_HOST"], "::")
         self.assertEqual(env["RUNNEL_MAX_BODY_BYTES"], "16777216")
         self.assertEqual(env["RUNNEL_LONG_POLL_TIMEOUT"], "55")
+        self.assertEqual(env["RUNNEL_SSE_WRITE_TIMEOUT"], "20")
         self.assertEqual(env["RUNNEL_LOG_LEVEL"], "notice")
         self.assertEqual(env["TZ"], "UTC")
         self.assertEqual(c["args"], ["--read-chunk-bytes", "1048576"])

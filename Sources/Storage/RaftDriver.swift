@@ -164,9 +164,12 @@ final class RaftDriver: @unchecked Sendable {
     private func nextWork() -> Inbox? {
         lock.lock()
         defer { lock.unlock() }
-        while inbox.isEmpty && !stopping && failure == nil && Waiters.now() < nextTick {
-            let wait = Double(nextTick - Waiters.now()) / 1e9
-            _ = lock.wait(until: Date(timeIntervalSinceNow: max(wait, 0)))
+        while inbox.isEmpty && !stopping && failure == nil {
+            // One reading of the clock: reading it again after the comparison could pass
+            // `nextTick` in between and underflow the subtraction.
+            let now = Waiters.now()
+            guard now < nextTick else { break }
+            _ = lock.wait(until: Date(timeIntervalSinceNow: Double(nextTick - now) / 1e9))
         }
         if stopping || failure != nil { return nil }
         // Adaptive linger (leader only): when fewer proposals wait than the last entry carried,

@@ -75,7 +75,7 @@ struct Serve: AsyncParsableCommand {
         let nodeID = UInt64(Env.value(nodeId.map(String.init), "RUNNEL_NODE_ID", default: "1")) ?? 0
         guard nodeID > 0 else { throw ValidationError("--node-id must be a positive integer") }
         logger[metadataKey: "node.id"] = "\(nodeID)"
-        if let files = Self.raiseOpenFileLimit() {
+        if let files = raiseOpenFileLimit() {
             logger.info("raised the open file limit", metadata: ["files.limit": "\(files)"])
         }
 
@@ -172,21 +172,6 @@ struct Serve: AsyncParsableCommand {
         store.shutdown()
         await transport.shutdown()
         logger.info("stopped")
-    }
-
-    /// Raises the soft limit on open files to the hard limit, as servers do: every live reader
-    /// holds a socket, and a distribution's default soft limit (often 1024) would refuse
-    /// connections long before memory runs out. Returns the new soft limit, nil if unchanged.
-    static func raiseOpenFileLimit() -> UInt64? {
-        #if canImport(Glibc)
-        var limit = rlimit()
-        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max else { return nil }
-        limit.rlim_cur = limit.rlim_max
-        guard setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return nil }
-        return UInt64(limit.rlim_cur)
-        #else
-        return nil
-        #endif
     }
 
     /// `1=host:port,2=host:port` → ids to addresses; empty for a single node.

@@ -68,7 +68,7 @@ struct BenchClient: Sendable {
             tls = nil
         }
         group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, options.threads))
-        raiseFileLimit()
+        _ = raiseOpenFileLimit()
     }
 
     func shutdown() async {
@@ -132,12 +132,4 @@ extension BenchResponse {
 /// A line to standard error: progress and warnings never mix with results on stdout.
 func progress(_ line: String) {
     FileHandle.standardError.write(Data((line + "\n").utf8))
-}
-
-/// A thousand connections need a thousand descriptors: raise the soft limit to the hard one.
-private func raiseFileLimit() {
-    var limit = rlimit()
-    guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
-    limit.rlim_cur = limit.rlim_max
-    _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
 }

@@ -37,19 +37,10 @@ public final class HTTPTestClient: @unchecked Sendable {
     public init(host: String = "127.0.0.1", port: Int, trustRoot: String? = nil) async throws {
         self.host = host
         self.port = port
-        let sslContext = try trustRoot.map(NIOSSLContext.testClient(trusting:))
-        channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .connect(host: host, port: port) { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    if let sslContext {
-                        let handler = try NIOSSLClientHandler(context: sslContext, serverHostname: nil)
-                        try channel.pipeline.syncOperations.addHandler(handler)
-                    }
-                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
-                    return try NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>(wrappingChannelSynchronously: channel)
-                }
-            }
+        channel = try await testConnection(host: host, port: port, trustRoot: trustRoot) { channel in
+            try channel.pipeline.syncOperations.addHTTPClientHandlers()
+            return try NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>(wrappingChannelSynchronously: channel)
+        }
         inbound = channel.inbound.makeAsyncIterator()
         outbound = channel.outbound
     }
@@ -138,13 +129,27 @@ public final class HTTPTestClient: @unchecked Sendable {
     }
 }
 
-extension NIOSSLContext {
-    /// A TLS client context that trusts only the PEM certificate(s) in `trustRoot` and offers
-    /// HTTP/1.1 by ALPN, for tests that talk to a server with a throwaway certificate.
-    static func testClient(trusting trustRoot: String) throws -> NIOSSLContext {
+/// A loopback test connection to `host:port`: with `trustRoot` (a PEM file) it is TLS, offering
+/// HTTP/1.1 by ALPN and trusting only that root; `configure` adds the rest of the pipeline.
+func testConnection<Output: Sendable>(
+    host: String, port: Int, trustRoot: String?,
+    _ configure: @escaping @Sendable (any Channel) throws -> Output
+) async throws -> Output {
+    var sslContext: NIOSSLContext?
+    if let trustRoot {
         var tls = TLSConfiguration.makeClientConfiguration()
         tls.trustRoots = .file(trustRoot)
         tls.applicationProtocols = ["http/1.1"]
-        return try NIOSSLContext(configuration: tls)
+        sslContext = try NIOSSLContext(configuration: tls)
     }
+    return try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        .channelOption(.socketOption(.tcp_nodelay), value: 1)
+        .connect(host: host, port: port) { [sslContext] channel in
+            channel.eventLoop.makeCompletedFuture {
+                if let sslContext {
+                    try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: sslContext, serverHostname: nil))
+                }
+                return try configure(channel)
+            }
+        }
 }

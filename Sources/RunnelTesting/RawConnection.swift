@@ -1,6 +1,4 @@
 import NIOCore
-import NIOPosix
-import NIOSSL
 
 /// A raw byte connection to a server, plain TCP or TLS, for tests that read a response as
 /// it arrives, byte for byte as the server framed it (SSE, chunked encoding). Not for
@@ -13,17 +11,9 @@ public final class RawConnection: @unchecked Sendable {
     /// Connects to `host:port`; with `trustRoot` (a PEM file) the connection is TLS with ALPN
     /// `http/1.1`, and the server's certificate must chain to that root.
     public init(host: String = "127.0.0.1", port: Int, trustRoot: String? = nil) async throws {
-        let sslContext = try trustRoot.map(NIOSSLContext.testClient(trusting:))
-        channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .connect(host: host, port: port) { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    if let sslContext {
-                        try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: sslContext, serverHostname: nil))
-                    }
-                    return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
-                }
-            }
+        channel = try await testConnection(host: host, port: port, trustRoot: trustRoot) { channel in
+            try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+        }
         inbound = channel.inbound.makeAsyncIterator()
         outbound = channel.outbound
     }

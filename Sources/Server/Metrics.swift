@@ -17,10 +17,9 @@ public final class RunnelMetrics: Sendable {
     private let liveReaders: Gauge
     private let streams: Gauge
     private let proposedCommands: Counter
-    private let syncedEntries: Counter
-    private let logSyncs: Counter
-    /// The storage counters at the last render; the Prometheus counters advance by the difference.
-    private let lastStatistics = Mutex(CommitStatistics())
+    /// The storage's count of proposed commands at the last render; the counter advances by
+    /// the difference.
+    private let lastProposed = Mutex<UInt64>(0)
     private let sseWriteTimeouts: Counter
 
     static let latencyBuckets: [Duration] = [
@@ -50,16 +49,11 @@ public final class RunnelMetrics: Sendable {
                                                            helpText: "Long-poll and SSE readers waiting for data."))
         streams = registry.makeGauge(descriptor: .init(namespace: "runnel", metricName: "streams",
                                                        helpText: "Streams stored on this node, soft-deleted ones included."))
-        // Their ratios say how well group commit works: commands per entry and per fsync.
+        // Over runnel_entries_per_sync's _sum (entries) and _count (synced writes): commands
+        // per entry and per fsync, i.e. how well group commit works.
         proposedCommands = registry.makeCounter(descriptor: .init(
             namespace: "runnel", metricName: "proposed_commands", unitName: "total",
             helpText: "Commands this node proposed as leader, forwarded ones included."))
-        syncedEntries = registry.makeCounter(descriptor: .init(
-            namespace: "runnel", metricName: "log_synced_entries", unitName: "total",
-            helpText: "Log entries written by synced log writes."))
-        logSyncs = registry.makeCounter(descriptor: .init(
-            namespace: "runnel", metricName: "log_syncs", unitName: "total",
-            helpText: "Synced log writes."))
         sseWriteTimeouts = registry.makeCounter(
             descriptor: .init(namespace: "runnel", metricName: "sse_write_timeouts", unitName: "total",
                               helpText: "SSE connections closed because the reader did not read within --sse-write-timeout."))
@@ -99,15 +93,13 @@ public final class RunnelMetrics: Sendable {
         role.set(status.role == .leader ? 1.0 : 0.0)
         liveReaders.set(Double(waiters.count))
         streams.set(Double(store.streamCount))
-        // Read under the lock, so that concurrent renders see increasing snapshots.
-        let (before, now) = lastStatistics.withLock { last in
-            let now = store.statistics
+        // Read under the lock, so that concurrent renders see increasing counts.
+        let proposed = lastProposed.withLock { last in
+            let now = store.statistics.commands
             defer { last = now }
-            return (last, now)
+            return now - last
         }
-        proposedCommands.increment(by: Int64(now.commands - before.commands))
-        syncedEntries.increment(by: Int64(now.entries - before.entries))
-        logSyncs.increment(by: Int64(now.syncs - before.syncs))
+        proposedCommands.increment(by: Int64(proposed))
         return registry.emitToBuffer()
     }
 }

@@ -65,8 +65,6 @@ public struct CommitStatistics: Sendable {
     /// Synced log writes and their total duration.
     public var syncs: UInt64 = 0
     public var syncNanoseconds: UInt64 = 0
-
-    public init() {}
 }
 
 /// A node: its Raft log and applied state in one RocksDB, the Raft driver, and the published

@@ -34,10 +34,9 @@ import Testing
         #expect(text.contains("runnel_raft_applied_index 3"))
         #expect(text.contains("runnel_raft_is_leader 1"))
         #expect(text.contains("runnel_raft_term 1"))
-        // Create and append, each proposed by this leader; 3 entries in at most 3 synced writes.
+        // Create and append, each proposed by this leader; with the no-op, 3 entries synced.
         #expect(text.contains("runnel_proposed_commands_total 2"))
-        #expect(text.contains("runnel_log_synced_entries_total 3"))
-        #expect(text.contains("runnel_log_syncs_total"))
+        #expect(text.contains("runnel_entries_per_sync_sum 3"))
         await client.close()
     }
 

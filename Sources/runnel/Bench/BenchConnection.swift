@@ -58,10 +58,6 @@ struct BenchConnection: Sendable {
             }
     }
 
-    static func connect(to target: BenchTarget, on eventLoop: any EventLoop, tls: NIOSSLContext?) async throws -> BenchConnection {
-        try await connect(to: target, on: eventLoop, tls: tls).get()
-    }
-
     /// A request head with `Host` and, for a body, `Content-Length` set.
     func head(_ method: HTTPMethod, _ uri: String, contentType: String? = nil, bodyLength: Int? = nil) -> HTTPRequestHead {
         var head = HTTPRequestHead(version: .http1_1, method: method, uri: uri)

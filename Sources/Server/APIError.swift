@@ -26,7 +26,7 @@ struct APIError: Error {
         case .producerStaleEpoch: .forbidden
         case .preconditionFailed: .preconditionFailed
         case .invalidBucket, .producerEpochSeq, .emptyBody, .emptyJSONArray, .invalidJSON,
-             .forkOffsetInvalid, .forkSubOffsetInvalid: .badRequest
+             .forkOffsetInvalid, .forkSubOffsetInvalid, .invalidCommand, .invalidProducerID: .badRequest
         default: .conflict
         }
         self.init(status, error.code.rawValue, error.message)

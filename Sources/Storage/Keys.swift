@@ -25,6 +25,7 @@ enum Keys {
     static let nextStreamID: [UInt8] = [0x02]
     static let bucketPrefix: [UInt8] = [0x03]
     static let streamPrefix: [UInt8] = [0x04]
+    static let producerPrefix: [UInt8] = [0x05]
 
     static func bucket(_ name: String) -> [UInt8] { bucketPrefix + Array(name.utf8) }
 
@@ -33,9 +34,24 @@ enum Keys {
 
     static func streamsOfBucket(_ bucket: String) -> [UInt8] { streamPrefix + Array(bucket.utf8) + [0x00] }
 
+    /// A producer's row: `0x05 ‖ stream incarnation ‖ producer id bytes`, so an incarnation's
+    /// producers are one range (deleted with it) and an append rewrites only its producer.
+    static func producer(_ streamID: UInt64, _ id: ProducerID) -> [UInt8] {
+        producers(of: streamID) + Array(id.value.utf8)
+    }
+    static func producers(of streamID: UInt64) -> [UInt8] { producerPrefix + be64(streamID) }
+    /// The end of an incarnation's producer rows: the next incarnation's prefix.
+    static func producersEnd(of streamID: UInt64) -> [UInt8] {
+        streamID == .max ? producerPrefix + be64(streamID) + [0xFF] : producers(of: streamID + 1)
+    }
+
     // payloads: stream incarnation ‖ position.
     static func unit(_ streamID: UInt64, _ position: UInt64) -> [UInt8] { be64(streamID) + be64(position) }
     static func units(of streamID: UInt64) -> [UInt8] { be64(streamID) }
+    /// The end of an incarnation's units: the next incarnation's prefix (checked at the top id).
+    static func unitsEnd(of streamID: UInt64) -> [UInt8] {
+        streamID == .max ? be64(streamID) + [UInt8](repeating: 0xFF, count: 9) : be64(streamID + 1)
+    }
 
     static func be64(_ v: UInt64) -> [UInt8] {
         [UInt8(v >> 56), UInt8((v >> 48) & 0xFF), UInt8((v >> 40) & 0xFF), UInt8((v >> 32) & 0xFF),

@@ -15,27 +15,63 @@ public final class StateStore: Sendable {
     }
 
     /// Rebuilds the state machine from `meta` and returns it with the index it reflects.
+    ///
+    /// Data dirs written by earlier versions keep opening: version-1 stream rows carry their
+    /// producers inline and are rewritten in today's form (a row plus one row per producer);
+    /// a row stored under a key that is not its own path's bytes (written by versions that
+    /// keyed streams by Unicode equivalence) moves to its own key; bucket stream counts are
+    /// recounted from the rows. The rewrite is one batch, before anything is applied.
     public func load() throws(StorageError) -> (model: StreamModel, appliedIndex: UInt64) {
         do {
             let applied = try db.get(Keys.appliedIndex, in: meta).map { Keys.readBE64($0) } ?? 0
             let nextID = try db.get(Keys.nextStreamID, in: meta).map { Keys.readBE64($0) } ?? 1
-            var buckets: [BucketMeta] = []
+            var buckets: [String: BucketMeta] = [:]
             for (key, value) in try db.scan(meta, range: .prefix(Keys.bucketPrefix)) {
-                do { buckets.append(try Codec.decodeBucket(value)) } catch {
+                do {
+                    let bucket = try Codec.decodeBucket(value)
+                    buckets[bucket.name] = bucket
+                } catch {
                     throw StorageError(error, "bucket row \(key)")
                 }
             }
-            var streams: [StreamMeta] = []
+            let repair = WriteBatch()
+            var needsRepair = false
+            var streams: [StreamPath: StreamMeta] = [:]
             let iterator = db.makeIterator(meta, range: .prefix(Keys.streamPrefix))
             iterator.seekToFirst()
             while iterator.isValid {
-                do { streams.append(try Codec.decodeStreamMeta(iterator.value)) } catch {
-                    throw StorageError(error, "stream row")
+                let (key, value) = (iterator.key, iterator.value)
+                let stream: StreamMeta
+                do { stream = try Codec.decodeStreamMeta(value) } catch { throw StorageError(error, "stream row") }
+                let ownKey = Keys.stream(stream.path)
+                if key != ownKey {
+                    repair.delete(key, in: meta)
+                    needsRepair = true
                 }
+                if key != ownKey || value.first == 1 {
+                    repair.put(ownKey, Codec.encode(stream), in: meta)
+                    for (id, state) in stream.producers {
+                        repair.put(Keys.producer(stream.id, id), Codec.encode(state), in: meta)
+                    }
+                    needsRepair = true
+                }
+                streams[stream.path] = stream
                 iterator.next()
             }
             try iterator.checkError()
-            return (StreamModel(buckets: buckets, streams: streams, nextStreamID: nextID), applied)
+            try attachProducers(to: &streams)
+
+            var counts: [String: UInt64] = [:]
+            for path in streams.keys { counts[path.bucket, default: 0] += 1 }
+            for (name, var bucket) in buckets where bucket.streamCount != counts[name, default: 0] {
+                bucket.streamCount = counts[name, default: 0]
+                buckets[name] = bucket
+                repair.put(Keys.bucket(name), Codec.encode(bucket), in: meta)
+                needsRepair = true
+            }
+            if needsRepair { try db.write(repair, sync: true) }
+            let model = StreamModel(buckets: Array(buckets.values), streams: Array(streams.values), nextStreamID: nextID)
+            return (model, applied)
         } catch let error as RocksDBError {
             throw StorageError(error)
         } catch let error as StorageError {
@@ -45,22 +81,53 @@ public final class StateStore: Sendable {
         }
     }
 
+    /// Reads every producer row into its stream's `producers`.
+    private func attachProducers(to streams: inout [StreamPath: StreamMeta]) throws {
+        var pathByID: [UInt64: StreamPath] = [:]
+        for (path, stream) in streams { pathByID[stream.id] = path }
+        let iterator = db.makeIterator(meta, range: .prefix(Keys.producerPrefix))
+        iterator.seekToFirst()
+        while iterator.isValid {
+            let key = iterator.key
+            guard key.count > 9, let name = String(validating: key[9...], as: UTF8.self) else {
+                throw StorageError(.corruption, "producer row with a malformed key")
+            }
+            let state: ProducerState
+            do { state = try Codec.decodeProducer(iterator.value) } catch { throw StorageError(error, "producer row") }
+            if let path = pathByID[Keys.readBE64(key, at: 1)] {
+                streams[path]?.producers[ProducerID(name)] = state
+            }
+            iterator.next()
+        }
+        try iterator.checkError()
+    }
+
     /// Writes what a batch of applied commands changed, and the new applied index, in one
     /// atomic write batch. It is not fsynced: the log is, and replay from the applied index
     /// rebuilds anything lost (design.md "Storage layout").
     public func persist(_ effects: ApplyEffects, model: StreamModel, appliedIndex: UInt64) throws(StorageError) {
         let batch = WriteBatch()
         for id in effects.removedStreamIDs {
-            batch.deleteRange(from: Keys.units(of: id), to: Keys.units(of: id + 1), in: payloads)
+            batch.deleteRange(from: Keys.units(of: id), to: Keys.unitsEnd(of: id), in: payloads)
+            batch.deleteRange(from: Keys.producers(of: id), to: Keys.producersEnd(of: id), in: meta)
         }
         for unit in effects.units {
             batch.put(Keys.unit(unit.streamID, unit.position), unit.bytes, in: payloads)
         }
         for path in effects.changedStreams {
             if let stream = model.streams[path] {
-                batch.put(Keys.stream(path), Codec.encode(stream), in: meta)
+                // Keyed by the stored path itself: the map is bytewise, so it is `path`'s bytes.
+                batch.put(Keys.stream(stream.path), Codec.encode(stream), in: meta)
             } else {
                 batch.delete(Keys.stream(path), in: meta)
+            }
+        }
+        for row in effects.changedProducers {
+            let key = Keys.producer(row.streamID, row.producer)
+            if let state = model.stream(id: row.streamID)?.producers[row.producer] {
+                batch.put(key, Codec.encode(state), in: meta)
+            } else {
+                batch.delete(key, in: meta)
             }
         }
         for name in effects.changedBuckets {

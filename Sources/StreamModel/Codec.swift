@@ -3,6 +3,9 @@
 /// versions they do not know instead of guessing.
 public enum Codec {
     static let version: UInt8 = 1
+    /// Stream rows: version 1 held every producer's state inline; version 2 (written since)
+    /// holds none, producers have rows of their own (`encode(_: ProducerState)`).
+    static let streamRowVersion: UInt8 = 2
 
     // MARK: Commands
 
@@ -108,7 +111,7 @@ public enum Codec {
 
     public static func encode(_ meta: StreamMeta) -> [UInt8] {
         var w = ByteWriter(capacity: 128)
-        w.u8(version)
+        w.u8(streamRowVersion)
         w.u64(meta.id)
         encode(meta.path, into: &w)
         w.string(meta.contentType)
@@ -118,11 +121,6 @@ public enum Codec {
         encode(meta.tail, into: &w)
         w.bool(meta.closed)
         if let p = meta.closedBy { w.u8(1); w.string(p.id); w.u64(p.epoch); w.u64(p.seq) } else { w.u8(0) }
-        // Producers sorted by id so equal states encode to equal bytes.
-        w.varint(UInt64(meta.producers.count))
-        for (id, state) in meta.producers.sorted(by: { $0.key < $1.key }) {
-            w.string(id); w.u64(state.epoch); w.u64(state.lastSeq)
-        }
         optionalString(meta.lastStreamSeq, into: &w)
         if let fork = meta.fork {
             w.u8(1)
@@ -139,9 +137,14 @@ public enum Codec {
         return w.bytes
     }
 
+    /// Decodes a stream row of either version; a version-1 row brings its producers inline
+    /// (their `lastUsedAt` is the stream's last write), a version-2 row none.
     public static func decodeStreamMeta(_ bytes: [UInt8]) throws(DecodingError) -> StreamMeta {
         var r = ByteReader(bytes)
-        guard try r.u8() == version else { throw DecodingError("unknown stream metadata version") }
+        let rowVersion = try r.u8()
+        guard rowVersion == 1 || rowVersion == streamRowVersion else {
+            throw DecodingError("unknown stream metadata version")
+        }
         let id = try r.u64()
         let path = try decodePath(&r)
         let contentType = try r.string()
@@ -151,12 +154,14 @@ public enum Codec {
         let tail = try decodeOffset(&r)
         let closed = try r.bool()
         let closedBy: ProducerTuple? = try r.bool() ? ProducerTuple(id: try r.string(), epoch: try r.u64(), seq: try r.u64()) : nil
-        let producerCount = try r.varint()
-        guard producerCount <= UInt64(r.remaining) else { throw DecodingError("bad producer count") }
-        var producers: [String: ProducerState] = [:]
-        for _ in 0..<producerCount {
-            let pid = try r.string()
-            producers[pid] = ProducerState(epoch: try r.u64(), lastSeq: try r.u64())
+        var producers: [ProducerID: ProducerState] = [:]
+        if rowVersion == 1 {
+            let producerCount = try r.varint()
+            guard producerCount <= UInt64(r.remaining) else { throw DecodingError("bad producer count") }
+            for _ in 0..<producerCount {
+                let pid = ProducerID(try r.string())
+                producers[pid] = ProducerState(epoch: try r.u64(), lastSeq: try r.u64(), lastUsedAt: lastWriteAt)
+            }
         }
         let lastStreamSeq = try optionalString(&r)
         var fork: ForkOrigin?
@@ -170,6 +175,22 @@ public enum Codec {
                           lastWriteAt: lastWriteAt, lastAccessAt: lastAccessAt, base: base, tail: tail, closed: closed,
                           closedBy: closedBy, producers: producers, lastStreamSeq: lastStreamSeq, fork: fork,
                           forkCount: forkCount, softDeleted: softDeleted)
+    }
+
+    /// A producer's row (its id is in the key).
+    public static func encode(_ producer: ProducerState) -> [UInt8] {
+        var w = ByteWriter(capacity: 25)
+        w.u8(version)
+        w.u64(producer.epoch)
+        w.u64(producer.lastSeq)
+        w.i64(producer.lastUsedAt)
+        return w.bytes
+    }
+
+    public static func decodeProducer(_ bytes: [UInt8]) throws(DecodingError) -> ProducerState {
+        var r = ByteReader(bytes)
+        guard try r.u8() == version else { throw DecodingError("unknown producer row version") }
+        return ProducerState(epoch: try r.u64(), lastSeq: try r.u64(), lastUsedAt: try r.i64())
     }
 
     public static func encode(_ bucket: BucketMeta) -> [UInt8] {

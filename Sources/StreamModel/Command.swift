@@ -14,7 +14,7 @@ public enum Body: Hashable, Sendable {
     }
 }
 
-/// An idempotent producer's tuple (protocol §4.1).
+/// An idempotent producer's tuple (protocol §4.1). The id compares by its bytes.
 public struct ProducerTuple: Hashable, Sendable {
     public var id: String
     public var epoch: UInt64
@@ -24,6 +24,18 @@ public struct ProducerTuple: Hashable, Sendable {
         self.id = id
         self.epoch = epoch
         self.seq = seq
+    }
+
+    public var key: ProducerID { ProducerID(id) }
+
+    public static func == (a: ProducerTuple, b: ProducerTuple) -> Bool {
+        a.key == b.key && a.epoch == b.epoch && a.seq == b.seq
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(key)
+        hasher.combine(epoch)
+        hasher.combine(seq)
     }
 }
 

@@ -1,5 +1,10 @@
 /// The address of a stream in the model: a bucket and a stream name inside it (api.md §1).
 /// Every route family maps onto this pair.
+///
+/// Identity is bytes (api.md §1, style.md "Robustness"): two paths are equal, hash alike and
+/// sort by their UTF-8 bytes, never by Swift `String` equality, which folds canonically
+/// equivalent spellings (`café` in NFC and NFD) into one. RocksDB keys, listings and the
+/// in-memory maps therefore agree on what one name is.
 public struct StreamPath: Hashable, Sendable, Comparable, CustomStringConvertible {
     public var bucket: String
     public var name: String
@@ -9,11 +14,42 @@ public struct StreamPath: Hashable, Sendable, Comparable, CustomStringConvertibl
         self.name = name
     }
 
+    public static func == (a: StreamPath, b: StreamPath) -> Bool {
+        a.bucket.utf8.elementsEqual(b.bucket.utf8) && a.name.utf8.elementsEqual(b.name.utf8)
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        Bytewise.hash(bucket, into: &hasher)
+        Bytewise.hash(name, into: &hasher)
+    }
+
+    /// Bucket bytes, then name bytes: the order of the stream rows' RocksDB keys
+    /// (`bucket ‖ 0x00 ‖ name`, and bucket names never hold `0x00`).
     public static func < (a: StreamPath, b: StreamPath) -> Bool {
-        (a.bucket, a.name) < (b.bucket, b.name)
+        if !a.bucket.utf8.elementsEqual(b.bucket.utf8) {
+            return a.bucket.utf8.lexicographicallyPrecedes(b.bucket.utf8)
+        }
+        return a.name.utf8.lexicographicallyPrecedes(b.name.utf8)
     }
 
     public var description: String { bucket + "/" + name }
+}
+
+/// Comparison and hashing of strings by their UTF-8 bytes, for every name that is an
+/// identity (stream paths, producer ids).
+public enum Bytewise {
+    /// Hashes the UTF-8 bytes of `string` and its length (so concatenations stay distinct).
+    public static func hash(_ string: String, into hasher: inout Hasher) {
+        let utf8 = string.utf8
+        hasher.combine(utf8.count)
+        if utf8.withContiguousStorageIfAvailable({ hasher.combine(bytes: UnsafeRawBufferPointer($0)) }) == nil {
+            for byte in utf8 { hasher.combine(byte) }
+        }
+    }
+
+    public static func equal(_ a: String, _ b: String) -> Bool { a.utf8.elementsEqual(b.utf8) }
+
+    public static func less(_ a: String, _ b: String) -> Bool { a.utf8.lexicographicallyPrecedes(b.utf8) }
 }
 
 /// Naming rules for buckets and streams (api.md §1).
@@ -22,6 +58,15 @@ public enum Identifiers {
     public static let defaultBucket = "_default"
     public static let maxStreamNameBytes = 255
     public static let maxBucketNameBytes = 64
+    /// The longest `Producer-Id`, in UTF-8 bytes. Producer state is kept per stream for every
+    /// producer (protocol §4.1), so an id's size is memory and disk held on the server.
+    public static let maxProducerIDBytes = 256
+
+    /// 1 to `maxProducerIDBytes` bytes (the value is already valid UTF-8: it is a `String`).
+    public static func isValidProducerID(_ id: String) -> Bool {
+        let count = id.utf8.count
+        return count > 0 && count <= maxProducerIDBytes
+    }
 
     /// `^[a-z0-9_-]{1,64}$`.
     public static func isValidBucket(_ name: String) -> Bool {

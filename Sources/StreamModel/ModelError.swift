@@ -31,6 +31,10 @@ public struct ModelError: Error, Hashable, Sendable, CustomStringConvertible {
             case offsetGone = "offset_gone"
             case snapshotNotFound = "snapshot_not_found"
             case snapshotConflict = "snapshot_conflict"
+            case invalidCommand = "invalid_command"
+            case invalidProducerID = "invalid_producer_id"
+            case producerLimit = "producer_limit_exceeded"
+            case capacityExhausted = "capacity_exhausted"
         }
         fileprivate let value: Value
         public var description: String { value.rawValue }
@@ -59,6 +63,13 @@ public struct ModelError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let offsetGone = Code(value: .offsetGone)
         public static let snapshotNotFound = Code(value: .snapshotNotFound)
         public static let snapshotConflict = Code(value: .snapshotConflict)
+        /// A command whose fields no valid request produces (names, numbers out of range).
+        public static let invalidCommand = Code(value: .invalidCommand)
+        public static let invalidProducerID = Code(value: .invalidProducerID)
+        /// A new producer on a stream that already remembers `ProducerLimits.maxPerStream`.
+        public static let producerLimit = Code(value: .producerLimit)
+        /// A counter or offset would pass its largest value.
+        public static let capacityExhausted = Code(value: .capacityExhausted)
 
         /// Recovers a code from its string form (used when results cross the wire).
         public init?(rawValue: String) {

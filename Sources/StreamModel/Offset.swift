@@ -15,6 +15,10 @@ public struct Offset: Hashable, Comparable, Sendable, CustomStringConvertible {
     /// The tail of an empty stream: `0000000000000000_0000000000000000`.
     public static let zero = Offset(position: 0)
 
+    /// The largest position the model mints (16 decimal digits), so every minted offset has
+    /// the fixed width that makes offsets sort as strings (protocol §8.1).
+    public static let maxPosition: UInt64 = 9_999_999_999_999_999
+
     public static func < (a: Offset, b: Offset) -> Bool {
         (a.epoch, a.position) < (b.epoch, b.position)
     }

@@ -2,6 +2,49 @@
 public struct ProducerState: Hashable, Sendable {
     public var epoch: UInt64
     public var lastSeq: UInt64
+    /// Leader time of the producer's last accepted write: producers idle for longer than
+    /// `ProducerLimits.idleExpiryMilliseconds` are forgotten.
+    public var lastUsedAt: Int64
+
+    public init(epoch: UInt64, lastSeq: UInt64, lastUsedAt: Int64) {
+        self.epoch = epoch
+        self.lastSeq = lastSeq
+        self.lastUsedAt = lastUsedAt
+    }
+
+    /// Whether the producer has been idle past `ProducerLimits.idleExpiryMilliseconds` at `now`.
+    public func isIdle(at now: Int64) -> Bool {
+        let (deadline, overflow) = lastUsedAt.addingReportingOverflow(ProducerLimits.idleExpiryMilliseconds)
+        return !overflow && now >= deadline
+    }
+}
+
+/// A producer's id as a key: equal, hashed and ordered by its UTF-8 bytes (api.md §1), so
+/// `Producer-Id`s that differ in bytes are different producers whatever Unicode says.
+public struct ProducerID: Hashable, Comparable, Sendable, CustomStringConvertible, ExpressibleByStringLiteral {
+    public let value: String
+
+    public init(_ value: String) { self.value = value }
+    public init(stringLiteral value: String) { self.value = value }
+
+    public static func == (a: ProducerID, b: ProducerID) -> Bool { Bytewise.equal(a.value, b.value) }
+    public func hash(into hasher: inout Hasher) { Bytewise.hash(value, into: &hasher) }
+    public static func < (a: ProducerID, b: ProducerID) -> Bool { Bytewise.less(a.value, b.value) }
+    public var description: String { value }
+}
+
+/// Bounds on idempotent-producer state, constants of the replicated state machine (every
+/// replica must decide alike, so they are not per-node settings). docs/architecture.md
+/// "Producers" documents them.
+public enum ProducerLimits {
+    /// Producers remembered per stream. A new producer beyond it is refused
+    /// (`producer_limit_exceeded`, 409) unless an idle producer can be forgotten first.
+    public static let maxPerStream = 1024
+    /// A producer with no accepted write for this long is forgotten: its next write must
+    /// start again at `Producer-Seq` 0, like a new producer (7 days).
+    public static let idleExpiryMilliseconds: Int64 = 7 * 24 * 3600 * 1000
+    /// The largest `Producer-Epoch` and `Producer-Seq` (2^53 − 1, what JSON clients can hold).
+    public static let maxNumber: UInt64 = (1 << 53) - 1
 }
 
 /// Where a fork came from (protocol §3.1).
@@ -37,7 +80,7 @@ public struct StreamMeta: Hashable, Sendable {
     public var closed: Bool
     /// The producer tuple whose request closed the stream, so its retry is a duplicate.
     public var closedBy: ProducerTuple?
-    public var producers: [String: ProducerState]
+    public var producers: [ProducerID: ProducerState]
     /// The last `Stream-Seq`, compared bytewise (scoped per stream).
     public var lastStreamSeq: String?
     public var fork: ForkOrigin?

@@ -39,14 +39,16 @@ extension StreamModel {
 
         var producerState: ProducerState?
         if let producer = request.producer {
-            switch try checkProducer(producer, meta: meta) {
+            switch try checkProducer(producer, meta: meta, now: now) {
             case .duplicate(let state):
                 return AppendOutcome(nextOffset: meta.tail, closed: meta.closed, producerEpoch: state.epoch,
                                      producerSeq: state.lastSeq, duplicate: true, wroteData: false)
             case .accept:
-                producerState = ProducerState(epoch: producer.epoch, lastSeq: producer.seq)
+                producerState = ProducerState(epoch: producer.epoch, lastSeq: producer.seq, lastUsedAt: now)
             }
         }
+        let unit = closeOnly ? [] : StoredUnit.encode(request.body)
+        try Self.ensureRoom(after: meta.tail, adding: unit.count)
 
         if let seq = request.streamSeq {
             if let last = meta.lastStreamSeq, Array(seq.utf8).lexicographicallyPrecedesOrEqual(Array(last.utf8)) {
@@ -55,11 +57,20 @@ extension StreamModel {
             meta.lastStreamSeq = seq
         }
 
-        if !closeOnly {
-            writeUnit(StoredUnit.encode(request.body), to: &meta, effects: &effects)
-        }
         if let producer = request.producer, let producerState {
-            meta.producers[producer.id] = producerState
+            if meta.producers[producer.key] == nil {
+                // A new producer needs a slot: idle ones are forgotten first.
+                forgetIdleProducers(of: &meta, now: now, effects: &effects)
+                guard meta.producers.count < ProducerLimits.maxPerStream else {
+                    throw ModelError(.producerLimit,
+                                     "stream \(request.path) already has \(ProducerLimits.maxPerStream) active producers")
+                }
+            }
+            meta.producers[producer.key] = producerState
+            effects.changedProducers.insert(.init(streamID: meta.id, producer: producer.key))
+        }
+        if !closeOnly {
+            writeUnit(unit, to: &meta, effects: &effects)
         }
         if request.close {
             meta.closed = true
@@ -78,9 +89,10 @@ extension StreamModel {
         case duplicate(ProducerState)
     }
 
-    /// The epoch/sequence rules of idempotent producers (protocol §4.1).
-    func checkProducer(_ producer: ProducerTuple, meta: StreamMeta) throws(ModelError) -> ProducerDecision {
-        guard let state = meta.producers[producer.id] else {
+    /// The epoch/sequence rules of idempotent producers (protocol §4.1). A producer idle
+    /// past `ProducerLimits.idleExpiryMilliseconds` counts as unknown.
+    func checkProducer(_ producer: ProducerTuple, meta: StreamMeta, now: Int64) throws(ModelError) -> ProducerDecision {
+        guard let state = meta.producers[producer.key], !state.isIdle(at: now) else {
             // A new producer starts at seq 0, whatever its epoch.
             guard producer.seq == 0 else { throw sequenceGap(expected: 0, received: producer.seq) }
             return .accept
@@ -97,8 +109,18 @@ extension StreamModel {
             return .accept
         }
         if producer.seq <= state.lastSeq { return .duplicate(state) }
-        if producer.seq == state.lastSeq + 1 { return .accept }
-        throw sequenceGap(expected: state.lastSeq + 1, received: producer.seq)
+        let (expected, overflow) = state.lastSeq.addingReportingOverflow(1)
+        if !overflow && producer.seq == expected { return .accept }
+        throw sequenceGap(expected: overflow ? state.lastSeq : expected, received: producer.seq)
+    }
+
+    /// Forgets `meta`'s producers that have been idle past the expiry, in id order.
+    mutating func forgetIdleProducers(of meta: inout StreamMeta, now: Int64, effects: inout ApplyEffects) {
+        let idle = meta.producers.filter { $0.value.isIdle(at: now) }.keys.sorted()
+        for id in idle {
+            meta.producers[id] = nil
+            effects.changedProducers.insert(.init(streamID: meta.id, producer: id))
+        }
     }
 
     private func sequenceGap(expected: UInt64, received: UInt64) -> ModelError {

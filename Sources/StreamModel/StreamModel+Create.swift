@@ -29,12 +29,21 @@ extension StreamModel {
             throw ModelError(.preconditionFailed, "If-Match given but stream \(path) does not exist")
         }
 
+        // Every check that can fail comes before the first change, so a rejected create
+        // changes nothing (and no counter can overflow half-way).
+        guard nextStreamID < UInt64.max else {
+            throw ModelError(.capacityExhausted, "no stream ids are left")
+        }
+        guard (buckets[path.bucket]?.streamCount ?? 0) < UInt64.max else {
+            throw ModelError(.capacityExhausted, "bucket \(path.bucket) holds the most streams it can count")
+        }
         var meta = StreamMeta(
             id: nextStreamID, path: path, contentType: request.contentType ?? MediaType.octetStream,
             expiry: request.expiry, createdAt: now, lastWriteAt: now, lastAccessAt: now,
             base: .zero, tail: .zero, closed: false, closedBy: nil, producers: [:], lastStreamSeq: nil,
             fork: nil, forkCount: 0, softDeleted: false)
 
+        var forkSource: StreamMeta?
         if let fork = request.fork {
             guard var source = resolve(fork.source, now: now, effects: &effects) else {
                 throw ModelError(.forkSourceNotFound, "fork source \(fork.source) does not exist")
@@ -57,6 +66,9 @@ extension StreamModel {
             if fork.subOffset > 0 && (offset >= source.tail || fork.materializedPrefix.isEmpty) {
                 throw ModelError(.forkSubOffsetInvalid, "no data after the fork offset for a sub-offset to count into")
             }
+            guard source.forkCount < UInt64.max else {
+                throw ModelError(.capacityExhausted, "fork source \(fork.source) has the most forks it can count")
+            }
             meta.contentType = source.contentType
             meta.base = offset
             meta.tail = offset
@@ -65,17 +77,21 @@ extension StreamModel {
             if case .never = request.expiry {
                 meta.expiry = source.expiry  // the fork TTL/expiry table of protocol §3.1
             }
-            if !fork.materializedPrefix.isEmpty {
-                writeUnit(fork.materializedPrefix, to: &meta, effects: &effects)
-            }
             source.forkCount += 1
-            store(source, effects: &effects)
+            forkSource = source
         }
-
         if !request.body.isEmpty {
             try Self.checkBodyForm(request.body, json: meta.isJSON)
-            writeUnit(StoredUnit.encode(request.body), to: &meta, effects: &effects)
         }
+        let prefix = request.fork?.materializedPrefix ?? []
+        let bodyUnit = request.body.isEmpty ? [] : StoredUnit.encode(request.body)
+        try Self.ensureRoom(after: meta.tail, adding: prefix.count)
+        try Self.ensureRoom(after: Offset(position: meta.tail.position + UInt64(prefix.count)), adding: bodyUnit.count)
+
+        // Nothing below can fail.
+        if let forkSource { store(forkSource, effects: &effects) }
+        if !prefix.isEmpty { writeUnit(prefix, to: &meta, effects: &effects) }
+        if !bodyUnit.isEmpty { writeUnit(bodyUnit, to: &meta, effects: &effects) }
         meta.closed = request.closed
         nextStreamID += 1
         store(meta, effects: &effects)
@@ -124,7 +140,8 @@ extension StreamModel {
         }
     }
 
-    /// Stores one data unit at the stream's tail and advances the tail past it.
+    /// Stores one data unit at the stream's tail and advances the tail past it. The caller
+    /// has checked with `ensureRoom` that the tail has room for it.
     mutating func writeUnit(_ bytes: [UInt8], to meta: inout StreamMeta, effects: inout ApplyEffects) {
         effects.units.append(.init(streamID: meta.id, position: meta.tail.position, bytes: bytes))
         meta.tail.position += UInt64(bytes.count)

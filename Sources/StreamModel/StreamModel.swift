@@ -8,10 +8,20 @@ public struct ApplyEffects: Sendable {
         public var bytes: [UInt8]
     }
 
+    /// One producer's row: stored apart from its stream's row, so an append writes only the
+    /// producer that changed (not every producer of the stream).
+    public struct ProducerRow: Hashable, Sendable {
+        public var streamID: UInt64
+        public var producer: ProducerID
+    }
+
     public var units: [UnitWrite] = []
     /// Streams whose metadata changed; if the model no longer has the path, delete its row.
     public var changedStreams: Set<StreamPath> = []
-    /// Incarnations removed for good: their stored units can be deleted.
+    /// Producer states that changed; if the stream no longer has the producer, delete its row.
+    /// (A removed incarnation's producer rows go with `removedStreamIDs`.)
+    public var changedProducers: Set<ProducerRow> = []
+    /// Incarnations removed for good: their stored units and producer rows can be deleted.
     public var removedStreamIDs: [UInt64] = []
     public var changedBuckets: Set<String> = []
     /// Incarnations whose live readers must be woken (new data, closure, deletion).
@@ -20,7 +30,8 @@ public struct ApplyEffects: Sendable {
     public init() {}
 
     public var isEmpty: Bool {
-        units.isEmpty && changedStreams.isEmpty && removedStreamIDs.isEmpty && changedBuckets.isEmpty
+        units.isEmpty && changedStreams.isEmpty && changedProducers.isEmpty && removedStreamIDs.isEmpty
+            && changedBuckets.isEmpty
     }
 }
 
@@ -49,7 +60,8 @@ public struct StreamModel: Sendable {
             self.streams[meta.path] = meta
             pathByID[meta.id] = meta.path
         }
-        self.nextStreamID = max(nextStreamID, (streams.map(\.id).max() ?? 0) + 1)
+        let highest = streams.map(\.id).max() ?? 0
+        self.nextStreamID = max(nextStreamID, highest == .max ? .max : highest + 1)
     }
 
     /// The stream at `path` as a read at `now` sees it: `nil` when absent or expired.
@@ -74,8 +86,14 @@ public struct StreamModel: Sendable {
     }
 
     /// Applies one command at leader time `now` (ms since the Unix epoch).
+    ///
+    /// Total: every command, however malformed (commands come from the log, and a log entry
+    /// is as hostile as the request it came from), yields a result, the same on every
+    /// replica. Nothing here traps: counters use checked arithmetic and a command that would
+    /// overflow one is rejected before it changes anything.
     public mutating func apply(_ command: Command, now: Int64, effects: inout ApplyEffects) -> CommandResult {
         do {
+            try Self.validate(command)
             switch command {
             case .createBucket(let name): return try createBucket(name, now: now, effects: &effects)
             case .deleteBucket(let name): return try deleteBucket(name, effects: &effects)
@@ -151,12 +169,13 @@ public struct StreamModel: Sendable {
         effects.removedStreamIDs.append(meta.id)
         effects.wake.insert(meta.id)
         if var bucket = buckets[meta.path.bucket] {
-            bucket.streamCount -= 1
+            // Saturating: the count is derived bookkeeping, and a removal must never trap.
+            bucket.streamCount = bucket.streamCount.decrementedSaturating()
             buckets[meta.path.bucket] = bucket
             effects.changedBuckets.insert(bucket.name)
         }
         guard let origin = meta.fork, var source = stream(id: origin.sourceID) else { return }
-        source.forkCount -= 1
+        source.forkCount = source.forkCount.decrementedSaturating()
         streams[source.path] = source
         effects.changedStreams.insert(source.path)
         if source.softDeleted && source.forkCount == 0 {
@@ -203,6 +222,13 @@ public struct StreamModel: Sendable {
                 expire(current, effects: &effects)
             }
         }
+        // Idle producers go too (they are otherwise forgotten lazily, see `checkProducer`).
+        let withIdle = streams.values.filter { meta in meta.producers.values.contains { $0.isIdle(at: now) } }
+        for meta in withIdle.sorted(by: { $0.id < $1.id }) {
+            var copy = meta
+            forgetIdleProducers(of: &copy, now: now, effects: &effects)
+            store(copy, effects: &effects)
+        }
         return expired.count
     }
 }
@@ -216,7 +242,7 @@ extension StreamModel {
         streams[path] = meta
         if let meta {
             pathByID[meta.id] = path
-            nextStreamID = max(nextStreamID, meta.id + 1)
+            nextStreamID = max(nextStreamID, meta.id == .max ? .max : meta.id + 1)
         }
     }
 

@@ -98,7 +98,7 @@ struct CommandGenerator {
             var producer: ProducerTuple?
             if rng.chance(40) {
                 let id = rng.pick(["p", "q"])
-                let state = meta?.producers[id]
+                let state = meta?.producers[ProducerID(id)]
                 let epoch = state.map { rng.chance(80) ? $0.epoch : UInt64(rng.below(3)) } ?? UInt64(rng.below(3))
                 let seq = state.map { rng.chance(70) ? $0.lastSeq + 1 : UInt64(rng.below(Int($0.lastSeq) + 3)) }
                     ?? UInt64(rng.below(2))

@@ -118,11 +118,11 @@ import Testing
         var h = Harness()
         h.play(Self.sent3 + [.run(append("s", "d", producer: producer("q", 4, 0)))])
         let meta = try! #require(h.meta("s"))
-        #expect(meta.producers["p"] == ProducerState(epoch: 0, lastSeq: 2))
-        #expect(meta.producers["q"] == ProducerState(epoch: 4, lastSeq: 0))
+        #expect(meta.producers["p"] == ProducerState(epoch: 0, lastSeq: 2, lastUsedAt: t0))
+        #expect(meta.producers["q"] == ProducerState(epoch: 4, lastSeq: 0, lastUsedAt: t0))
         h.play([.run(append("s", "e", close: true, producer: producer("q", 4, 1)))])
         #expect(h.meta("s")?.closedBy == producer("q", 4, 1))
-        #expect(h.meta("s")?.producers["q"] == ProducerState(epoch: 4, lastSeq: 1))
+        #expect(h.meta("s")?.producers["q"] == ProducerState(epoch: 4, lastSeq: 1, lastUsedAt: t0))
     }
 
     @Test func duplicateWritesNoUnits() {

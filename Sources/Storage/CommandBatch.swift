@@ -108,7 +108,7 @@ extension Body {
     var byteCount: Int {
         switch self {
         case .bytes(let b): b.count
-        case .json(let messages): messages.reduce(0) { $0 + $1.count + 4 }
+        case .json(let messages): messages.bytes.count
         }
     }
 }

@@ -254,9 +254,10 @@ public enum Codec {
         case .bytes(let bytes):
             w.u8(0); w.blob(bytes)
         case .json(let messages):
-            w.u8(1)
+            // Tag 1 (a list of blobs, one per message) is what earlier versions wrote.
+            w.u8(2)
             w.varint(UInt64(messages.count))
-            for m in messages { w.blob(m) }
+            w.blob(messages.bytes)
         }
     }
     static func decodeBody(_ r: inout ByteReader) throws(DecodingError) -> Body {
@@ -265,9 +266,14 @@ public enum Codec {
         case 1:
             let count = try r.varint()
             guard count <= UInt64(r.remaining) else { throw DecodingError("bad message count") }
-            var messages: [[UInt8]] = []
-            messages.reserveCapacity(Int(count))
+            var messages = FramedMessages()
             for _ in 0..<count { messages.append(try r.blob()) }
+            return .json(messages)
+        case 2:
+            let count = try r.varint()
+            guard count <= UInt64(r.remaining), let messages = FramedMessages(framed: try r.blob(), count: Int(count)) else {
+                throw DecodingError("malformed framed JSON messages")
+            }
             return .json(messages)
         case let tag: throw DecodingError("unknown body tag \(tag)")
         }

@@ -2,7 +2,7 @@
 /// streams, or the flattened messages of a JSON body (protocol §9).
 public enum Body: Hashable, Sendable {
     case bytes([UInt8])
-    case json([[UInt8]])
+    case json(FramedMessages)
 
     public static let empty = Body.bytes([])
 
@@ -11,6 +11,49 @@ public enum Body: Hashable, Sendable {
         case .bytes(let bytes): bytes.isEmpty
         case .json(let messages): messages.isEmpty
         }
+    }
+}
+
+/// JSON messages in the form a stream stores them (`StoredUnit`): each message's bytes
+/// behind a 4-byte big-endian length, all in one buffer. One buffer instead of an array per
+/// message keeps a body of many tiny messages (`[0,0,0,…]`) within a small multiple of its
+/// own size, and the buffer is the stored unit as is, so applying it copies nothing.
+public struct FramedMessages: Hashable, Sendable, ExpressibleByArrayLiteral {
+    /// The framed bytes.
+    public private(set) var bytes: [UInt8] = []
+    /// The number of messages.
+    public private(set) var count = 0
+
+    public init() {}
+
+    public init(_ messages: [[UInt8]]) {
+        bytes.reserveCapacity(messages.reduce(0) { $0 + 4 + $1.count })
+        for message in messages { append(message) }
+    }
+
+    public init(arrayLiteral messages: [UInt8]...) { self.init(messages) }
+
+    /// Takes `bytes` as framed messages if they are exactly `count` well-formed frames (the
+    /// check a decoder of hostile input needs), else `nil`.
+    public init?(framed bytes: [UInt8], count: Int) {
+        let frames = bytes.withUnsafeBytes { StoredUnit.jsonMessages($0)?.count }
+        guard frames == count else { return nil }
+        self.bytes = bytes
+        self.count = count
+    }
+
+    public mutating func reserveCapacity(_ n: Int) { bytes.reserveCapacity(n) }
+
+    public mutating func append(_ message: some Collection<UInt8>) {
+        StoredUnit.appendFramed(message, to: &bytes)
+        count += 1
+    }
+
+    public var isEmpty: Bool { count == 0 }
+
+    /// Each message's bytes, in order (for tests and diagnostics; allocates per message).
+    public var messages: [[UInt8]] {
+        bytes.withUnsafeBytes { raw in (StoredUnit.jsonMessages(raw) ?? []).map { Array(raw[$0.body]) } }
     }
 }
 

@@ -7,13 +7,33 @@ public enum JSONMessages {
     public static let maxDepth = 512
 
     /// The messages a JSON body stores: the elements of a top-level array (one level only),
-    /// or the single value otherwise. Throws `invalidJSON` on malformed input.
-    /// `[]` yields no messages; POST rejects that, PUT accepts it (an empty stream).
-    public static func flatten(_ body: [UInt8]) throws(ModelError) -> [[UInt8]] {
+    /// or the single value otherwise, framed as a stream stores them. Throws `invalidJSON`
+    /// on malformed input. `[]` yields no messages; POST rejects that, PUT accepts it (an
+    /// empty stream).
+    ///
+    /// Memory is the framed output and nothing else: a first pass validates and measures,
+    /// a second copies each message once into a buffer of exactly the right size.
+    public static func flatten(_ body: [UInt8]) throws(ModelError) -> FramedMessages {
+        var count = 0
+        var contentBytes = 0
+        try forEachMessage(body) { range in
+            count += 1
+            contentBytes += range.count
+        }
+        var messages = FramedMessages()
+        messages.reserveCapacity(contentBytes + 4 * count)
         try body.withUnsafeBufferPointer { buffer throws(ModelError) in
+            try forEachMessage(body) { range in messages.append(buffer[range]) }
+        }
+        return messages
+    }
+
+    /// Calls `body` with the byte range of each message of a JSON document as the scan finds
+    /// it; throws at the first malformed byte (callers discard what they were given then).
+    static func forEachMessage(_ document: [UInt8], _ body: (Range<Int>) -> Void) throws(ModelError) {
+        try document.withUnsafeBufferPointer { buffer throws(ModelError) in
             var scanner = Scanner(bytes: buffer)
             scanner.skipWhitespace()
-            var messages: [[UInt8]] = []
             if scanner.peek == UInt8(ascii: "[") {
                 scanner.index += 1
                 scanner.skipWhitespace()
@@ -24,7 +44,7 @@ public enum JSONMessages {
                         scanner.skipWhitespace()
                         let start = scanner.index
                         try scanner.value(depth: 1)
-                        messages.append(Array(buffer[start..<scanner.index]))
+                        body(start..<scanner.index)
                         scanner.skipWhitespace()
                         guard let next = scanner.peek else { throw invalid("unterminated array") }
                         scanner.index += 1
@@ -35,11 +55,10 @@ public enum JSONMessages {
             } else {
                 let start = scanner.index
                 try scanner.value(depth: 0)
-                messages.append(Array(buffer[start..<scanner.index]))
+                body(start..<scanner.index)
             }
             scanner.skipWhitespace()
             guard scanner.index == buffer.count else { throw invalid("trailing characters after JSON value") }
-            return messages
         }
     }
 

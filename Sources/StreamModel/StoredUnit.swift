@@ -11,10 +11,7 @@ public enum StoredUnit {
         case .bytes(let bytes):
             return bytes
         case .json(let messages):
-            var out: [UInt8] = []
-            out.reserveCapacity(messages.reduce(0) { $0 + $1.count + 4 })
-            for message in messages { appendFramed(message, to: &out) }
-            return out
+            return messages.bytes
         }
     }
 

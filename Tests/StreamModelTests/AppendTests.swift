@@ -147,7 +147,7 @@ import Testing
         for i in 1...200 {
             let name = i % 3 == 0 ? "j" : "s"
             let command = name == "j"
-                ? append("j", .json((0..<(i % 4 + 1)).map { utf8("\($0)") }), type: "application/json")
+                ? append("j", .json(FramedMessages((0..<(i % 4 + 1)).map { utf8("\($0)") })), type: "application/json")
                 : append("s", String(repeating: "x", count: i % 7 + 1))
             guard case .appended(let outcome) = h.run(command) else {
                 Issue.record("append \(i) rejected")

@@ -35,7 +35,7 @@ struct CommandGenerator {
 
     mutating func body(json: Bool) -> Body {
         if json {
-            return .json((0..<(1 + rng.below(3))).map { _ in utf8("\(rng.below(1000))") })
+            return .json(FramedMessages((0..<(1 + rng.below(3))).map { _ in utf8("\(rng.below(1000))") }))
         }
         return .bytes((0..<(1 + rng.below(8))).map { _ in UInt8(truncatingIfNeeded: rng.next()) })
     }

@@ -31,7 +31,7 @@ import Testing
     @Test(arguments: flattening)
     func flatten(_ body: String, _ expected: [String]) throws {
         let messages = try JSONMessages.flatten(utf8(body))
-        #expect(messages == expected.map(utf8))
+        #expect(messages.messages == expected.map(utf8))
         #expect(JSONMessages.isValid(utf8(body)))
     }
 
@@ -131,6 +131,6 @@ import Testing
         let decoded = unit.withUnsafeBytes { raw in
             StoredUnit.jsonMessages(raw)?.map { Array(raw[$0.body]) }
         }
-        #expect(decoded == messages)
+        #expect(decoded == messages.messages)
     }
 }

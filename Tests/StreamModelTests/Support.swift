@@ -20,7 +20,7 @@ extension Body {
     /// A byte body.
     static func text(_ text: String) -> Body { .bytes(Array(text.utf8)) }
     /// Flattened JSON messages, each given as its JSON text.
-    static func messages(_ messages: String...) -> Body { .json(messages.map { Array($0.utf8) }) }
+    static func messages(_ messages: String...) -> Body { .json(FramedMessages(messages.map { Array($0.utf8) })) }
 }
 
 /// The stored length of JSON messages: each is framed behind 4 length bytes.

@@ -51,16 +51,19 @@ sim: deps
 
 ## The request fuzzer (docs/fuzzing.md) with a longer budget than the one in `make test`:
 ## FUZZ_SEEDS (a list or range) × FUZZ_REQUESTS HTTP/1.1 and FUZZ_HTTP2 HTTP/2 cases each, until
-## FUZZ_DURATION seconds if set. Replay a finding: make fuzz SEED=7 [CASE=123 TRANSPORT=http1].
+## FUZZ_DURATION seconds if set; slow clients must be cut off within FUZZ_IDLE_LIMIT seconds.
+## Replay a finding: make fuzz SEED=7 [CASE=123 TRANSPORT=http1] [VERBOSE=1].
 FUZZ_SEEDS    ?= 1-8
 FUZZ_REQUESTS ?= 4000
 FUZZ_HTTP2    ?= 800
 FUZZ_DURATION ?=
+FUZZ_IDLE_LIMIT ?= 60
 fuzz: deps
 	$(SWIFT) build --build-tests
 	RUNNEL_FUZZ_SEEDS=$(if $(SEED),$(SEED),$(FUZZ_SEEDS)) RUNNEL_FUZZ_REQUESTS=$(FUZZ_REQUESTS) \
 	RUNNEL_FUZZ_HTTP2_REQUESTS=$(FUZZ_HTTP2) RUNNEL_FUZZ_DURATION=$(FUZZ_DURATION) \
-	RUNNEL_FUZZ_CASE=$(CASE) RUNNEL_FUZZ_TRANSPORT=$(TRANSPORT) \
+	RUNNEL_FUZZ_CASE=$(CASE) RUNNEL_FUZZ_TRANSPORT=$(TRANSPORT) RUNNEL_FUZZ_IDLE_LIMIT=$(if $(CASE),,$(FUZZ_IDLE_LIMIT)) \
+	RUNNEL_FUZZ_VERBOSE=$(VERBOSE) \
 	RUNNEL_BINARY=$(CURDIR)/.build/debug/runnel $(SWIFT) test --skip-build --filter FuzzTests
 
 ## Side-by-side benchmark (docs/benchmarks.md): the storage layer next to raw fdatasync, Runnel's

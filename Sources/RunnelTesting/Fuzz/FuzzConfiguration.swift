@@ -21,6 +21,12 @@ public struct FuzzConfiguration: Sendable {
     public var transport: FuzzCase.Transport?
     /// Finding kinds to leave out of the verdict. For local iteration only; empty by default.
     public var ignoredKinds: Set<FuzzFinding.Kind>
+    /// With a value, slow-client probes (`FuzzIdleProbe`) must have been closed by the server
+    /// this long after they stalled. Off in the short budget, which runs for less than any
+    /// sensible server timeout; `make fuzz` sets it.
+    public var idleLimit: Duration?
+    /// Print every case's label and outcome.
+    public var verbose = false
     /// The node's body limit (`--max-body-bytes`), small so that bodies past it are cheap.
     public var maxBodyBytes: Int
 
@@ -42,7 +48,8 @@ public struct FuzzConfiguration: Sendable {
     /// The short budget of `make test`, overridden by `RUNNEL_FUZZ_SEED` / `RUNNEL_FUZZ_SEEDS`
     /// (`3`, `1,2,5`, `1-8`), `RUNNEL_FUZZ_REQUESTS`, `RUNNEL_FUZZ_HTTP2_REQUESTS`,
     /// `RUNNEL_FUZZ_DURATION` (seconds), `RUNNEL_FUZZ_DEADLINE` (seconds), `RUNNEL_FUZZ_CASE`,
-    /// `RUNNEL_FUZZ_TRANSPORT` (`http1`, `http2`) and `RUNNEL_FUZZ_IGNORE` (kinds, local use).
+    /// `RUNNEL_FUZZ_TRANSPORT` (`http1`, `http2`), `RUNNEL_FUZZ_IDLE_LIMIT` (seconds),
+    /// `RUNNEL_FUZZ_VERBOSE` and `RUNNEL_FUZZ_IGNORE` (kinds, for local iteration only).
     public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> FuzzConfiguration {
         var configuration = FuzzConfiguration(seeds: [1, 2], requests: 400, http2Requests: 80)
         if let text = environment["RUNNEL_FUZZ_SEEDS"] ?? environment["RUNNEL_FUZZ_SEED"], let seeds = parseSeeds(text), !seeds.isEmpty {
@@ -52,6 +59,8 @@ public struct FuzzConfiguration: Sendable {
         if let n = environment["RUNNEL_FUZZ_HTTP2_REQUESTS"].flatMap({ Int($0) }) { configuration.http2Requests = n }
         if let s = environment["RUNNEL_FUZZ_DURATION"].flatMap({ Double($0) }), s > 0 { configuration.duration = .milliseconds(Int64(s * 1000)) }
         if let s = environment["RUNNEL_FUZZ_DEADLINE"].flatMap({ Double($0) }), s > 0 { configuration.deadline = .milliseconds(Int64(s * 1000)) }
+        if let s = environment["RUNNEL_FUZZ_IDLE_LIMIT"].flatMap({ Double($0) }), s > 0 { configuration.idleLimit = .milliseconds(Int64(s * 1000)) }
+        configuration.verbose = environment["RUNNEL_FUZZ_VERBOSE"].map { !$0.isEmpty && $0 != "0" } ?? false
         configuration.only = environment["RUNNEL_FUZZ_CASE"].flatMap { Int($0) }
         configuration.transport = environment["RUNNEL_FUZZ_TRANSPORT"].flatMap { FuzzCase.Transport(rawValue: $0) }
         configuration.ignoredKinds = Set((environment["RUNNEL_FUZZ_IGNORE"] ?? "").split(separator: ",").compactMap {

@@ -111,6 +111,9 @@ public struct FuzzGenerator: Sendable {
 
         let framed = FuzzFraming.frame(.init(method: method, target: targetBytes, fields: fields, body: body), &random)
         tags += framed.tags
+        if target.kind == .stream, target.plain, method == "POST", Self.bodyArrivesWhole(framed.tags) {
+            rejection = rejection ?? Self.appendRejection(fields: fields, body: body, bodyKind: tags.first { $0.hasPrefix("body-") })
+        }
         var wait = framed.wait
         if live != nil, case .answer = wait {
             // Long-poll answers when the node's short long-poll timeout ends; SSE answers its
@@ -119,6 +122,33 @@ public struct FuzzGenerator: Sendable {
         }
         return FuzzCase(seed: seed, index: index, transport: .http1, writes: framed.writes, wait: wait,
                         methods: [method], mustReject: rejection ?? framed.rejection, isAdmin: target.kind == .admin,
-                        tolerated5xx: framed.tolerated5xx.union(standard ? [] : [501]), tags: tags)
+                        tolerated5xx: framed.tolerated5xx.union(standard && !target.unimplemented ? [] : [501]), tags: tags)
+    }
+
+    /// Framings that deliver the body as generated (others may cut or garble it).
+    static func bodyArrivesWhole(_ framingTags: [String]) -> Bool {
+        framingTags.contains { ["content-length", "chunked", "drip"].contains($0) }
+    }
+
+    /// JSON bodies that are not JSON text (RFC 8259), or the empty array: a 400 for a JSON
+    /// stream, a 409 for any other (protocol §14), a 404 if none.
+    static let invalidJSONBodies: Set<String> = ["body-json-invalid-strict", "body-json-bad-utf8", "body-json-empty-array"]
+
+    /// The rejection an append must get for its body and headers alone (protocol §14):
+    /// an empty body without `Stream-Closed: true`, a body without `Content-Type`, or a JSON
+    /// `Content-Type` with a body that is not valid JSON or is `[]`.
+    static func appendRejection(fields: [FuzzHeaders.Field], body: [UInt8], bodyKind: String?) -> FuzzCase.Rejection? {
+        func values(_ name: String) -> [String] {
+            fields.filter { String(decoding: $0.name, as: UTF8.self).lowercased() == name }.map { String(decoding: $0.value, as: UTF8.self) }
+        }
+        let closed = values("stream-closed"), types = values("content-type")
+        if body.isEmpty, closed.isEmpty || (closed.count == 1 && ["false", "yes", "1", ""].contains(closed[0])) {
+            return .init("empty append without Stream-Closed: true")
+        }
+        if !body.isEmpty, types.isEmpty { return .init("append body without Content-Type") }
+        if types.count == 1, types[0].lowercased().hasPrefix("application/json"), let bodyKind, invalidJSONBodies.contains(bodyKind) {
+            return .init("JSON append of \(bodyKind)")
+        }
+        return nil
     }
 }

@@ -20,6 +20,9 @@ public struct FuzzTarget: Sendable {
     /// The path is an ordinary valid stream path (no odd spellings that decode in surprising
     /// ways), so query and header rules of the protocol apply to it as written.
     public var plain: Bool = false
+    /// An operator route api.md lists but this version answers 501 (Not Implemented) for,
+    /// which is that status's meaning, not a server fault.
+    public var unimplemented: Bool = false
     /// The path (for `Stream-Forked-From` and friends), without a query.
     public var path: String
 }
@@ -130,7 +133,8 @@ public enum FuzzPaths {
                 "/admin/v1/streams/fz/%FF", "/admin/v1/cluster%2fmembers", "/admin/v1/cluster%2Ftransfer-leader",
                 "/admin/v1/", "/admin/../healthz", "/admin/v1/cluster?x=%00",
             ])
-            return FuzzTarget(bytes: Array(path.utf8), kind: .admin, family: "admin", invalidIdentifier: false, path: path)
+            let unimplemented = path.hasPrefix("/admin/v1/cluster/members") || path == "/admin/v1/snapshot"
+            return FuzzTarget(bytes: Array(path.utf8), kind: .admin, family: "admin", invalidIdentifier: false, unimplemented: unimplemented, path: path)
         }
         return garbageTarget(&random)
     }

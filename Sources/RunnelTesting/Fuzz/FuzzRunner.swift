@@ -49,6 +49,7 @@ public struct FuzzRunner: Sendable {
         let count = transport == .http1 ? configuration.requests : configuration.http2Requests
         let indices = configuration.only.map { [$0] } ?? Array(0..<count)
         log("fuzz: seed \(seed) \(transport.rawValue): \(indices.count) cases on port \(node.port)")
+        let idleProbe = transport == .http1 && configuration.idleLimit != nil ? await FuzzIdleProbe(port: node.port) : nil
         var restarts = 0
         for index in indices {
             if let duration = configuration.duration, ContinuousClock.now - start > duration { break }
@@ -61,6 +62,10 @@ public struct FuzzRunner: Sendable {
             report.cases += 1
             if report.slowest.map({ outcome.elapsed > $0.elapsed }) ?? true { report.slowest = (fuzzCase.label, outcome.elapsed) }
             report.findings += FuzzOracle.check(fuzzCase, outcome)
+            if configuration.verbose {
+                log("\(fuzzCase.label) → \(outcome.statuses) answered \(outcome.answered) closed \(outcome.closedByServer) "
+                    + "timed out \(outcome.timedOut)\(outcome.goaway ? " goaway" : "") in \(outcome.elapsed)")
+            }
 
             let abrupt = outcome.connectError != nil || outcome.closedByServer || outcome.timedOut
             guard abrupt || (index + 1) % configuration.healthEvery == 0 else { continue }
@@ -89,6 +94,9 @@ public struct FuzzRunner: Sendable {
         guard let checker = try? await node.client() else {
             report.findings.append(FuzzFinding(.unhealthy, "no connection at the end of seed \(seed) \(transport.rawValue)"))
             return
+        }
+        if let idleProbe, let limit = configuration.idleLimit {
+            report.findings += await idleProbe.check(limit: limit, seed: seed)
         }
         report.findings += await FuzzCanaries.verify(checker, canaries)
         if let metrics = try? await checker.request("GET", "/metrics", timeout: configuration.deadline), metrics.status == 200 {

@@ -51,7 +51,7 @@ public struct FuzzConfiguration: Sendable {
     /// `RUNNEL_FUZZ_TRANSPORT` (`http1`, `http2`), `RUNNEL_FUZZ_IDLE_LIMIT` (seconds),
     /// `RUNNEL_FUZZ_VERBOSE` and `RUNNEL_FUZZ_IGNORE` (kinds, for local iteration only).
     public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> FuzzConfiguration {
-        var configuration = FuzzConfiguration(seeds: [1, 2], requests: 400, http2Requests: 80)
+        var configuration = FuzzConfiguration(seeds: [1, 2], requests: 300, http2Requests: 60)
         if let text = environment["RUNNEL_FUZZ_SEEDS"] ?? environment["RUNNEL_FUZZ_SEED"], let seeds = parseSeeds(text), !seeds.isEmpty {
             configuration.seeds = seeds
         }

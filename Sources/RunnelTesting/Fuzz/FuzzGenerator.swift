@@ -55,6 +55,7 @@ public struct FuzzGenerator: Sendable {
     /// Case `index`.
     public func http1Case(_ index: Int) -> FuzzCase {
         var random = FuzzRandom(seed: seed, index: index)
+        if random.chance(0.12) { return singleFaultCase(index, &random) }
         if random.chance(0.05) {
             let count = random.int(in: 2...4)
             var bytes: [UInt8] = []

@@ -59,6 +59,7 @@ public enum FuzzPaths {
     /// A name and its class: valid, malformed (a 400), or odd (never asserted on).
     static func streamName(_ random: inout FuzzRandom, allowInvalid: Bool = true) -> (String, NameClass) {
         let roll = random.below(100)
+        if roll < 40 { return (random.pick(FuzzFixtures.byteStreams + FuzzFixtures.jsonStreams), .valid) }
         if roll < 78 || !allowInvalid { return (random.pick(validNames), .valid) }
         if roll < 90 { return (random.pick(invalidNames), .invalid) }
         if roll < 97 { return (random.pick(oddNames), .odd) }

@@ -19,12 +19,12 @@ public enum FuzzQueries {
 
     /// A query for `GET` on a stream.
     public static func read(_ random: inout FuzzRandom) -> Read {
-        if random.chance(0.12) {
+        if random.chance(0.25) {
             // A live read at the tail with an extreme cursor: the combination where cursor
             // arithmetic (protocol §11) meets a real wait.
             let live = random.pick(["long-poll", "long-poll", "sse"])
             var parts = ["offset=" + random.pick(["now", "now", "-1", "0000000000000000_0000000000000000"]), "live=" + live]
-            if random.chance(0.8) { parts.append("cursor=" + random.pick(cursors)) }
+            if random.chance(0.9) { parts.append("cursor=" + random.pick(random.chance(0.6) ? Array(cursors.prefix(4)) : cursors)) }
             return Read(query: "?" + parts.joined(separator: "&"), live: live, rejection: nil)
         }
         var parts: [String] = []

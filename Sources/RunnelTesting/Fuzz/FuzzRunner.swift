@@ -44,6 +44,7 @@ public struct FuzzRunner: Sendable {
         try await node.start()
         let planter = try await node.client()
         let canaries = try await FuzzCanaries.plant(planter)
+        try await FuzzFixtures.plant(planter)
         await planter.close()
 
         let count = transport == .http1 ? configuration.requests : configuration.http2Requests

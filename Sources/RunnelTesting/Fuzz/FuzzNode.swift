@@ -58,11 +58,27 @@ final class FuzzNode: @unchecked Sendable {
         return true
     }
 
-    /// The last lines of the process's log that explain an exit.
+    /// Why the process exited, from its log: the runtime's failure message and the first
+    /// frame of the crashed thread in Runnel's own sources, e.g. "Swift runtime failure:
+    /// arithmetic overflow at static Cursor.next(now:clientCursor:) (Sources/Server/Cursor.swift:12:34)".
     var exitReason: String {
-        let lines = process.log.split(separator: "\n")
-        let fatal = lines.last { $0.contains("Fatal error") || $0.contains("fatal") || $0.contains("Crash") || $0.contains("error") }
-        return String((fatal ?? lines.last ?? "no log").prefix(300))
+        let lines = process.log.split(separator: "\n").map(String.init)
+        let failure = lines.last { $0.contains("Swift runtime failure") || $0.contains("Fatal error") }?
+            .replacingOccurrences(of: "*", with: "").trimmingCharacters(in: .whitespaces)
+        var frame: String?
+        if let crashed = lines.lastIndex(where: { $0.contains(" crashed:") }) {
+            frame = lines[crashed...].first { $0.contains("/Sources/") && !$0.contains("/.build/") }.map { line in
+                let function = line.range(of: #"0x[0-9a-f]+ "#, options: .regularExpression).map { line[$0.upperBound...] }
+                    .map { String($0.prefix { $0 != "+" }).trimmingCharacters(in: .whitespaces) } ?? ""
+                let file = line.range(of: "Sources/").map { String(line[$0.lowerBound...]) } ?? ""
+                return "\(function) (\(file))"
+            }
+        }
+        switch (failure, frame) {
+        case let (failure?, frame?): return "\(failure) at \(frame)"
+        case let (failure?, nil): return failure
+        default: return String((lines.last { !$0.hasPrefix(" ") } ?? "no log").prefix(300))
+        }
     }
 
     /// Starts a new process on the same data directory (after a crash).

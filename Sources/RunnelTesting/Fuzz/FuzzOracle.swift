@@ -34,6 +34,7 @@ public struct FuzzFinding: Sendable {
     /// Findings with the same key are one bug for the summary: kind, the detail's first
     /// words, and the case's route family and framing.
     public var key: String {
+        if kind == .crash { return "crash " + (detail.split(separator: ";").first.map(String.init) ?? detail) }
         let words = detail.split(separator: " ").prefix(kind == .acceptedInvalid ? 2 : 1).joined(separator: " ")
         guard let fuzzCase else { return "\(kind.rawValue) \(words)" }
         return "\(kind.rawValue) \(words) \(fuzzCase.transport.rawValue) \(fuzzCase.tags.first ?? "") \(fuzzCase.tags.last ?? "")"

@@ -52,6 +52,7 @@ public struct FuzzRunner: Sendable {
         log("fuzz: seed \(seed) \(transport.rawValue): \(indices.count) cases on port \(node.port)")
         let idleProbe = transport == .http1 && configuration.idleLimit != nil ? await FuzzIdleProbe(port: node.port) : nil
         var restarts = 0
+        var recent: [String] = []
         for index in indices {
             if let duration = configuration.duration, ContinuousClock.now - start > duration { break }
             let hostPort = "127.0.0.1:\(node.port)"
@@ -61,6 +62,7 @@ public struct FuzzRunner: Sendable {
             guard !FuzzCanaries.mentioned(in: fuzzCase.bytes) else { continue }
             let outcome = await FuzzExecutor(port: node.port, trustRoot: node.trustRoot, deadline: configuration.deadline).run(fuzzCase)
             report.cases += 1
+            recent = Array((recent + ["\(index) \(fuzzCase.tags.joined(separator: " "))"]).suffix(6))
             if report.slowest.map({ outcome.elapsed > $0.elapsed }) ?? true { report.slowest = (fuzzCase.label, outcome.elapsed) }
             report.findings += FuzzOracle.check(fuzzCase, outcome)
             if configuration.verbose {
@@ -68,13 +70,15 @@ public struct FuzzRunner: Sendable {
                     + "timed out \(outcome.timedOut)\(outcome.goaway ? " goaway" : "") in \(outcome.elapsed)")
             }
 
-            let abrupt = outcome.connectError != nil || outcome.closedByServer || outcome.timedOut
+            // A crashing node freezes while the runtime prints its backtrace, then exits: any
+            // case left without an answer may be the one, so liveness is checked right away.
+            let abrupt = outcome.connectError != nil || outcome.closedByServer || outcome.timedOut || outcome.answered == 0
             guard abrupt || (index + 1) % configuration.healthEvery == 0 else { continue }
             if let status = await node.health(timeout: configuration.deadline), status == 200 { continue }
-            if await node.exited(within: .seconds(2)) {
+            if await node.exited(within: .seconds(10)) {
                 let reason = node.exitReason
                 log("fuzz: seed \(seed) \(transport.rawValue) case \(index): the node exited: \(reason)")
-                report.findings.append(FuzzFinding(.crash, "process exited: \(reason)", fuzzCase))
+                report.findings.append(FuzzFinding(.crash, "\(reason); cases just before: \(recent.joined(separator: " | "))", fuzzCase))
                 restarts += 1
                 guard restarts <= Self.maxRestarts else { return }
                 try await node.restart()

@@ -63,7 +63,7 @@ final class FuzzNode: @unchecked Sendable {
     /// arithmetic overflow at static Cursor.next(now:clientCursor:) (Sources/Server/Cursor.swift:12:34)".
     var exitReason: String {
         let lines = process.log.split(separator: "\n").map(String.init)
-        let failure = lines.last { $0.contains("Swift runtime failure") || $0.contains("Fatal error") }?
+        let failure = lines.last { ($0.hasPrefix("***") && $0.contains("Swift runtime failure")) || $0.contains("Fatal error:") }?
             .replacingOccurrences(of: "*", with: "").trimmingCharacters(in: .whitespaces)
         var frame: String?
         if let crashed = lines.lastIndex(where: { $0.contains(" crashed:") }) {

@@ -7,7 +7,7 @@ START        ?= 1
 # Test parallelism: the integration tests start real processes; 2 workers suit 2 cores.
 TEST_WORKERS ?= 2
 
-.PHONY: deps build release run cluster test sim bench clean
+.PHONY: deps build release run cluster test sim fuzz bench clean
 
 deps:
 	@./scripts/install-deps.sh
@@ -29,6 +29,7 @@ cluster: release
 ## Builds everything and runs every test (unit, simulator, integration with real processes).
 test: deps
 	$(SWIFT) build --build-tests
+	@# This includes FuzzTests with its short fixed budget (2 seeds; `make fuzz` runs longer).
 	RUNNEL_BINARY=$(CURDIR)/.build/debug/runnel $(SWIFT) test --skip-build --parallel --num-workers $(TEST_WORKERS) --skip ConformanceTests
 	@# The protocol suite on its own: some of its cases (TTL sliding windows) allow 0.5 s of
 	@# slack, which two cores shared with the rest of the suite do not always give.
@@ -47,6 +48,23 @@ test-helm:
 ## Runs the Raft cluster simulator over a seed range: make sim SEEDS=1000 START=1
 sim: deps
 	RUNNEL_SIM_SEEDS=$(SEEDS) RUNNEL_SIM_START=$(START) $(SWIFT) test --filter RaftSimulationTests
+
+## The request fuzzer (docs/fuzzing.md) with a longer budget than the one in `make test`:
+## FUZZ_SEEDS (a list or range) × FUZZ_REQUESTS HTTP/1.1 and FUZZ_HTTP2 HTTP/2 cases each, until
+## FUZZ_DURATION seconds if set; slow clients must be cut off within FUZZ_IDLE_LIMIT seconds.
+## Replay a finding: make fuzz SEED=7 [CASE=123 TRANSPORT=http1] [VERBOSE=1].
+FUZZ_SEEDS    ?= 1-8
+FUZZ_REQUESTS ?= 4000
+FUZZ_HTTP2    ?= 800
+FUZZ_DURATION ?=
+FUZZ_IDLE_LIMIT ?= 60
+fuzz: deps
+	$(SWIFT) build --build-tests
+	RUNNEL_FUZZ_SEEDS=$(if $(SEED),$(SEED),$(FUZZ_SEEDS)) RUNNEL_FUZZ_REQUESTS=$(FUZZ_REQUESTS) \
+	RUNNEL_FUZZ_HTTP2_REQUESTS=$(FUZZ_HTTP2) RUNNEL_FUZZ_DURATION=$(FUZZ_DURATION) \
+	RUNNEL_FUZZ_CASE=$(CASE) RUNNEL_FUZZ_TRANSPORT=$(TRANSPORT) RUNNEL_FUZZ_IDLE_LIMIT=$(if $(CASE),,$(FUZZ_IDLE_LIMIT)) \
+	RUNNEL_FUZZ_VERBOSE=$(VERBOSE) \
+	RUNNEL_BINARY=$(CURDIR)/.build/debug/runnel $(SWIFT) test --skip-build --filter FuzzTests
 
 ## Side-by-side benchmark (docs/benchmarks.md): the storage layer next to raw fdatasync, Runnel's
 ## own HTTP workloads (append, catch-up read, SSE fan-out; `runnel bench`), then Runnel

@@ -130,16 +130,17 @@ public final class HTTPTestClient: @unchecked Sendable {
 }
 
 /// A loopback test connection to `host:port`: with `trustRoot` (a PEM file) it is TLS, offering
-/// HTTP/1.1 by ALPN and trusting only that root; `configure` adds the rest of the pipeline.
+/// `applicationProtocols` by ALPN (HTTP/1.1 unless told) and trusting only that root;
+/// `configure` adds the rest of the pipeline.
 func testConnection<Output: Sendable>(
-    host: String, port: Int, trustRoot: String?,
+    host: String, port: Int, trustRoot: String?, applicationProtocols: [String] = ["http/1.1"],
     _ configure: @escaping @Sendable (any Channel) throws -> Output
 ) async throws -> Output {
     var sslContext: NIOSSLContext?
     if let trustRoot {
         var tls = TLSConfiguration.makeClientConfiguration()
         tls.trustRoots = .file(trustRoot)
-        tls.applicationProtocols = ["http/1.1"]
+        tls.applicationProtocols = applicationProtocols
         sslContext = try NIOSSLContext(configuration: tls)
     }
     return try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)

@@ -52,7 +52,8 @@ extension APIError {
         case .lfExpected, .strictModeAssertion, .invalidConstant: "invalid_framing"
         case .invalidHeaderToken, .invalidCharactersUsed: "invalid_header"
         case .invalidMethod: "invalid_method"
-        case .invalidURL, .invalidPath, .invalidQueryString, .invalidFragment, .invalidHost, .invalidPort: "invalid_request_target"
+        // Bytes a request target may not hold (such as raw invalid UTF-8).
+        case .invalidURL, .invalidPath, .invalidQueryString, .invalidFragment, .invalidHost, .invalidPort: "invalid_path"
         case .invalidVersion: "invalid_version"
         default: "malformed_request"
         }

@@ -74,7 +74,6 @@ import Testing
         "Transfer-Encoding: chunked\r\n\r\n-3\r\nabc\r\n0\r\n\r\n",
         "Transfer-Encoding: chunked\r\n\r\nffffffffffffffffff\r\nabc\r\n0\r\n\r\n",
         "Transfer-Encoding: chunked\r\n\r\n3\nabc\n0\n\n",
-        "Transfer-Encoding: xchunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
     ])
     func malformedChunkedBodiesAre400WithJSON(tail: String) async throws {
         let node = try await Node.start("chunked")
@@ -89,12 +88,14 @@ import Testing
         #expect(head.header("Stream-Next-Offset") == "0000000000000000_0000000000000000")
     }
 
-    @Test func unsupportedTransferCodingIs501AndStoresNothing() async throws {
+    /// RFC 9112 §6.1: an unknown transfer coding is a 501 (`xchunked` included).
+    @Test(arguments: ["gzip, chunked", "xchunked"])
+    func unsupportedTransferCodingIs501AndStoresNothing(coding: String) async throws {
         let node = try await Node.start("tecoding")
         defer { Task { await node.stop() } }
         #expect(try await node.client.request("PUT", "/v1/stream/g", headers: [("Content-Type", "text/plain")]).status == 201)
         let response = try await node.raw(
-            "POST /v1/stream/g HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nTransfer-Encoding: gzip, chunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n0\r\n\r\n")
+            "POST /v1/stream/g HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nTransfer-Encoding: \(coding)\r\nConnection: close\r\n\r\n3\r\nabc\r\n0\r\n\r\n")
         #expect(response.status == 501, "\(response.text)")
         #expect(response.hasErrorCode("unsupported_transfer_coding"))
         let head = try await node.client.request("HEAD", "/v1/stream/g")
@@ -107,14 +108,17 @@ import Testing
         let node = try await Node.start("methods")
         defer { Task { await node.stop() } }
         #expect(try await node.client.request("PUT", "/v1/stream/u").status == 201)
-        for i in 0..<5 {
-            let response = try await node.client.request("FOO\(i)", "/v1/stream/u")
+        // NIO's HTTP/1.1 parser knows a fixed list of methods (others are 400 invalid_method);
+        // these are on it but not ours. Over HTTP/2 any token arrives: the unit tests cover it.
+        for method in ["PATCH", "PURGE", "PROPFIND", "MKCOL", "TRACE"] {
+            let response = try await node.client.request(method, "/v1/stream/u")
             #expect(response.status == 405)
             #expect(Self.jsonCode(response) == "method_not_allowed")
             #expect(response.header("Allow")?.contains("GET") == true)
         }
         let metrics = try await node.client.request("GET", "/metrics").text
-        #expect(!metrics.contains("FOO"))
+        #expect(!metrics.contains("PROPFIND"))
+        #expect(!metrics.contains("MKCOL"))
         #expect(metrics.contains(#"method="other",status="405""#))
     }
 
@@ -271,10 +275,13 @@ import Testing
         #expect(slowClosed, "a slowloris stays open")
         #expect(ContinuousClock.now - slowStarted < .seconds(1) + slack + .seconds(1))
 
-        // A waiting long-poll is not idle: it outlives the idle timeout and answers 204.
-        #expect(try await node.client.request("PUT", "/v1/stream/lp").status == 201)
-        let poll = try await node.client.request("GET", "/v1/stream/lp?offset=now&live=long-poll", timeout: .seconds(10))
+        // node.client's connection sat idle past the idle timeout, so it is closed too; a
+        // waiting long-poll is not idle: it outlives the idle timeout and answers 204.
+        let fresh = try await HTTPTestClient(port: node.port)
+        #expect(try await fresh.request("PUT", "/v1/stream/lp").status == 201)
+        let poll = try await fresh.request("GET", "/v1/stream/lp?offset=now&live=long-poll", timeout: .seconds(10))
         #expect(poll.status == 204)
+        await fresh.close()
     }
 
     @Test func aTLSConnectionWithoutClientHelloIsClosed() async throws {

@@ -19,8 +19,8 @@ import Testing
             return Node(process: process, dir: dir, client: try await HTTPTestClient(port: process.port))
         }
 
-        func stop() async {
-            await client.close()
+        /// Stops the process synchronously (a `defer` cannot await), then removes its data.
+        func stop() {
             process.terminate()
             try? FileManager.default.removeItem(atPath: dir)
         }
@@ -56,7 +56,7 @@ import Testing
 
     @Test func anAbsurdCursorDoesNotKillTheNode() async throws {
         let node = try await Node.start("cursor", ["--long-poll-timeout", "0.3"])
-        defer { Task { await node.stop() } }
+        defer { node.stop() }
         #expect(try await node.client.request("PUT", "/v1/stream/c", headers: [("Content-Type", "text/plain")]).status == 201)
         let poll = try await node.client.request("GET", "/v1/stream/c?offset=now&live=long-poll&cursor=9223372036854775807", timeout: .seconds(10))
         #expect(poll.status == 204)
@@ -77,7 +77,7 @@ import Testing
     ])
     func malformedChunkedBodiesAre400WithJSON(tail: String) async throws {
         let node = try await Node.start("chunked")
-        defer { Task { await node.stop() } }
+        defer { node.stop() }
         #expect(try await node.client.request("PUT", "/v1/stream/m", headers: [("Content-Type", "text/plain")]).status == 201)
         let response = try await node.raw("POST /v1/stream/m HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\n" + tail)
         #expect(response.status == 400, "\(response.text)")
@@ -92,7 +92,7 @@ import Testing
     @Test(arguments: ["gzip, chunked", "xchunked"])
     func unsupportedTransferCodingIs501AndStoresNothing(coding: String) async throws {
         let node = try await Node.start("tecoding")
-        defer { Task { await node.stop() } }
+        defer { node.stop() }
         #expect(try await node.client.request("PUT", "/v1/stream/g", headers: [("Content-Type", "text/plain")]).status == 201)
         let response = try await node.raw(
             "POST /v1/stream/g HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nTransfer-Encoding: \(coding)\r\nConnection: close\r\n\r\n3\r\nabc\r\n0\r\n\r\n")
@@ -106,7 +106,7 @@ import Testing
 
     @Test func unknownMethodsAre405AndDoNotGrowMetrics() async throws {
         let node = try await Node.start("methods")
-        defer { Task { await node.stop() } }
+        defer { node.stop() }
         #expect(try await node.client.request("PUT", "/v1/stream/u").status == 201)
         // NIO's HTTP/1.1 parser knows a fixed list of methods (others are 400 invalid_method);
         // these are on it but not ours. Over HTTP/2 any token arrives: the unit tests cover it.
@@ -126,7 +126,7 @@ import Testing
 
     @Test func adminRoutesAreRawPathOnlyAndNotCrossOrigin() async throws {
         let node = try await Node.start("admin")
-        defer { Task { await node.stop() } }
+        defer { node.stop() }
         let cluster = try await node.client.request("GET", "/admin/v1/cluster")
         #expect(cluster.status == 200)
         #expect(cluster.header("Access-Control-Allow-Origin") == nil)
@@ -152,7 +152,7 @@ import Testing
     @Test func refusedHeadersChangeNothing() async throws {
         let node = try await Node.start("refused")
         let c = node.client
-        defer { Task { await node.stop() } }
+        defer { node.stop() }
         #expect(try await c.request("PUT", "/v1/stream/r", headers: [("Content-Type", "text/plain")], body: Array("a".utf8)).status == 201)
 
         let expect = try await c.request("POST", "/v1/stream/r", headers: [("Content-Type", "text/plain"), ("Expect", "999-foo")], body: [0x62])
@@ -190,7 +190,7 @@ import Testing
     @Test func jsonOffsetsInsideAMessageAre400() async throws {
         let node = try await Node.start("jsonoffset")
         let c = node.client
-        defer { Task { await node.stop() } }
+        defer { node.stop() }
         #expect(try await c.request("PUT", "/v1/stream/j", headers: [("Content-Type", "application/json")], body: Array("[1,2,3]".utf8)).status == 201)
         // Each message is stored behind a 4-byte length: boundaries are 0, 5, 10, 15.
         #expect(try await c.request("GET", "/v1/stream/j?offset=0000000000000000_0000000000000005").text == "[2,3]")
@@ -215,7 +215,7 @@ import Testing
 
     @Test func invalidBytesOnTheWireAre400() async throws {
         let node = try await Node.start("bytes")
-        defer { Task { await node.stop() } }
+        defer { node.stop() }
         #expect(try await node.client.request("PUT", "/v1/stream/b", headers: [("Content-Type", "text/plain")]).status == 201)
         func request(_ head: String, _ bad: [UInt8], _ rest: String) -> [UInt8] { Array(head.utf8) + bad + Array(rest.utf8) }
 
@@ -251,7 +251,7 @@ import Testing
 
     @Test func idleAndSlowConnectionsAreClosed() async throws {
         let node = try await Node.start("timeouts", ["--idle-timeout", "1", "--header-read-timeout", "1", "--long-poll-timeout", "3"])
-        defer { Task { await node.stop() } }
+        defer { node.stop() }
         let slack: Duration = .seconds(3)
 
         // An idle connection that never sends a byte.
@@ -299,7 +299,7 @@ import Testing
 
     @Test func connectionsBeyondTheLimitAreClosed() async throws {
         let node = try await Node.start("maxconn", ["--max-connections", "2"])
-        defer { Task { await node.stop() } }
+        defer { node.stop() }
         // node.client holds one; a second fits; a third is closed at once.
         let second = try await RawConnection(port: node.port)
         let third = try await RawConnection(port: node.port)

@@ -76,8 +76,10 @@ let package = Package(
                 .product(name: "HummingbirdHTTP2", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOTLS", package: "swift-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: strict
@@ -119,5 +121,8 @@ let package = Package(
             name: "IntegrationTests",
             dependencies: ["RunnelTesting", "StreamModel", .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(name: "ConformanceTests", dependencies: ["RunnelTesting"]),
+        .testTarget(
+            name: "ServerTests",
+            dependencies: ["Server", "StreamModel", .product(name: "Hummingbird", package: "hummingbird"), .product(name: "NIOCore", package: "swift-nio")]),
     ]
 )

@@ -23,6 +23,21 @@ public final class RawConnection: @unchecked Sendable {
         try await outbound.write(ByteBuffer(string: text))
     }
 
+    /// Sends raw bytes (for requests that are not valid UTF-8 text).
+    public func send(bytes: [UInt8]) async throws {
+        try await outbound.write(ByteBuffer(bytes: bytes))
+    }
+
+    /// Everything received until the server closes the connection, or until `timeout` has
+    /// passed (then the connection is closed and `closed` is false).
+    public func readUntilClosed(timeout: Duration) async throws -> (bytes: [UInt8], closed: Bool) {
+        let deadline = ContinuousClock.now + timeout
+        close(after: timeout)
+        var all: [UInt8] = []
+        while let piece = try? await read() { all += piece }
+        return (all, ContinuousClock.now < deadline)
+    }
+
     /// The next bytes received, in the pieces the transport delivered them; nil once the
     /// connection has ended (closed by the peer, or by `close(after:)`).
     public func read() async throws -> [UInt8]? {

@@ -57,7 +57,7 @@ extension RunnelResponder {
             }
             store.transferLeadership(to: target)
             return json(.accepted, "{\"transfer\":\"started\"}")
-        case (.unsupported, _):
+        case (.addMember, _), (.removeMember, _), (.snapshot, _):
             throw APIError(.notImplemented, "not_implemented",
                            "membership changes and on-demand snapshots are not available in this version (docs/cluster.md)")
         default:

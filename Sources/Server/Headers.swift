@@ -28,10 +28,17 @@ extension HTTPField.Name {
 }
 
 extension HTTPFields {
-    /// Headers every response carries: browser hardening and CORS (protocol §2.2, §13).
+    /// Headers every response carries: browser hardening (protocol §2.2, §13).
     static var standard: HTTPFields {
         var fields = HTTPFields()
         fields[.xContentTypeOptions] = "nosniff"
+        return fields
+    }
+
+    /// The CORS headers of the stream API's responses (protocol §2.2); never on admin or
+    /// operational routes (api.md §3).
+    static var crossOrigin: HTTPFields {
+        var fields = HTTPFields()
         fields[.accessControlAllowOrigin] = "*"
         fields[.accessControlExposeHeaders] =
             "Stream-Next-Offset, Stream-Cursor, Stream-Up-To-Date, Stream-Closed, Producer-Epoch, Producer-Seq, Producer-Expected-Seq, Producer-Received-Seq, ETag, Content-Type, Content-Encoding, Vary"
@@ -53,4 +60,14 @@ enum SingleHeader {
     case absent
     case value(String)
     case repeated
+}
+
+/// Checks of header text that came from a client.
+enum HeaderText {
+    /// Whether `value` is clean text: no U+FFFD (what the HTTP/1.1 parser and HTTPTypes put in
+    /// place of bytes that are not UTF-8, so a client's invalid UTF-8 is caught here) and no
+    /// control characters.
+    static func isClean(_ value: String) -> Bool {
+        !value.unicodeScalars.contains { $0 == "\u{FFFD}" || $0.value < 0x20 || $0.value == 0x7F }
+    }
 }

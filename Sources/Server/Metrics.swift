@@ -70,8 +70,10 @@ public final class RunnelMetrics: Sendable {
     /// One SSE connection closed for a write that missed its deadline (`DeadlineWriter`).
     func sseWriteTimedOut() { sseWriteTimeouts.increment() }
 
+    /// Counts one request. Every label comes from a closed set (`methodLabel`,
+    /// `statusLabel`, `Route.metricLabel`), so no client can grow `/metrics` without bound.
     func recordRequest(route: String, method: HTTPRequest.Method, status: HTTPResponse.Status, duration: Duration) {
-        let labels = [("route", route), ("method", method.rawValue), ("status", String(status.code))]
+        let labels = [("route", route), ("method", Self.methodLabel(method)), ("status", Self.statusLabel(status))]
         registry.makeCounter(
             descriptor: .init(namespace: "runnel", metricName: "http_requests", unitName: "total",
                               helpText: "HTTP requests by route, method and status."),
@@ -82,6 +84,27 @@ public final class RunnelMetrics: Sendable {
                               helpText: "HTTP request latency by route, method and status."),
             labels: labels, buckets: Self.latencyBuckets
         ).record(duration)
+    }
+
+    /// The methods counted under their own name; any other token is `other`.
+    static let labelledMethods: Set<String> = ["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"]
+
+    /// The statuses this server answers, counted by code; any other is counted by class
+    /// (`2xx` … `5xx`, `other`).
+    static let labelledStatuses: Set<Int> = [
+        200, 201, 202, 204, 304, 307, 400, 401, 403, 404, 405, 409, 410, 412, 413, 417, 429, 499,
+        500, 501, 503,
+    ]
+
+    /// The `method` label of a request: bounded whatever token the client sent.
+    static func methodLabel(_ method: HTTPRequest.Method) -> String {
+        labelledMethods.contains(method.rawValue) ? method.rawValue : "other"
+    }
+
+    /// The `status` label of a response: the code if known, else its class.
+    static func statusLabel(_ status: HTTPResponse.Status) -> String {
+        if labelledStatuses.contains(status.code) { return String(status.code) }
+        return (100...599).contains(status.code) ? "\(status.code / 100)xx" : "other"
     }
 
     /// The text exposition, with point-in-time gauges refreshed first.

@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
+import NIOHTTP1
 import NIOPosix
 import Storage
 import StreamModel
@@ -21,15 +22,17 @@ struct RunnelResponder: HTTPResponder {
 
     func respond(to request: Request, context: Context) async throws -> Response {
         let started = ContinuousClock.now
-        let response = await handle(request, connection: context.channel)
-        metrics.recordRequest(route: Route(path: request.uri.path).metricLabel, method: request.method,
+        let route = Route(path: request.uri.path)
+        var response = await handle(request, route: route, connection: context.channel)
+        if route.isCrossOrigin { response.headers.append(contentsOf: HTTPFields.crossOrigin) }
+        metrics.recordRequest(route: route.metricLabel, method: request.method,
                               status: response.status, duration: ContinuousClock.now - started)
         return response
     }
 
-    private func handle(_ request: Request, connection: any Channel) async -> Response {
+    private func handle(_ request: Request, route: Route, connection: any Channel) async -> Response {
         do {
-            return try await route(request, connection: connection)
+            return try await self.route(request, route: route, connection: connection)
         } catch let error as APIError {
             return errorResponse(error)
         } catch let error as ModelError {
@@ -40,18 +43,31 @@ struct RunnelResponder: HTTPResponder {
         } catch let error as StorageError {
             logger.error("storage error", metadata: ["error": "\(error)"])
             return errorResponse(APIError(error))
+        } catch let error as HTTPParserError {
+            // A malformed body framing (a bad chunk) found while reading the body: the
+            // client's mistake, and the connection's framing is lost, so close it.
+            var apiError = APIError(error)
+            apiError.headers[.connection] = "close"
+            return errorResponse(apiError)
         } catch {
             logger.error("unexpected error", metadata: ["error": "\(error)"])
-            return errorResponse(APIError(.internalServerError, "internal_error", "\(error)"))
+            return errorResponse(APIError(.internalServerError, "internal_error", "internal error"))
         }
     }
 
-    private func route(_ request: Request, connection: any Channel) async throws -> Response {
-        var route = Route(path: request.uri.path)
+    private func route(_ request: Request, route parsed: Route, connection: any Channel) async throws -> Response {
+        try RequestValidation.check(request.head)
+        var route = parsed
         // `/ds/{bucket}/streams` lists a bucket on GET; any other method addresses a stream
         // named "streams".
         if case .bucketStreams(let bucket) = route, request.method != .get, request.method != .options {
             route = .stream(.ds, StreamPath(bucket: bucket, name: "streams"))
+        }
+        // Only the methods a route answers reach a handler (unknown tokens included).
+        if let allowed = route.allowedMethods, !allowed.contains(request.method) {
+            var error = APIError(.methodNotAllowed, "method_not_allowed", "this route does not answer that method")
+            error.headers[.allow] = allowed.map(\.rawValue).joined(separator: ", ")
+            throw error
         }
         if request.method == .options {
             return options()

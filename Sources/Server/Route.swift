@@ -1,3 +1,4 @@
+import HTTPTypes
 import StreamModel
 
 /// The route family a stream request came in on (api.md §1). Responses that name a stream
@@ -29,8 +30,21 @@ public enum AdminRoute: Sendable, Hashable {
     case cluster
     /// `POST /admin/v1/cluster/transfer-leader`
     case transferLeader
-    /// Membership changes and on-demand snapshots, not available in this version.
-    case unsupported
+    /// `POST /admin/v1/cluster/members` (not available in this version).
+    case addMember
+    /// `DELETE /admin/v1/cluster/members/{id}` (not available in this version).
+    case removeMember
+    /// `POST /admin/v1/snapshot` (not available in this version).
+    case snapshot
+
+    /// The one method each admin route answers (api.md §3); others get 405 with `Allow`.
+    var method: HTTPRequest.Method {
+        switch self {
+        case .cluster: .get
+        case .transferLeader, .addMember, .snapshot: .post
+        case .removeMember: .delete
+        }
+    }
 }
 
 /// What a request path addresses.
@@ -48,21 +62,34 @@ public enum Route: Sendable, Hashable {
     case notFound
 
     /// Parses a raw (percent-encoded) request path.
+    ///
+    /// The operational and admin routes (api.md §3) are matched on the raw bytes, before any
+    /// percent-decoding, so `/admin%2Fv1%2Fcluster` can never reach them; only the stream
+    /// families decode their identifiers. A request target is ASCII (RFC 9112 §3.2, RFC 3986):
+    /// raw non-ASCII bytes (including the U+FFFD an HTTP parser substitutes for invalid UTF-8)
+    /// are an `invalid` path, as are escapes that do not decode to UTF-8.
     public init(path raw: String) {
-        guard let path = Route.percentDecode(raw) else {
-            self = .invalid("the path is not valid percent-encoded UTF-8")
-            return
-        }
-        switch path {
+        switch raw {
         case "/healthz": self = .health; return
         case "/readyz": self = .ready; return
         case "/metrics": self = .metrics; return
         case "/admin/v1/cluster": self = .admin(.cluster); return
         case "/admin/v1/cluster/transfer-leader": self = .admin(.transferLeader); return
-        case "/admin/v1/cluster/members", "/admin/v1/snapshot": self = .admin(.unsupported); return
+        case "/admin/v1/cluster/members": self = .admin(.addMember); return
+        case "/admin/v1/snapshot": self = .admin(.snapshot); return
         default: break
         }
-        if path.hasPrefix("/admin/v1/cluster/members/") { self = .admin(.unsupported); return }
+        if let id = raw.dropPrefix("/admin/v1/cluster/members/"), !id.isEmpty, !id.contains("/") {
+            self = .admin(.removeMember); return
+        }
+        guard !raw.utf8.contains(where: { $0 >= 0x80 || $0 < 0x20 || $0 == 0x7F }) else {
+            self = .invalid("the request target must be ASCII; percent-encode other bytes")
+            return
+        }
+        guard let path = Route.percentDecode(raw) else {
+            self = .invalid("the path is not valid percent-encoded UTF-8")
+            return
+        }
         if let rest = path.dropPrefix("/ds/") {
             let parts = rest.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
             let bucket = parts[0]
@@ -155,5 +182,33 @@ extension String {
 
     func leftPadded(to width: Int) -> String {
         count >= width ? self : String(repeating: "0", count: width - count) + self
+    }
+}
+
+extension Route {
+    /// The stream API's methods (protocol §3–§8).
+    static let streamMethods: [HTTPRequest.Method] = [.get, .head, .post, .put, .delete, .options]
+
+    /// The methods this route answers; any other method gets 405 with `Allow` before a
+    /// handler runs. Nil for paths that address nothing (their 400/404 wins).
+    var allowedMethods: [HTTPRequest.Method]? {
+        switch self {
+        // A non-GET `/ds/{bucket}/streams` addresses a stream named "streams".
+        case .stream, .bucketStreams: Route.streamMethods
+        case .bucket: [.get, .put, .delete, .options]
+        case .health, .ready, .metrics: [.get, .head]
+        case .admin(let admin): [admin.method]
+        case .invalid, .notFound: nil
+        }
+    }
+
+    /// Whether responses carry the protocol's CORS headers (protocol §2.2): the stream API
+    /// does; admin and operational routes never do (api.md §3), so a browser page on another
+    /// origin can neither read them nor be granted a preflight.
+    var isCrossOrigin: Bool {
+        switch self {
+        case .stream, .bucket, .bucketStreams, .invalid: true
+        case .health, .ready, .metrics, .admin, .notFound: false
+        }
     }
 }

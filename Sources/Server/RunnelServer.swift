@@ -32,11 +32,20 @@ public enum RunnelServer {
         _ = try serverBuilder(configuration)
     }
 
-    /// Plain HTTP/1.1, or HTTPS with HTTP/2 and HTTP/1.1 by ALPN when a certificate is set.
+    /// Plain HTTP/1.1, or HTTPS with HTTP/2 and HTTP/1.1 by ALPN when a certificate is set;
+    /// either way wrapped in the connection limits and timeouts of `configuration`.
     static func serverBuilder(_ configuration: ServerConfiguration) throws -> HTTPServerBuilder {
+        let headerReadTimeout = configuration.headerReadTimeout
+        let streams = HTTP1Channel.Configuration(
+            additionalChannelHandlers: [HTTP1GuardInstaller(headerReadTimeout: headerReadTimeout), PeerCloseWatcher()],
+            idleTimeout: .nanoseconds(configuration.idleTimeout.nanoseconds))
+        let limits = ConnectionLimits(maximum: configuration.maxConnections)
         switch (configuration.tlsCertificatePath, configuration.tlsKeyPath) {
         case (nil, nil):
-            return .http1(configuration: .init(additionalChannelHandlers: [PeerCloseWatcher()]))
+            return HTTPServerBuilder { responder in
+                GuardedChildChannel(
+                    inner: HTTP1Channel(responder: responder, configuration: streams), limits: limits, tlsHandshakeTimeout: nil)
+            }
         case (let certPath?, let keyPath?):
             let chain: [NIOSSLCertificate]
             do { chain = try NIOSSLCertificate.fromPEMFile(certPath) } catch {
@@ -48,9 +57,16 @@ public enum RunnelServer {
                 throw StartupError(description: "cannot load TLS private key \(keyPath): \(error)")
             }
             let tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
-            let streams = HTTP1Channel.Configuration(additionalChannelHandlers: [PeerCloseWatcher()])
-            do { return try .http2Upgrade(tlsConfiguration: tls, configuration: .init(streamConfiguration: streams)) } catch {
+            let http2 = HTTP2UpgradeChannel.Configuration(idleTimeout: configuration.http2IdleTimeout, streamConfiguration: streams)
+            // Validate the TLS configuration now, so a bad one stops startup.
+            do { _ = try HTTP2UpgradeChannel(tlsConfiguration: tls, configuration: http2, responder: { _, _, _ in }) } catch {
                 throw StartupError(description: "invalid TLS configuration: \(error)")
+            }
+            let handshakeTimeout = configuration.tlsHandshakeTimeout
+            return HTTPServerBuilder { responder in
+                GuardedChildChannel(
+                    inner: try HTTP2UpgradeChannel(tlsConfiguration: tls, configuration: http2, responder: responder),
+                    limits: limits, tlsHandshakeTimeout: handshakeTimeout)
             }
         default:
             throw StartupError(description: "--tls-cert and --tls-key must be given together")

@@ -18,6 +18,20 @@ public struct ServerConfiguration: Sendable {
     /// buffers; the client resumes from its last `streamNextOffset` (protocol §8.4).
     public var sseWriteTimeout: Duration = .seconds(10)
 
+    /// Once the first byte of a request arrives, its head (request line and headers) must be
+    /// complete within this long, or the connection is closed (slowloris).
+    public var headerReadTimeout: Duration = .seconds(10)
+    /// An HTTP/1.1 connection with no request in progress (idle keep-alive, or a client that
+    /// stops sending a body) is closed after this long. A live read that is waiting for data
+    /// is a request in progress, not idle.
+    public var idleTimeout: Duration = .seconds(60)
+    /// A TLS handshake (from accepting the connection) must complete within this long.
+    public var tlsHandshakeTimeout: Duration = .seconds(10)
+    /// An HTTP/2 connection with no open stream is closed after this long.
+    public var http2IdleTimeout: Duration = .seconds(60)
+    /// Connections open at once; one more is closed as soon as it is accepted.
+    public var maxConnections: Int = 10_000
+
     /// PEM certificate chain and private key: when both are set the listener serves HTTPS,
     /// HTTP/2 and HTTP/1.1 negotiated by ALPN.
     public var tlsCertificatePath: String?

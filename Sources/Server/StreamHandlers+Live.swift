@@ -65,6 +65,7 @@ extension RunnelResponder {
     private func longPollAnswer(_ meta: StreamMeta, from: Offset, cursor: String, deadline: ContinuousClock.Instant) async throws -> Response? {
         if from < meta.tail {
             let chunk = try await liveRead(meta, from: from)
+            try checkMessageBoundary(meta, from: from, chunk: chunk)
             var fields = HTTPFields()
             fields[.contentType] = meta.contentType
             fields[.crossOriginResourcePolicy] = "cross-origin"
@@ -95,12 +96,16 @@ extension RunnelResponder {
     /// buffers; a reader that disconnects ends the response at once.
     func serverSentEvents(
         _ request: Request, path: StreamPath, readOffset: ReadOffset, meta initial: StreamMeta, connection: any Channel
-    ) throws -> Response {
+    ) async throws -> Response {
         let from = startOffset(readOffset, initial)
         guard from <= initial.tail else {
             throw APIError.badRequest("offset_beyond_tail", "offset \(from) is past the stream's tail \(initial.tail)")
         }
         let clientCursor = request.uri.queryParameters["cursor"].map(String.init)
+        guard try await isMessageBoundary(initial, at: from) else {
+            throw APIError.badRequest("offset_not_message_boundary",
+                                      "offset \(from) is inside a JSON message; read from a message boundary")
+        }
         var fields = HTTPFields()
         fields[.contentType] = "text/event-stream"
         fields[.cacheControl] = "no-cache"

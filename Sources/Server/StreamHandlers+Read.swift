@@ -50,7 +50,7 @@ extension RunnelResponder {
             try await renewTTL(meta)
             switch live {
             case "long-poll": return try await longPoll(request, path: path, readOffset: readOffset, meta: meta, connection: connection)
-            case "sse": return try serverSentEvents(request, path: path, readOffset: readOffset, meta: meta, connection: connection)
+            case "sse": return try await serverSentEvents(request, path: path, readOffset: readOffset, meta: meta, connection: connection)
             default: throw APIError.badRequest("invalid_live", "live must be long-poll or sse")
             }
         }
@@ -75,16 +75,47 @@ extension RunnelResponder {
             throw APIError.badRequest("offset_beyond_tail", "offset \(from) is past the stream's tail \(meta.tail)")
         }
         let chunk = try await blocking { [store, meta, configuration] in try store.read(meta, from: from, maxBytes: configuration.readChunkBytes) }
+        try checkMessageBoundary(meta, from: from, chunk: chunk)
         let closedAtEnd = meta.closed && chunk.upToDate
         let etag = StreamMeta.etag(id: meta.id, start: readOffset == .start ? nil : from, end: chunk.nextOffset, closed: closedAtEnd)
         fields[.eTag] = etag
         fields[.streamNextOffset] = chunk.nextOffset.description
         if chunk.upToDate { fields[.streamUpToDate] = "true" }
         if closedAtEnd { fields[.streamClosed] = "true" }
-        if let ifNoneMatch = request.headers[.ifNoneMatch], ifNoneMatch.split(separator: ",").contains(where: { $0.trimmingCharacters(in: .whitespaces) == etag }) {
+        if Self.ifNoneMatch(request.headers[values: .ifNoneMatch], matches: etag) {
             return response(.notModified, headers: fields)
         }
         return response(.ok, headers: fields, body: meta.isJSON ? jsonArray(chunk.messages) : ByteBuffer(bytes: chunk.bytes))
+    }
+
+    /// RFC 9110 §13.1.2: `If-None-Match` matches when it is `*` (the stream exists) or lists
+    /// the current entity tag.
+    static func ifNoneMatch(_ values: [String], matches etag: String) -> Bool {
+        values.flatMap { $0.split(separator: ",") }.contains { candidate in
+            let tag = candidate.trimmed
+            return tag == "*" || tag == etag
+        }
+    }
+
+    /// A JSON stream is read from message boundaries only (protocol §9): a read offset inside
+    /// a message is a 400, not a silent skip to the next message. The reader skips a partial
+    /// message, so the chunk's messages (each stored behind a 4-byte length) then fall short
+    /// of the span the chunk covers.
+    func checkMessageBoundary(_ meta: StreamMeta, from: Offset, chunk: ReadChunk) throws {
+        guard meta.isJSON, chunk.nextOffset > from else { return }
+        let stored = chunk.messages.reduce(UInt64(0)) { $0 + 4 + UInt64($1.count) }
+        guard stored == chunk.nextOffset.position - from.position else {
+            throw APIError.badRequest("offset_not_message_boundary",
+                                      "offset \(from) is inside a JSON message; read from a message boundary")
+        }
+    }
+
+    /// Whether `offset` is a message boundary of JSON stream `meta` (protocol §3.1, §9): the
+    /// tail, or the start of a stored message.
+    func isMessageBoundary(_ meta: StreamMeta, at offset: Offset) async throws -> Bool {
+        guard meta.isJSON, offset < meta.tail else { return true }
+        let chunk = try await blocking { [store] in try store.read(meta, from: offset, maxBytes: 1) }
+        return (try? checkMessageBoundary(meta, from: offset, chunk: chunk)) != nil
     }
 
     /// Renews a sliding TTL on a read that reached the origin (protocol §10), at most about

@@ -7,9 +7,9 @@ extension RunnelResponder {
     /// `PUT` — create, idempotent re-create, or fork (protocol §3, §3.1).
     func create(_ request: Request, family: RouteFamily, path: StreamPath) async throws -> Response {
         let headers = request.headers
-        let contentType = try optionalHeader(headers, .contentType)
+        let contentType = try parseContentType(headers)
         let expiry = try parseExpiry(headers)
-        let closed = isTrue(headers, .streamClosed)
+        let closed = try isTrue(headers, .streamClosed)
         let ifMatch = try optionalHeader(headers, .ifMatch)
 
         var fork: ForkRequest?
@@ -66,6 +66,12 @@ extension RunnelResponder {
     /// Resolves a fork's sub-offset against the source's stored data (protocol §3.1): the
     /// command then carries the materialized prefix, so applying it needs no reads.
     private func prepareFork(source: StreamPath, offset: Offset?, subOffset: UInt64) async throws -> ForkRequest {
+        // A JSON fork starts at a message boundary (protocol §3.1, §9).
+        if let offset, let meta = store.stream(at: source, now: now()), !meta.softDeleted, offset <= meta.tail,
+           !(try await isMessageBoundary(meta, at: offset)) {
+            throw APIError.badRequest("fork_offset_not_message_boundary",
+                                      "Stream-Fork-Offset \(offset) is inside a JSON message of the source")
+        }
         guard subOffset > 0 else { return ForkRequest(source: source, offset: offset) }
         guard let meta = store.stream(at: source, now: now()) else {
             throw ModelError(.forkSourceNotFound, "fork source \(source) does not exist")
@@ -89,10 +95,10 @@ extension RunnelResponder {
         let headers = request.headers
         // Header checks come before the body is read (protocol §4 "Where producer checks fall").
         let producer = try parseProducer(headers)
-        let close = isTrue(headers, .streamClosed)
+        let close = try isTrue(headers, .streamClosed)
         let streamSeq = try optionalHeader(headers, .streamSeq)
         let ifMatch = try optionalHeader(headers, .ifMatch)
-        let contentType = try optionalHeader(headers, .contentType)
+        let contentType = try parseContentType(headers)
 
         let raw = try await readBody(request)
         if raw.isEmpty && !close {
@@ -137,6 +143,15 @@ extension RunnelResponder {
 
     // MARK: Header parsing
 
+    /// The longest accepted `Producer-Id`, in bytes of UTF-8. The protocol sets no bound; the
+    /// id is kept in every stream's producer state, so an unbounded one would let a client
+    /// grow it at will.
+    static let maxProducerIDBytes = 256
+
+    /// The largest `Stream-TTL`: the expiry is kept in milliseconds as an `Int64`, so any
+    /// larger value could not be represented (and is meaningless).
+    static let maxTTLSeconds = UInt64(Int64.max / 1000)
+
     func optionalHeader(_ headers: HTTPFields, _ name: HTTPField.Name) throws -> String? {
         switch headers.single(name) {
         case .absent: return nil
@@ -146,8 +161,20 @@ extension RunnelResponder {
     }
 
     /// `Stream-Closed` counts only when it is exactly `true`, case-insensitively (protocol §2.1).
-    func isTrue(_ headers: HTTPFields, _ name: HTTPField.Name) -> Bool {
-        headers[values: name].contains { $0.lowercased() == "true" }
+    /// It is single-valued: a repeated header (`false` then `true`) is a 400, never a close.
+    func isTrue(_ headers: HTTPFields, _ name: HTTPField.Name) throws -> Bool {
+        try optionalHeader(headers, name)?.lowercased() == "true"
+    }
+
+    /// `Content-Type`, single-valued and free of bytes that are not UTF-8 text: the HTTP
+    /// parser turns invalid UTF-8 into U+FFFD, and control characters never belong in a
+    /// media type (RFC 9110 §8.3).
+    func parseContentType(_ headers: HTTPFields) throws -> String? {
+        guard let value = try optionalHeader(headers, .contentType) else { return nil }
+        guard HeaderText.isClean(value) else {
+            throw APIError.badRequest("invalid_content_type", "Content-Type must be printable UTF-8 text")
+        }
+        return value
     }
 
     private func parseExpiry(_ headers: HTTPFields) throws -> Expiry {
@@ -157,13 +184,18 @@ extension RunnelResponder {
         case (nil, nil):
             return .never
         case (let ttl?, nil):
-            guard let seconds = parseCanonicalUInt(ttl) else {
-                throw APIError.badRequest("invalid_ttl", "Stream-TTL must be a non-negative integer of seconds")
+            guard let seconds = parseCanonicalUInt(ttl, maximum: Self.maxTTLSeconds) else {
+                throw APIError.badRequest("invalid_ttl", "Stream-TTL must be an integer of seconds in 0...\(Self.maxTTLSeconds)")
             }
             return .ttl(seconds: seconds)
         case (nil, let at?):
             guard let ms = RFC3339.parse(at) else {
                 throw APIError.badRequest("invalid_expires_at", "Stream-Expires-At must be an RFC 3339 timestamp")
+            }
+            // A stream that would be expired on creation is a client mistake, not a 201
+            // followed by 404s.
+            guard ms > now() else {
+                throw APIError.badRequest("expires_at_in_past", "Stream-Expires-At must be in the future")
             }
             return .at(milliseconds: ms)
         default:
@@ -181,6 +213,12 @@ extension RunnelResponder {
             throw APIError.badRequest("partial_producer_headers", "Producer-Id, Producer-Epoch and Producer-Seq go together")
         }
         guard !id.isEmpty else { throw APIError.badRequest("invalid_producer_id", "Producer-Id must not be empty") }
+        guard id.utf8.count <= Self.maxProducerIDBytes else {
+            throw APIError.badRequest("invalid_producer_id", "Producer-Id must be at most \(Self.maxProducerIDBytes) bytes")
+        }
+        guard HeaderText.isClean(id) else {
+            throw APIError.badRequest("invalid_producer_id", "Producer-Id must be printable UTF-8 text")
+        }
         let maximum: UInt64 = (1 << 53) - 1
         guard let e = parseDigitsUInt(epoch, maximum: maximum) else {
             throw APIError.badRequest("invalid_producer_epoch", "Producer-Epoch must be an integer in 0...2^53-1")

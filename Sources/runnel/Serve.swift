@@ -56,6 +56,21 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Seconds one SSE write may wait for a reader that does not read before its connection is closed (env RUNNEL_SSE_WRITE_TIMEOUT; default 10).")
     var sseWriteTimeout: Double?
 
+    @Option(help: "Seconds a request's head may take to arrive once its first byte has, before the connection is closed (env RUNNEL_HEADER_READ_TIMEOUT; default 10).")
+    var headerReadTimeout: Double?
+
+    @Option(help: "Seconds an HTTP/1.1 connection with no request in progress stays open (env RUNNEL_IDLE_TIMEOUT; default 60). Waiting live reads are not idle.")
+    var idleTimeout: Double?
+
+    @Option(help: "Seconds a TLS handshake may take before the connection is closed (env RUNNEL_TLS_HANDSHAKE_TIMEOUT; default 10).")
+    var tlsHandshakeTimeout: Double?
+
+    @Option(help: "Seconds an HTTP/2 connection with no open stream stays open (env RUNNEL_HTTP2_IDLE_TIMEOUT; default 60).")
+    var http2IdleTimeout: Double?
+
+    @Option(help: "Most client connections open at once; more are closed when accepted (env RUNNEL_MAX_CONNECTIONS; default 10000).")
+    var maxConnections: Int?
+
     @Option(help: "PEM certificate chain for HTTPS (env RUNNEL_TLS_CERT); needs --tls-key.")
     var tlsCert: String?
 
@@ -101,6 +116,21 @@ struct Serve: AsyncParsableCommand {
         if let text = Env.value(sseWriteTimeout.map { String($0) }, "RUNNEL_SSE_WRITE_TIMEOUT") {
             guard let value = Double(text), value > 0 else { throw ValidationError("--sse-write-timeout must be positive") }
             server.sseWriteTimeout = .milliseconds(Int64(value * 1000))
+        }
+
+        for (flag, variable, name, apply) in [
+            (headerReadTimeout, "RUNNEL_HEADER_READ_TIMEOUT", "--header-read-timeout", { (d: Duration) in server.headerReadTimeout = d }),
+            (idleTimeout, "RUNNEL_IDLE_TIMEOUT", "--idle-timeout", { server.idleTimeout = $0 }),
+            (tlsHandshakeTimeout, "RUNNEL_TLS_HANDSHAKE_TIMEOUT", "--tls-handshake-timeout", { server.tlsHandshakeTimeout = $0 }),
+            (http2IdleTimeout, "RUNNEL_HTTP2_IDLE_TIMEOUT", "--http2-idle-timeout", { server.http2IdleTimeout = $0 }),
+        ] as [(Double?, String, String, (Duration) -> Void)] {
+            guard let text = Env.value(flag.map { String($0) }, variable) else { continue }
+            guard let value = Double(text), value > 0, value < 1e9 else { throw ValidationError("\(name) must be a positive number of seconds") }
+            apply(.milliseconds(Int64(value * 1000)))
+        }
+        if let text = Env.value(maxConnections.map(String.init), "RUNNEL_MAX_CONNECTIONS") {
+            guard let value = Int(text), value > 0 else { throw ValidationError("--max-connections must be positive") }
+            server.maxConnections = value
         }
 
         server.tlsCertificatePath = Env.value(tlsCert, "RUNNEL_TLS_CERT")

@@ -1,0 +1,138 @@
+import NIOCore
+import NIOHTTP1
+
+/// Installs `HTTP1Guard` on an HTTP/1.1 connection. Hummingbird adds
+/// `additionalChannelHandlers` after its HTTP-types codec, where neither the raw bytes nor
+/// NIO's parse errors of a request that has not started are visible; this handler moves the
+/// guard next to NIO's decoder and then removes itself. On an HTTP/2 stream (no HTTP/1.1
+/// decoder) it only removes itself.
+final class HTTP1GuardInstaller: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = NIOAny
+
+    private let headerReadTimeout: Duration?
+
+    init(headerReadTimeout: Duration?) { self.headerReadTimeout = headerReadTimeout }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        let pipeline = context.pipeline.syncOperations
+        if let decoder = try? pipeline.context(handlerType: ByteToMessageHandler<HTTPRequestDecoder>.self) {
+            let guardHandler = HTTP1Guard(headerReadTimeout: headerReadTimeout)
+            try? pipeline.addHandler(guardHandler, position: .after(decoder.handler))
+            try? pipeline.addHandler(HTTP1Guard.ByteWatcher(guardHandler), position: .before(decoder.handler))
+        }
+        pipeline.removeHandler(context: context, promise: nil)
+    }
+}
+
+/// The HTTP/1.1 connection's guard, between NIO's decoder and Hummingbird's codec:
+///
+/// - **Parse errors are 400s with a JSON body** (`{"error":{"code","message"}}`, a stable code
+///   per `HTTPParserError`) and close the connection. Between requests the guard answers
+///   itself; inside a request (a bad chunk in the body) the error goes on to the handler
+///   reading the body, which answers, and the guard closes the connection after that answer.
+/// - **Header read timeout**: once the first byte of a request arrives, its head must be
+///   complete within `headerReadTimeout`, else the connection is closed (slowloris). Idle
+///   keep-alive connections are Hummingbird's `idleTimeout`.
+final class HTTP1Guard: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundOut = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private let headerReadTimeout: Duration?
+    private var awaitingHead = true
+    private var requestInFlight = false
+    private var closeAfterResponse = false
+    private var failed = false
+    private var headTimer: Scheduled<Void>?
+    private var context: ChannelHandlerContext?
+
+    init(headerReadTimeout: Duration?) { self.headerReadTimeout = headerReadTimeout }
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        headTimer?.cancel()
+        headTimer = nil
+        self.context = nil
+    }
+
+    /// Bytes of a request arrived (`ByteWatcher`): start the head's clock if a head is due.
+    func bytesArrived() {
+        guard awaitingHead, headTimer == nil, let headerReadTimeout, let context else { return }
+        let channel = context.channel
+        headTimer = context.eventLoop.scheduleTask(in: .nanoseconds(headerReadTimeout.nanoseconds)) {
+            channel.close(promise: nil)
+        }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if case .head = unwrapInboundIn(data) {
+            awaitingHead = false
+            requestInFlight = true
+            headTimer?.cancel()
+            headTimer = nil
+        }
+        context.fireChannelRead(data)
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        guard case .end = unwrapOutboundIn(data) else {
+            context.write(data, promise: promise)
+            return
+        }
+        requestInFlight = false
+        awaitingHead = true
+        if closeAfterResponse {
+            let channel = context.channel
+            context.writeAndFlush(data).whenComplete { result in
+                promise?.completeWith(result)
+                channel.close(promise: nil)
+            }
+        } else {
+            context.write(data, promise: promise)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        guard let parseError = error as? HTTPParserError else {
+            context.fireErrorCaught(error)
+            return
+        }
+        headTimer?.cancel()
+        headTimer = nil
+        if requestInFlight {
+            // The handler reading the body gets the error and answers 400; then close.
+            closeAfterResponse = true
+            context.fireErrorCaught(error)
+            return
+        }
+        guard !failed else { return }
+        failed = true
+        let apiError = APIError(parseError)
+        var body = context.channel.allocator.buffer(capacity: 128)
+        body.writeString(apiError.jsonBody)
+        var head = HTTPResponseHead(version: .http1_1, status: .badRequest)
+        head.headers.add(name: "Content-Type", value: "application/json")
+        head.headers.add(name: "Content-Length", value: String(body.readableBytes))
+        head.headers.add(name: "Connection", value: "close")
+        head.headers.add(name: "X-Content-Type-Options", value: "nosniff")
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
+    }
+
+    /// Sits before the decoder and tells the guard when request bytes arrive.
+    final class ByteWatcher: ChannelInboundHandler, RemovableChannelHandler {
+        typealias InboundIn = NIOAny
+        private let owner: HTTP1Guard
+
+        init(_ owner: HTTP1Guard) { self.owner = owner }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            owner.bytesArrived()
+            context.fireChannelRead(data)
+        }
+    }
+}

@@ -1,0 +1,101 @@
+import HTTPTypes
+@testable import Server
+import StreamModel
+import Testing
+
+/// Routing on the raw path (issue 13, findings 2, 3, 9): admin and ops routes only on their
+/// exact raw spelling, names must be ASCII on the wire and UTF-8 once decoded.
+@Suite struct RouteTests {
+    @Test(arguments: [
+        ("/admin/v1/cluster", Route.admin(.cluster)),
+        ("/admin%2fv1%2fcluster", .notFound),
+        ("/admin%2Fv1%2Fcluster", .notFound),
+        ("/admin/v1%2Fcluster", .notFound),
+        ("/%61dmin/v1/cluster", .notFound),
+        ("/admin/v1/cluster/transfer-leader", .admin(.transferLeader)),
+        ("/admin/v1/cluster/members", .admin(.addMember)),
+        ("/admin/v1/cluster/members/3", .admin(.removeMember)),
+        ("/admin/v1/snapshot", .admin(.snapshot)),
+        ("/healthz", .health),
+        ("/health%7A", .notFound),
+        ("/metrics", .metrics),
+        ("/readyz", .ready),
+        ("/v1/stream/a", .stream(.v1, StreamPath(bucket: "_default", name: "a"))),
+        ("/v1/stream/%C3%A9", .stream(.v1, StreamPath(bucket: "_default", name: "é"))),
+        ("/v1/stream/%FF", .invalid("the path is not valid percent-encoded UTF-8")),
+        ("/v1/stream/a%ZZ", .invalid("the path is not valid percent-encoded UTF-8")),
+        ("/v1/stream/\u{FFFD}", .invalid("the request target must be ASCII; percent-encode other bytes")),
+        ("/streams/é", .invalid("the request target must be ASCII; percent-encode other bytes")),
+        ("/ds/b/\u{FFFD}x", .invalid("the request target must be ASCII; percent-encode other bytes")),
+    ] as [(String, Route)])
+    func parse(path: String, expected: Route) {
+        #expect(Route(path: path) == expected)
+    }
+
+    @Test func adminAndOpsAnswerOneMethodAndNoCORS() {
+        #expect(Route.admin(.cluster).allowedMethods == [.get])
+        #expect(Route.admin(.transferLeader).allowedMethods == [.post])
+        #expect(Route.admin(.removeMember).allowedMethods == [.delete])
+        #expect(Route.metrics.allowedMethods == [.get, .head])
+        #expect(!Route.admin(.cluster).isCrossOrigin)
+        #expect(!Route.metrics.isCrossOrigin)
+        #expect(!Route.health.isCrossOrigin)
+        #expect(Route.stream(.v1, StreamPath(bucket: "_default", name: "a")).isCrossOrigin)
+        #expect(Route.stream(.v1, StreamPath(bucket: "_default", name: "a")).allowedMethods?.contains(.options) == true)
+        #expect(Route.admin(.cluster).allowedMethods?.contains(.options) == false)
+        #expect(Route.stream(.ds, StreamPath(bucket: "b", name: "s")).allowedMethods?.contains(HTTPRequest.Method("PATCH")!) == false)
+    }
+
+    @Test func metricLabelsAreBounded() {
+        #expect(RunnelMetrics.methodLabel(.get) == "GET")
+        #expect(RunnelMetrics.methodLabel(HTTPRequest.Method("FOO")!) == "other")
+        #expect(RunnelMetrics.methodLabel(HTTPRequest.Method("X-\(UInt64.random(in: 0...UInt64.max))")!) == "other")
+        #expect(RunnelMetrics.statusLabel(.ok) == "200")
+        #expect(RunnelMetrics.statusLabel(.init(code: 418)) == "4xx")
+        #expect(RunnelMetrics.statusLabel(.init(code: 599)) == "5xx")
+    }
+}
+
+/// Request-head checks run before routing (issue 13, findings 4 and 10).
+@Suite struct RequestValidationTests {
+    static func request(_ fields: [(String, String)], authority: String? = "h") -> HTTPRequest {
+        var headers = HTTPFields()
+        for (name, value) in fields { headers.append(HTTPField(name: HTTPField.Name(name)!, value: value)) }
+        return HTTPRequest(method: .post, scheme: "http", authority: authority, path: "/v1/stream/a", headerFields: headers)
+    }
+
+    /// "status code" of the refusal, or "accepted".
+    static func outcome(_ fields: [(String, String)], authority: String? = "h") -> String {
+        do {
+            try RequestValidation.check(request(fields, authority: authority))
+            return "accepted"
+        } catch {
+            return "\(error.status.code) \(error.code)"
+        }
+    }
+
+    @Test func table() {
+        #expect(Self.outcome([]) == "accepted")
+        #expect(Self.outcome([("Expect", "100-continue")]) == "accepted")
+        #expect(Self.outcome([("Expect", "999-foo")]) == "417 unsupported_expectation")
+        #expect(Self.outcome([("Transfer-Encoding", "chunked")]) == "accepted")
+        #expect(Self.outcome([("Transfer-Encoding", "gzip, chunked")]) == "501 unsupported_transfer_coding")
+        #expect(Self.outcome([("Transfer-Encoding", "gzip"), ("Transfer-Encoding", "chunked")]) == "501 unsupported_transfer_coding")
+        #expect(Self.outcome([], authority: nil) == "400 missing_host")
+        #expect(Self.outcome([("Host", "other")]) == "400 repeated_header")
+    }
+
+    @Test func headerText() {
+        #expect(HeaderText.isClean("application/json"))
+        #expect(HeaderText.isClean("producer-é"))
+        #expect(!HeaderText.isClean("bad\u{FFFD}"))
+        #expect(!HeaderText.isClean("a\u{01}b"))
+    }
+
+    @Test func ifNoneMatch() {
+        #expect(RunnelResponder.ifNoneMatch(["*"], matches: "\"x\""))
+        #expect(RunnelResponder.ifNoneMatch(["\"a\", \"x\""], matches: "\"x\""))
+        #expect(!RunnelResponder.ifNoneMatch(["\"a\""], matches: "\"x\""))
+        #expect(!RunnelResponder.ifNoneMatch([], matches: "\"x\""))
+    }
+}

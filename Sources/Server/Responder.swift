@@ -70,6 +70,9 @@ struct RunnelResponder: HTTPResponder {
             throw error
         }
         if request.method == .options {
+            // A preflight is granted only where the stream API's CORS applies (not on admin,
+            // operational or unknown routes).
+            guard route.isCrossOrigin else { throw APIError(.notFound, "not_found", "no such route") }
             return options()
         }
         // Reads, and a fork's creation (which resolves its source here before proposing), see

@@ -82,6 +82,11 @@ public enum Route: Sendable, Hashable {
         if let id = raw.dropPrefix("/admin/v1/cluster/members/"), !id.isEmpty, !id.contains("/") {
             self = .admin(.removeMember); return
         }
+        // Anything else under the admin prefix, however spelled, is no route at all: not an
+        // `invalid` stream path, which would answer with the stream API's CORS headers.
+        if raw == "/admin" || raw.hasPrefix("/admin/") || raw.lowercased().hasPrefix("/admin%") {
+            self = .notFound; return
+        }
         guard !raw.utf8.contains(where: { $0 >= 0x80 || $0 < 0x20 || $0 == 0x7F }) else {
             self = .invalid("the request target must be ASCII; percent-encode other bytes")
             return

@@ -12,6 +12,10 @@ import Testing
         ("/admin%2Fv1%2Fcluster", .notFound),
         ("/admin/v1%2Fcluster", .notFound),
         ("/%61dmin/v1/cluster", .notFound),
+        // Unknown paths under the admin prefix, even ones that would not decode, are no route.
+        ("/admin/v1/", .notFound),
+        ("/admin/v1/streams/fz/%FF", .notFound),
+        ("/admin", .notFound),
         ("/admin/v1/cluster/transfer-leader", .admin(.transferLeader)),
         ("/admin/v1/cluster/members", .admin(.addMember)),
         ("/admin/v1/cluster/members/3", .admin(.removeMember)),

@@ -2,7 +2,9 @@ import Foundation
 
 /// The node under fuzzing: a real `runnel serve` process with the fuzz settings (a short
 /// long-poll timeout so live reads answer within the deadline, a small body limit so bodies
-/// past it are cheap), plain or TLS, restartable on its data directory after a crash.
+/// past it are cheap, and short header and idle timeouts, so a request the server must wait
+/// on, such as a declared chunk far past the body limit, is closed within the deadline),
+/// plain or TLS, restartable on its data directory after a crash.
 final class FuzzNode: @unchecked Sendable {
     let dataDirectory: String
     let arguments: [String]
@@ -12,7 +14,9 @@ final class FuzzNode: @unchecked Sendable {
 
     init(name: String, maxBodyBytes: Int, tls: (cert: String, key: String)?) {
         dataDirectory = RunnelProcess.temporaryDirectory(name)
-        arguments = ["--long-poll-timeout", "0.2", "--max-body-bytes", String(maxBodyBytes)]
+        arguments = ["--long-poll-timeout", "0.2", "--max-body-bytes", String(maxBodyBytes),
+                     "--header-read-timeout", "3", "--idle-timeout", "3", "--http2-idle-timeout", "3",
+                     "--tls-handshake-timeout", "3"]
             + (tls.map { ["--tls-cert", $0.cert, "--tls-key", $0.key] } ?? [])
         trustRoot = tls?.cert
         process = RunnelProcess(dataDirectory: dataDirectory, arguments: arguments)

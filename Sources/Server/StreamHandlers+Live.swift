@@ -196,12 +196,9 @@ public enum SSE {
     public static func writeData(_ chunk: ReadChunk, json: Bool, encoding: SSEEncoding, to out: inout ByteBuffer) {
         out.writeString("event: data\n")
         if json {
-            var text: [UInt8] = [UInt8(ascii: "[")]
-            for (i, message) in chunk.messages.enumerated() {
-                if i > 0 { text.append(UInt8(ascii: ",")) }
-                text.append(contentsOf: message)
-            }
-            text.append(UInt8(ascii: "]"))
+            var text: [UInt8] = []
+            text.reserveCapacity(chunk.messages.contentBytes + max(1, chunk.messages.count) + 1)
+            JSONArray.write(chunk.messages) { text.append(contentsOf: $0) }
             writeLines(text, to: &out)
         } else if encoding == .base64 {
             out.writeString("data:")

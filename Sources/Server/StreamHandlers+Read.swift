@@ -103,7 +103,7 @@ extension RunnelResponder {
     /// of the span the chunk covers.
     func checkMessageBoundary(_ meta: StreamMeta, from: Offset, chunk: ReadChunk) throws {
         guard meta.isJSON, chunk.nextOffset > from else { return }
-        let stored = chunk.messages.reduce(UInt64(0)) { $0 + 4 + UInt64($1.count) }
+        let stored = UInt64(chunk.messages.bytes.count)
         guard stored == chunk.nextOffset.position - from.position else {
             throw APIError.badRequest("offset_not_message_boundary",
                                       "offset \(from) is inside a JSON message; read from a message boundary")
@@ -125,16 +125,27 @@ extension RunnelResponder {
         _ = try await store.propose(.touch([meta.path]))
     }
 
-    /// `[m1,m2,…]` from stored JSON messages.
-    func jsonArray(_ messages: [[UInt8]]) -> ByteBuffer {
+    /// `[m1,m2,…]` from stored JSON messages, in one buffer of exactly its size.
+    func jsonArray(_ messages: FramedMessages) -> ByteBuffer {
         var buffer = ByteBuffer()
-        buffer.reserveCapacity(messages.reduce(2) { $0 + $1.count + 1 })
-        buffer.writeInteger(UInt8(ascii: "["))
-        for (i, message) in messages.enumerated() {
-            if i > 0 { buffer.writeInteger(UInt8(ascii: ",")) }
-            buffer.writeBytes(message)
-        }
-        buffer.writeInteger(UInt8(ascii: "]"))
+        buffer.reserveCapacity(messages.contentBytes + max(1, messages.count) + 1)
+        JSONArray.write(messages) { buffer.writeBytes($0) }
         return buffer
+    }
+}
+
+/// The JSON array a read of a JSON stream answers: its messages joined by commas in `[ ]`.
+public enum JSONArray {
+    /// Emits `[m1,m2,…]` piecewise to `write`.
+    public static func write(_ messages: FramedMessages, _ write: (UnsafeRawBufferPointer) -> Void) {
+        let open: StaticString = "[", comma: StaticString = ",", close: StaticString = "]"
+        write(UnsafeRawBufferPointer(start: open.utf8Start, count: 1))
+        var first = true
+        messages.forEach { message in
+            if !first { write(UnsafeRawBufferPointer(start: comma.utf8Start, count: 1)) }
+            first = false
+            write(message)
+        }
+        write(UnsafeRawBufferPointer(start: close.utf8Start, count: 1))
     }
 }

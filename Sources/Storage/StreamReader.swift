@@ -4,8 +4,8 @@ import StreamModel
 public struct ReadChunk: Sendable {
     /// Byte streams: the data, concatenated.
     public var bytes: [UInt8] = []
-    /// JSON streams: each stored message (a JSON value), in order.
-    public var messages: [[UInt8]] = []
+    /// JSON streams: the stored messages (JSON values), in order, in their stored framing.
+    public var messages = FramedMessages()
     /// Where the next read continues.
     public var nextOffset: Offset
     /// Whether the chunk reaches the tail the read started from (no more data right now).
@@ -34,21 +34,23 @@ extension StateStore {
             try forEachUnit(of: segment.id, from: segment.from, to: segment.to) { start, unit throws(StorageError) in
                 let end = min(start + UInt64(unit.count), segment.to)
                 if json {
-                    guard let messages = StoredUnit.jsonMessages(unit) else {
-                        throw StorageError(.corruption, "damaged JSON unit at \(start) of stream \(segment.id)")
-                    }
-                    for message in messages {
-                        let messageStart = start + UInt64(message.start)
-                        let messageEnd = start + UInt64(message.body.upperBound)
-                        if messageStart < position || messageEnd > end { continue }
-                        if message.body.count > budget && !chunk.messages.isEmpty {
+                    let intact = StoredUnit.forEachFrame(unit) { frameStart, body in
+                        let messageStart = start + UInt64(frameStart)
+                        let messageEnd = start + UInt64(body.upperBound)
+                        if messageStart < position || messageEnd > end { return true }
+                        if body.count > budget && !chunk.messages.isEmpty {
                             full = true
                             return false
                         }
-                        chunk.messages.append(Array(unit[message.body]))
-                        budget -= min(budget, message.body.count)
+                        chunk.messages.append(UnsafeRawBufferPointer(rebasing: unit[body]))
+                        budget -= min(budget, body.count)
                         position = messageEnd
+                        return true
                     }
+                    guard intact else {
+                        throw StorageError(.corruption, "damaged JSON unit at \(start) of stream \(segment.id)")
+                    }
+                    if full { return false }
                 } else {
                     let lower = Int(max(position, start) - start)
                     let upper = Int(end - start)

@@ -36,8 +36,14 @@ public struct FramedMessages: Hashable, Sendable, ExpressibleByArrayLiteral {
     /// Takes `bytes` as framed messages if they are exactly `count` well-formed frames (the
     /// check a decoder of hostile input needs), else `nil`.
     public init?(framed bytes: [UInt8], count: Int) {
-        let frames = bytes.withUnsafeBytes { StoredUnit.jsonMessages($0)?.count }
-        guard frames == count else { return nil }
+        var frames = 0
+        let intact = bytes.withUnsafeBytes { raw in
+            StoredUnit.forEachFrame(raw) { _, _ in
+                frames += 1
+                return true
+            }
+        }
+        guard intact, frames == count else { return nil }
         self.bytes = bytes
         self.count = count
     }
@@ -50,6 +56,19 @@ public struct FramedMessages: Hashable, Sendable, ExpressibleByArrayLiteral {
     }
 
     public var isEmpty: Bool { count == 0 }
+
+    /// The bytes the messages take without their frames.
+    public var contentBytes: Int { bytes.count - 4 * count }
+
+    /// Calls `body` with each message's bytes, in order, without allocating.
+    public func forEach(_ body: (UnsafeRawBufferPointer) throws -> Void) rethrows {
+        try bytes.withUnsafeBytes { raw in
+            try StoredUnit.forEachFrame(raw) { _, message in
+                try body(UnsafeRawBufferPointer(rebasing: raw[message]))
+                return true
+            }
+        }
+    }
 
     /// Each message's bytes, in order (for tests and diagnostics; allocates per message).
     public var messages: [[UInt8]] {

@@ -23,19 +23,33 @@ public enum StoredUnit {
         out.append(contentsOf: message)
     }
 
+    /// Walks the frames of a stored JSON unit in order, calling `body` with each message's
+    /// frame start and body range inside the unit, until `body` returns false. Returns
+    /// false if the framing is damaged. Allocates nothing, however many messages there are.
+    @discardableResult
+    public static func forEachFrame(
+        _ unit: UnsafeRawBufferPointer, _ body: (_ start: Int, _ message: Range<Int>) throws -> Bool
+    ) rethrows -> Bool {
+        var i = 0
+        while i < unit.count {
+            guard unit.count - i >= 4 else { return false }
+            let n = Int(unit[i]) << 24 | Int(unit[i + 1]) << 16 | Int(unit[i + 2]) << 8 | Int(unit[i + 3])
+            guard unit.count - i - 4 >= n else { return false }
+            guard try body(i, (i + 4)..<(i + 4 + n)) else { return true }
+            i += 4 + n
+        }
+        return true
+    }
+
     /// The messages of a stored JSON unit, with their positions inside the unit, or `nil`
     /// if the framing is damaged.
     public static func jsonMessages(_ unit: UnsafeRawBufferPointer) -> [(start: Int, body: Range<Int>)]? {
         var result: [(start: Int, body: Range<Int>)] = []
-        var i = 0
-        while i < unit.count {
-            guard unit.count - i >= 4 else { return nil }
-            let n = Int(unit[i]) << 24 | Int(unit[i + 1]) << 16 | Int(unit[i + 2]) << 8 | Int(unit[i + 3])
-            guard unit.count - i - 4 >= n else { return nil }
-            result.append((i, (i + 4)..<(i + 4 + n)))
-            i += 4 + n
+        let intact = forEachFrame(unit) { start, body in
+            result.append((start, body))
+            return true
         }
-        return result
+        return intact ? result : nil
     }
 
     /// The stored form of the first `count` bytes (byte streams) or messages (JSON streams)

@@ -137,7 +137,7 @@ func readAll(_ store: StreamStore, _ path: StreamPath, from: Offset = .zero, chu
         var rounds = 0
         while true {
             let chunk = try store.read(meta, from: from, maxBytes: 15)
-            seen += chunk.messages
+            seen += chunk.messages.messages
             from = chunk.nextOffset
             rounds += 1
             if chunk.upToDate { break }

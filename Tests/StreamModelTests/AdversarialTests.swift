@@ -84,32 +84,27 @@ struct AdversarialGenerator {
     @Test(arguments: [11, 12, 13, 0xBAD_C0DE] as [UInt64])
     func hostileCommandsKeepTheModelExact(seed: UInt64) {
         var generator = AdversarialGenerator(seed: seed)
-        var a = StreamModel()
-        var b = StreamModel()
+        var replicas = ReplicaPair()
         var now = t0
         var rejections: Set<String> = []
         for step in 0..<4_000 {
             now += generator.advance()
-            let command = generator.next(model: a, now: now)
-            let before = a
-            var effectsA = ApplyEffects()
-            var effectsB = ApplyEffects()
-            let resultA = a.apply(command, now: now, effects: &effectsA)
-            let resultB = b.apply(command, now: now, effects: &effectsB)
-            guard Footprint(resultA, effectsA) == Footprint(resultB, effectsB) else {
+            let command = generator.next(model: replicas.a, now: now)
+            let applied = replicas.apply(command, now: now)
+            guard applied.divergence == nil else {
                 Issue.record("seed \(seed) step \(step): replicas diverged on \(command)")
                 return
             }
-            if case .rejected(let error) = resultA { rejections.insert(error.code.rawValue) }
-            let violations = DeterminismTests.invariantViolations(a)
-                + DeterminismTests.transitionViolations(before, a, command, resultA, effectsA)
-                + Self.identityViolations(a)
+            if case .rejected(let error) = applied.result { rejections.insert(error.code.rawValue) }
+            let violations = DeterminismTests.invariantViolations(replicas.a)
+                + DeterminismTests.transitionViolations(applied.before, replicas.a, command, applied.result, applied.effects)
+                + Self.identityViolations(replicas.a)
             guard violations.isEmpty else {
-                Issue.record("seed \(seed) step \(step): \(command) → \(resultA) broke: \(violations)")
+                Issue.record("seed \(seed) step \(step): \(command) → \(applied.result) broke: \(violations)")
                 return
             }
         }
-        #expect(a.streams == b.streams && a.buckets == b.buckets)
+        #expect(replicas.a.streams == replicas.b.streams && replicas.a.buckets == replicas.b.buckets)
         for code in ["invalid_command", "invalid_bucket", "invalid_producer_id"] {
             #expect(rejections.contains(code), "seed \(seed): never rejected with \(code): \(rejections.sorted())")
         }

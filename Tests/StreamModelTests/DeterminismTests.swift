@@ -159,6 +159,33 @@ struct Footprint: Equatable, CustomStringConvertible {
     }
 }
 
+/// Two replicas fed the same commands: `apply` runs a command on both and reports whether
+/// they agreed on its result and effects.
+struct ReplicaPair {
+    var a = StreamModel()
+    var b = StreamModel()
+
+    struct Step {
+        var before: StreamModel
+        var result: CommandResult
+        var effects: ApplyEffects
+        /// Both replicas' footprints when they disagreed, else `nil`.
+        var divergence: (Footprint, Footprint)?
+    }
+
+    mutating func apply(_ command: Command, now: Int64) -> Step {
+        let before = a
+        var effectsA = ApplyEffects()
+        var effectsB = ApplyEffects()
+        let resultA = a.apply(command, now: now, effects: &effectsA)
+        let resultB = b.apply(command, now: now, effects: &effectsB)
+        let footprintA = Footprint(resultA, effectsA)
+        let footprintB = Footprint(resultB, effectsB)
+        return Step(before: before, result: resultA, effects: effectsA,
+                    divergence: footprintA == footprintB ? nil : (footprintA, footprintB))
+    }
+}
+
 /// Two replicas applying the same log must agree on every result, every effect and the
 /// final state; and the model's bookkeeping must hold after every command.
 @Suite struct DeterminismTests {
@@ -167,25 +194,20 @@ struct Footprint: Equatable, CustomStringConvertible {
     @Test(arguments: [1, 2, 3, 42, 0xDEAD_BEEF, 20_260_603] as [UInt64])
     func replicasAgree(seed: UInt64) {
         var generator = CommandGenerator(rng: SplitMix64(seed: seed))
-        var a = StreamModel()
-        var b = StreamModel()
+        var replicas = ReplicaPair()
         var now = t0
         var tally: [String: Int] = [:]
         for step in 0..<Self.commandCount {
             now += generator.advance()
-            let command = generator.next(model: a, now: now)
-            let before = a
-            var effectsA = ApplyEffects()
-            var effectsB = ApplyEffects()
-            let resultA = a.apply(command, now: now, effects: &effectsA)
-            let resultB = b.apply(command, now: now, effects: &effectsB)
-            let footprintA = Footprint(resultA, effectsA)
-            let footprintB = Footprint(resultB, effectsB)
-            guard footprintA == footprintB else {
+            let command = generator.next(model: replicas.a, now: now)
+            let applied = replicas.apply(command, now: now)
+            if let (footprintA, footprintB) = applied.divergence {
                 Issue.record("seed \(seed) step \(step): replicas diverged on \(command)\n A: \(footprintA)\n B: \(footprintB)")
                 return
             }
-            let violations = Self.invariantViolations(a) + Self.transitionViolations(before, a, command, resultA, effectsA)
+            let resultA = applied.result
+            let violations = Self.invariantViolations(replicas.a)
+                + Self.transitionViolations(applied.before, replicas.a, command, resultA, applied.effects)
             guard violations.isEmpty else {
                 Issue.record("seed \(seed) step \(step): \(command) → \(resultA) broke: \(violations)")
                 return
@@ -194,13 +216,14 @@ struct Footprint: Equatable, CustomStringConvertible {
             // Every so often replica B restarts from its persisted metadata, which also
             // changes its dictionaries' insertion history (and so their iteration order).
             if step % 500 == 499 {
-                b = StreamModel(buckets: b.buckets.values.sorted { $0.name > $1.name },
-                                streams: b.streams.values.sorted { $0.id > $1.id }, nextStreamID: b.nextStreamID)
+                let b = replicas.b
+                replicas.b = StreamModel(buckets: b.buckets.values.sorted { $0.name > $1.name },
+                                         streams: b.streams.values.sorted { $0.id > $1.id }, nextStreamID: b.nextStreamID)
             }
         }
-        #expect(a.streams == b.streams, "seed \(seed)")
-        #expect(a.buckets == b.buckets, "seed \(seed)")
-        #expect(a.nextStreamID == b.nextStreamID, "seed \(seed)")
+        #expect(replicas.a.streams == replicas.b.streams, "seed \(seed)")
+        #expect(replicas.a.buckets == replicas.b.buckets, "seed \(seed)")
+        #expect(replicas.a.nextStreamID == replicas.b.nextStreamID, "seed \(seed)")
         // The run exercised the model, not just its rejections.
         for kind in ["created", "existing", "appended", "duplicate", "deleted", "expired"] {
             #expect(tally[kind, default: 0] > 0, "seed \(seed): no \(kind) results in \(tally)")

@@ -22,6 +22,7 @@ let package = Package(
         .library(name: "RunnelStreamModel", targets: ["StreamModel"]),
         .library(name: "RunnelRocksDB", targets: ["RocksDB"]),
         .library(name: "RunnelStorage", targets: ["Storage"]),
+        .library(name: "RunnelReplication", targets: ["Replication"]),
         .library(name: "RunnelServer", targets: ["Server"]),
     ],
     dependencies: [
@@ -52,11 +53,21 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        // MARK: Replication: the node (Raft driver, group commit, forwarding, ReadIndex, apply)
+        .target(
+            name: "Replication",
+            dependencies: [
+                "Raft", "RocksDB", "Storage", "StreamModel",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+
         // MARK: Replication transport
         .target(
             name: "Cluster",
             dependencies: [
-                "Raft", "Storage",
+                "Raft", "Replication",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -70,7 +81,7 @@ let package = Package(
         .target(
             name: "Server",
             dependencies: [
-                "Raft", "Storage", "StreamModel",
+                "Raft", "Replication", "Storage", "StreamModel",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdHTTP2", package: "hummingbird"),
@@ -87,7 +98,7 @@ let package = Package(
         .executableTarget(
             name: "runnel",
             dependencies: [
-                "Cluster", "Server", "Storage",
+                "Cluster", "Replication", "Server", "Storage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "Logging", package: "swift-log"),
@@ -117,6 +128,7 @@ let package = Package(
         .testTarget(name: "StreamModelTests", dependencies: ["StreamModel"]),
         .testTarget(name: "RaftTests", dependencies: ["Raft", "RunnelTesting"]),
         .testTarget(name: "StorageTests", dependencies: ["Raft", "Storage", "StreamModel", "RocksDB", "RunnelTesting"]),
+        .testTarget(name: "ReplicationTests", dependencies: ["Raft", "Replication", "Storage", "StreamModel", "RocksDB", "RunnelTesting"]),
         .testTarget(
             name: "IntegrationTests",
             dependencies: ["RunnelTesting", "StreamModel", .product(name: "NIOCore", package: "swift-nio")]),

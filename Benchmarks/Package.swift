@@ -45,6 +45,7 @@ let package = Package(
                 .product(name: "RunnelStreamModel", package: "runnel"),
                 .product(name: "RunnelRocksDB", package: "runnel"),
                 .product(name: "RunnelStorage", package: "runnel"),
+                .product(name: "RunnelReplication", package: "runnel"),
                 .product(name: "RunnelServer", package: "runnel"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

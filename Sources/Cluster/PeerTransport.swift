@@ -4,7 +4,7 @@ import NIOCore
 import NIOPosix
 import NIOSSL
 import Raft
-import Storage
+import Replication
 
 /// Mutual TLS between peers: every node presents its certificate and accepts only peers whose
 /// certificate chains to `caPath` (`--peer-tls-ca` with `--tls-cert`/`--tls-key`).

@@ -1,5 +1,6 @@
 import HTTPTypes
 import StreamModel
+import Replication
 import Storage
 
 /// An error answered to a client: an HTTP status, a stable code and message rendered as

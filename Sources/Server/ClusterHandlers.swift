@@ -2,6 +2,7 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 import Raft
+import Replication
 import Storage
 import StreamModel
 

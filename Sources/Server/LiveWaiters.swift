@@ -1,8 +1,9 @@
+import Replication
 import Storage
 import Synchronization
 
 /// Live readers (long-poll and SSE) waiting for a stream to change. They are woken by the
-/// apply loop through `StreamStore.onChange`, never by polling; a waiting reader is a
+/// apply loop through `Node.onChange`, never by polling; a waiting reader is a
 /// suspended task holding a continuation, not a thread.
 final class LiveWaiters: Sendable {
     /// One suspended reader. Fired once: by a change (true), or by its deadline or
@@ -55,7 +56,7 @@ final class LiveWaiters: Sendable {
     /// Reads of a stream's tail shared by the readers this wakes together.
     let tailReads = SharedTailReads()
 
-    init(store: StreamStore) {
+    init(store: Node) {
         store.onChange { [weak self] ids in self?.wake(ids) }
         // One sweeper ends every expired wait, instead of a timer task per waiting reader.
         Task { [weak self] in

@@ -1,5 +1,6 @@
 import HTTPTypes
 import Prometheus
+import Replication
 import Storage
 import Synchronization
 
@@ -59,7 +60,7 @@ public final class RunnelMetrics: Sendable {
                               helpText: "SSE connections closed because the reader did not read within --sse-write-timeout."))
     }
 
-    /// The storage hook (`StorageConfiguration.onEntrySynced`) that feeds the commit metrics.
+    /// The storage hook (`NodeConfiguration.onEntrySynced`) that feeds the commit metrics.
     public var entrySynced: @Sendable (Int, UInt64) -> Void {
         { [fsync, commandsPerEntry] commands, nanoseconds in
             fsync.recordNanoseconds(Int64(nanoseconds))
@@ -108,7 +109,7 @@ public final class RunnelMetrics: Sendable {
     }
 
     /// The text exposition, with point-in-time gauges refreshed first.
-    func render(store: StreamStore, waiters: LiveWaiters) -> [UInt8] {
+    func render(store: Node, waiters: LiveWaiters) -> [UInt8] {
         applied.set(Double(store.appliedIndex))
         let status = store.clusterStatus
         commit.set(Double(status.commitIndex))

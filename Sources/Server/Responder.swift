@@ -5,6 +5,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import Replication
 import Storage
 import StreamModel
 
@@ -14,7 +15,7 @@ import StreamModel
 struct RunnelResponder: HTTPResponder {
     typealias Context = RunnelRequestContext
 
-    let store: StreamStore
+    let store: Node
     let configuration: ServerConfiguration
     let logger: Logger
     let waiters: LiveWaiters

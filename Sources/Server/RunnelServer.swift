@@ -3,6 +3,7 @@ import HummingbirdCore
 import HummingbirdHTTP2
 import Logging
 import NIOSSL
+import Replication
 import Storage
 
 /// The HTTP service of a node: Hummingbird serving the Runnel responder over `store`.
@@ -14,7 +15,7 @@ public enum RunnelServer {
 
     /// Builds the Hummingbird application; run it with `runService()` (SIGTERM/SIGINT stop it).
     public static func makeApplication(
-        store: StreamStore, configuration: ServerConfiguration, metrics: RunnelMetrics, logger: Logger,
+        store: Node, configuration: ServerConfiguration, metrics: RunnelMetrics, logger: Logger,
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) throws -> some ApplicationProtocol {
         let responder = RunnelResponder(store: store, configuration: configuration, logger: logger, waiters: LiveWaiters(store: store), metrics: metrics)

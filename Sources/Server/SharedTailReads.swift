@@ -1,3 +1,4 @@
+import Replication
 import Storage
 import StreamModel
 import Synchronization

@@ -1,5 +1,6 @@
 import HTTPTypes
 import Hummingbird
+import Replication
 import Storage
 import StreamModel
 

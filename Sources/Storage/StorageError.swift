@@ -36,11 +36,11 @@ public struct StorageError: Error, Sendable, CustomStringConvertible {
         self.underlying = underlying
     }
 
-    init(_ error: RocksDBError) {
+    public init(_ error: RocksDBError) {
         self.init(error.code == .corruption ? .corruption : .io, error.message, underlying: error)
     }
 
-    init(_ error: DecodingError, _ context: String) {
+    public init(_ error: DecodingError, _ context: String) {
         self.init(.corruption, "\(context): \(error.message)", underlying: error)
     }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import Replication
 import Storage
 import StreamModel
 
@@ -40,7 +41,7 @@ struct StorageBench: AsyncParsableCommand {
         logger.logLevel = .warning
         for count in writers.split(separator: ",").compactMap({ Int($0) }) {
             let dir = dataDir + "/store-\(count)"
-            let store = try StreamStore(configuration: StorageConfiguration(dataDirectory: dir), logger: logger)
+            let store = try Node(configuration: NodeConfiguration(dataDirectory: dir), logger: logger)
             let result = try await measureAppends(store: store, writers: count)
             store.shutdown()
             print("""
@@ -82,7 +83,7 @@ struct StorageBench: AsyncParsableCommand {
         return Latencies(samples)
     }
 
-    private func measureAppends(store: StreamStore, writers: Int) async throws -> (rate: Double, latency: Latencies, perSync: Double, meanSync: Double) {
+    private func measureAppends(store: Node, writers: Int) async throws -> (rate: Double, latency: Latencies, perSync: Double, meanSync: Double) {
         let path = StreamPath(bucket: "_default", name: "bench")
         _ = try await store.propose(.create(CreateStream(path: path)))
         let payload = Body.bytes([UInt8](repeating: 0x62, count: size))

@@ -7,6 +7,7 @@ import Glibc
 import Logging
 import NIOPosix
 import Server
+import Replication
 import Storage
 
 /// `runnel serve`: run a node. With no flags, a single-node cluster (node 1) on
@@ -156,7 +157,7 @@ struct Serve: AsyncParsableCommand {
         // Configuration errors (a bad certificate) stop startup before any data is opened.
         try RunnelServer.validate(server)
         let metrics = RunnelMetrics()
-        var storage = StorageConfiguration(dataDirectory: dataDirectory)
+        var storage = NodeConfiguration(dataDirectory: dataDirectory)
         storage.nodeID = nodeID
         storage.peers = peerMap
         storage.onEntrySynced = metrics.entrySynced
@@ -173,7 +174,7 @@ struct Serve: AsyncParsableCommand {
             storage.readTimeout = .milliseconds(Int64(value * 1000))
         }
         let transport = try NIOPeerTransport(tls: peerTLS, group: MultiThreadedEventLoopGroup.singleton, logger: logger)
-        let store = try StreamStore(configuration: storage, transport: transport, logger: logger)
+        let store = try Node(configuration: storage, transport: transport, logger: logger)
         logger.info("storage open", metadata: ["data.dir": "\(dataDirectory)", "raft.applied": "\(store.appliedIndex)"])
         // Identity and peers come from the data directory once it exists (api.md §4).
         if store.peerAddresses.count > 1 {

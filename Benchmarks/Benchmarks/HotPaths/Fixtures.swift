@@ -3,6 +3,7 @@ import NIOCore
 import Raft
 import RocksDB
 import Server
+import Replication
 import Storage
 import StreamModel
 
@@ -75,13 +76,13 @@ final class LogStoreFixture: @unchecked Sendable {
     /// Far above anything the store's own single-node group writes.
     static let firstIndex: UInt64 = 1 << 32
     private var directory: TemporaryDirectory?
-    private var store: StreamStore?
+    private var store: Node?
     private var next = firstIndex
     private let data = Workload.batch.encoded()
 
     func open() async throws {
         let directory = TemporaryDirectory("logstore")
-        let store = try StreamStore(configuration: StorageConfiguration(dataDirectory: directory.path),
+        let store = try Node(configuration: NodeConfiguration(dataDirectory: directory.path),
                                     logger: Workload.quietLogger)
         // Once a command has committed the one-voter group has its leader and its no-op
         // behind it, and an idle leader writes no more entries that could cut into ours.
@@ -112,7 +113,7 @@ final class SSEFixture: @unchecked Sendable {
     func load() async throws {
         let directory = TemporaryDirectory("sse")
         defer { directory.remove() }
-        let store = try StreamStore(configuration: StorageConfiguration(dataDirectory: directory.path),
+        let store = try Node(configuration: NodeConfiguration(dataDirectory: directory.path),
                                     logger: Workload.quietLogger)
         defer { store.shutdown() }
         _ = try await store.propose(Workload.create(contentType: Workload.textType))

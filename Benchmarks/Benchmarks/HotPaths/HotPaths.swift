@@ -1,6 +1,7 @@
 import Benchmark
 import BenchmarkSupport
 import Server
+import Replication
 import Storage
 
 /// The hot paths around the log (issue 6, part 3), each on one group-commit batch of

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Replication
 import Storage
 import StreamModel
 

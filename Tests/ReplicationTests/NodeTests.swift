@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Raft
+@testable import Replication
 @testable import Storage
 import StreamModel
 import Testing
@@ -13,12 +14,12 @@ struct TempStore {
     }
     /// Opens the store and waits until it has applied everything committed (a restarted node
     /// replays its log on the apply thread).
-    func open(_ configure: (inout StorageConfiguration) -> Void = { _ in }) async throws -> StreamStore {
-        var configuration = StorageConfiguration(dataDirectory: directory)
+    func open(_ configure: (inout NodeConfiguration) -> Void = { _ in }) async throws -> Node {
+        var configuration = NodeConfiguration(dataDirectory: directory)
         configure(&configuration)
         var logger = Logger(label: "test")
         logger.logLevel = .error
-        let store = try StreamStore(configuration: configuration, logger: logger)
+        let store = try Node(configuration: configuration, logger: logger)
         try await store.readBarrier()
         return store
     }
@@ -29,12 +30,12 @@ let src = StreamPath(bucket: "_default", name: "src")
 
 func bytes(_ s: String) -> Body { .bytes(Array(s.utf8)) }
 
-func readAll(_ store: StreamStore, _ path: StreamPath, from: Offset = .zero, chunk: Int = 1 << 20) throws -> String {
+func readAll(_ store: Node, _ path: StreamPath, from: Offset = .zero, chunk: Int = 1 << 20) throws -> String {
     let meta = try #require(store.stream(at: path, now: 0))
     return String(decoding: try store.read(meta, from: from, maxBytes: chunk).bytes, as: UTF8.self)
 }
 
-@Suite struct StreamStoreTests {
+@Suite struct NodeTests {
     @Test func appendsAreDurableAcrossReopen() async throws {
         let temp = TempStore()
         defer { temp.remove() }

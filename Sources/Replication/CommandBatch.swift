@@ -1,3 +1,4 @@
+import Storage
 import StreamModel
 
 /// Which node's client waits for a command, and that node's sequence number for it.

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Raft
+import Storage
 import StreamModel
 import Synchronization
 
@@ -170,6 +171,13 @@ final class ApplyLoop: @unchecked Sendable {
 
 /// ReadIndex contexts are a waiter id, big-endian.
 enum ReadContext {
-    static func make(_ id: UInt64) -> [UInt8] { Keys.be64(id) }
-    static func id(_ context: [UInt8]) -> UInt64 { context.count == 8 ? Keys.readBE64(context) : 0 }
+    static func make(_ id: UInt64) -> [UInt8] {
+        var w = BinaryWriter(capacity: 8)
+        w.u64(id)
+        return w.bytes
+    }
+    static func id(_ context: [UInt8]) -> UInt64 {
+        var r = BinaryReader(context)
+        return context.count == 8 ? (try? r.u64()) ?? 0 : 0
+    }
 }

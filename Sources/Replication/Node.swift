@@ -1,13 +1,13 @@
 import Foundation
 import Logging
 import Raft
-import RocksDB
+import Storage
 import StreamModel
 import Synchronization
 
 /// Configuration of a node's storage and replication. Only the executable reads flags; this
 /// is what it fills.
-public struct StorageConfiguration: Sendable {
+public struct NodeConfiguration: Sendable {
     /// The node's data directory; the RocksDB database lives in `<dataDirectory>/db`.
     public var dataDirectory: String
     /// This node's id in the group (used when the data directory is new; a restart takes it
@@ -71,9 +71,9 @@ public struct CommitStatistics: Sendable {
 /// view that reads use. Writes go propose → (forward to the leader) → one synced log write per
 /// batch of proposals on a majority → commit → apply on every node → answer on the node the
 /// client asked. A one-voter group is the same path with a majority of one (docs/cluster.md).
-public final class StreamStore: Sendable {
-    public let configuration: StorageConfiguration
-    let db: RocksDB
+public final class Node: Sendable {
+    public let configuration: NodeConfiguration
+    let storage: NodeStorage
     public let log: LogStore
     public let state: StateStore
     let view: Mutex<PublishedView>
@@ -91,7 +91,7 @@ public final class StreamStore: Sendable {
     /// and apply threads. A new data directory is initialized with `configuration.nodeID` and
     /// `peers`; an existing one keeps its own identity and membership. Frames from peers
     /// arrive through ``receive(_:from:)``; frames to them leave through `transport`.
-    public init(configuration: StorageConfiguration, transport: (any PeerTransport)? = nil, logger: Logger) throws(StorageError) {
+    public init(configuration: NodeConfiguration, transport: (any PeerTransport)? = nil, logger: Logger) throws(StorageError) {
         self.configuration = configuration
         self.logger = logger
         let dbPath = (configuration.dataDirectory as NSString).appendingPathComponent("db")
@@ -100,13 +100,9 @@ public final class StreamStore: Sendable {
         } catch {
             throw StorageError(.io, "cannot create data directory \(configuration.dataDirectory): \(error)")
         }
-        do {
-            db = try RocksDB(path: dbPath, columnFamilies: CF.all)
-            log = try LogStore(db: db)
-            state = try StateStore(db: db)
-        } catch {
-            throw StorageError(error)
-        }
+        storage = try NodeStorage(path: dbPath)
+        log = storage.log
+        state = storage.state
 
         // Identity and membership come from the data once it exists (api.md §4).
         var addresses = configuration.peers
@@ -228,7 +224,7 @@ public final class StreamStore: Sendable {
         driver.stop()
         applier.stop()
         waiters.close(StorageError(.closed, "the node is shutting down"))
-        do { try db.close() } catch {
+        do { try storage.close() } catch {
             logger.warning("closing RocksDB: \(error)")
         }
     }
@@ -294,7 +290,7 @@ struct AppliedChanges: Sendable {
     var woken: Set<UInt64>
 }
 
-extension StreamStore {
+extension Node {
     /// The stored data unit of `meta`'s stream that starts exactly at `offset`, following the
     /// fork chain below the fork offset; `nil` if no unit starts there.
     public func unit(of meta: StreamMeta, at offset: Offset) throws(StorageError) -> [UInt8]? {

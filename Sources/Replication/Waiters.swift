@@ -1,5 +1,6 @@
 import Dispatch
 import Raft
+import Storage
 import StreamModel
 import Synchronization
 

@@ -1,4 +1,5 @@
 import Raft
+import Storage
 import StreamModel
 
 /// What nodes send each other over the peer transport: Raft's messages, and writes a

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Raft
+import Storage
 import StreamModel
 import Synchronization
 
@@ -24,7 +25,7 @@ final class RaftDriver: @unchecked Sendable {
     }
 
     let id: NodeID
-    private let configuration: StorageConfiguration
+    private let configuration: NodeConfiguration
     private let log: LogStore
     private let applier: ApplyLoop
     private let waiters: Waiters
@@ -61,7 +62,7 @@ final class RaftDriver: @unchecked Sendable {
     private var compactedThrough: UInt64
     private var lastSyncedHardState: HardState
 
-    init(id: NodeID, node: RaftNode, configuration: StorageConfiguration, log: LogStore, applier: ApplyLoop,
+    init(id: NodeID, node: RaftNode, configuration: NodeConfiguration, log: LogStore, applier: ApplyLoop,
          waiters: Waiters, transport: (any PeerTransport)?, lastTime: Int64, logger: Logger) {
         self.id = id
         self.node = node
@@ -177,7 +178,7 @@ final class RaftDriver: @unchecked Sendable {
         // never longer than the last fsync took, nor `maxLinger` — lets one entry and one fsync
         // carry them all instead of two.
         if isLeader, inbox.proposals > 0, (inbox.proposals < lastBatch), configuration.maxLinger > .zero {
-            let limit = min(lastSyncNanoseconds, StreamStore.nanoseconds(configuration.maxLinger))
+            let limit = min(lastSyncNanoseconds, Node.nanoseconds(configuration.maxLinger))
             let deadline = Date(timeIntervalSinceNow: Double(limit) / 1e9)
             lingerTarget = lastBatch
             while inbox.proposals < lastBatch && !stopping && failure == nil {

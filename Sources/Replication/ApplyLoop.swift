@@ -32,7 +32,7 @@ final class ApplyLoop: @unchecked Sendable {
     /// The applied index whose effects are written (not necessarily synced) to RocksDB.
     let writtenIndex: Atomic<UInt64>
     /// Set when applying or writing failed; the node's write path is dead.
-    let failure = Mutex<StorageError?>(nil)
+    let failure = Mutex<ReplicationError?>(nil)
 
     // Owned by the apply thread.
     private var model: StreamModel
@@ -42,7 +42,7 @@ final class ApplyLoop: @unchecked Sendable {
     /// Called on the apply thread after each applied round, before clients are answered.
     var onApplied: (@Sendable (AppliedChanges) -> Void)?
     /// Called when applying fails (the driver stops).
-    var onFailure: (@Sendable (StorageError) -> Void)?
+    var onFailure: (@Sendable (ReplicationError) -> Void)?
 
     init(nodeID: UInt64, state: StateStore, model: StreamModel, appliedIndex: UInt64, waiters: Waiters, logger: Logger) {
         self.nodeID = nodeID
@@ -109,8 +109,9 @@ final class ApplyLoop: @unchecked Sendable {
             if !entries.isEmpty {
                 do { try apply(entries) } catch {
                     logger.critical("applying committed entries failed; refusing further writes", metadata: ["error": "\(error)"])
-                    failure.withLock { $0 = error }
-                    onFailure?(error)
+                    let failed = ReplicationError(error)
+                    failure.withLock { $0 = failed }
+                    onFailure?(failed)
                     break
                 }
             }

@@ -155,7 +155,7 @@ public final class Node: Sendable {
     /// Proposes `command` and returns its result once a majority has it durably and this node
     /// has applied it. Fails with `unavailable` when no leader takes it in time (nothing was
     /// applied) and with `timeout` when a leader took it but it was not acknowledged in time.
-    public func propose(_ command: Command) async throws(StorageError) -> CommandResult {
+    public func propose(_ command: Command) async throws(ReplicationError) -> CommandResult {
         let seq = sequence.add(1, ordering: .relaxed).newValue
         let tagged = TaggedCommand(tag: ProposalTag(origin: nodeID, seq: seq), command: Codec.encoded(command))
         let deadline = Waiters.now() + Self.nanoseconds(configuration.proposalTimeout)
@@ -164,16 +164,16 @@ public final class Node: Sendable {
                 guard waiters.register(seq: seq, continuation, deadline: deadline) else { return }
                 if let error = driver.submit(tagged) { waiters.fail([seq], error) }
             }
-        } catch let error as StorageError {
+        } catch let error as ReplicationError {
             throw error
         } catch {
-            throw StorageError(.io, "\(error)")
+            throw ReplicationError(.storage, "\(error)")
         }
     }
 
     /// Returns once this node has applied everything committed before the call (ReadIndex,
     /// Raft thesis §6.4): a read served after it is linearizable.
-    public func readBarrier() async throws(StorageError) {
+    public func readBarrier() async throws(ReplicationError) {
         let id = sequence.add(1, ordering: .relaxed).newValue
         let deadline = Waiters.now() + Self.nanoseconds(configuration.readTimeout)
         do {
@@ -181,10 +181,10 @@ public final class Node: Sendable {
                 guard waiters.register(read: id, continuation, deadline: deadline) else { return }
                 if let error = driver.submitRead(id) { waiters.failRead(id, error) }
             }
-        } catch let error as StorageError {
+        } catch let error as ReplicationError {
             throw error
         } catch {
-            throw StorageError(.io, "\(error)")
+            throw ReplicationError(.storage, "\(error)")
         }
     }
 
@@ -223,7 +223,7 @@ public final class Node: Sendable {
     public func shutdown() {
         driver.stop()
         applier.stop()
-        waiters.close(StorageError(.closed, "the node is shutting down"))
+        waiters.close(ReplicationError(.closed, "the node is shutting down"))
         do { try storage.close() } catch {
             logger.warning("closing RocksDB: \(error)")
         }

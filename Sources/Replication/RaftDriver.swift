@@ -37,7 +37,7 @@ final class RaftDriver: @unchecked Sendable {
     private var inbox = Inbox()
     private var stopping = false
     private var running = false
-    private var failure: StorageError?
+    private var failure: ReplicationError?
     private var stats = CommitStatistics()
     /// Linger bookkeeping (see `nextWork`), written by the Raft thread.
     private var isLeader = false
@@ -102,22 +102,22 @@ final class RaftDriver: @unchecked Sendable {
     // MARK: Inputs (any thread)
 
     /// Queues a local proposal whose waiter is registered; `false` when the driver is down.
-    func submit(_ command: TaggedCommand) -> StorageError? {
+    func submit(_ command: TaggedCommand) -> ReplicationError? {
         lock.lock()
         defer { lock.unlock() }
         if let failure { return failure }
-        if stopping { return StorageError(.closed, "the node is shutting down") }
+        if stopping { return ReplicationError(.closed, "the node is shutting down") }
         inbox.local.append(command)
         inbox.proposals += 1
         if inbox.local.count == 1 || inbox.proposals == lingerTarget { lock.signal() }
         return nil
     }
 
-    func submitRead(_ id: UInt64) -> StorageError? {
+    func submitRead(_ id: UInt64) -> ReplicationError? {
         lock.lock()
         defer { lock.unlock() }
         if let failure { return failure }
-        if stopping { return StorageError(.closed, "the node is shutting down") }
+        if stopping { return ReplicationError(.closed, "the node is shutting down") }
         inbox.reads.append(id)
         lock.signal()
         return nil
@@ -192,7 +192,7 @@ final class RaftDriver: @unchecked Sendable {
         return work
     }
 
-    private func turn(_ work: Inbox) throws(StorageError) {
+    private func turn(_ work: Inbox) throws(ReplicationError) {
         for (from, frame) in work.frames { handle(frame, from: from) }
         for operation in work.operations { operation(&node) }
         let now = Waiters.now()
@@ -215,7 +215,7 @@ final class RaftDriver: @unchecked Sendable {
         routeReads(now: now)
         try processReady()
         if ticked {
-            try compactIfDue()
+            do { try compactIfDue() } catch { throw ReplicationError(error) }
             status.withLock { $0 = ClusterStatus(node: node) }
         }
     }
@@ -235,7 +235,7 @@ final class RaftDriver: @unchecked Sendable {
             let commands = seqs.compactMap { forwarded.removeValue(forKey: $0) }
             switch reason {
             case .notLeader: unrouted += commands  // routed again once a leader is known
-            case .busy: waiters.fail(seqs, StorageError(.busy, "the leader has too many uncommitted writes"))
+            case .busy: waiters.fail(seqs, ReplicationError(.busy, "the leader has too many uncommitted writes"))
             }
         }
     }
@@ -289,7 +289,7 @@ final class RaftDriver: @unchecked Sendable {
         } catch {
             let reason: PeerFrame.ForwardRejection = error.code == .uncommittedLimit ? .busy : .notLeader
             if reason == .busy {
-                waiters.fail(local.map(\.tag.seq), StorageError(.busy, "too many uncommitted writes"))
+                waiters.fail(local.map(\.tag.seq), ReplicationError(.busy, "too many uncommitted writes"))
             } else {
                 unrouted += local
             }
@@ -337,7 +337,7 @@ final class RaftDriver: @unchecked Sendable {
         }
     }
 
-    private func processReady() throws(StorageError) {
+    private func processReady() throws(ReplicationError) {
         while node.hasReady {
             let ready = node.ready()
             send(ready.messages)
@@ -345,9 +345,11 @@ final class RaftDriver: @unchecked Sendable {
                 // The leader compacted entries this node still needs. Installing a snapshot
                 // means transferring the applied state (docs/cluster.md, "Gaps"); until that
                 // exists the node stops rather than diverge.
-                throw StorageError(.unavailable, "this node needs a snapshot from the leader, which this version cannot install")
+                throw ReplicationError(.unavailable, "this node needs a snapshot from the leader, which this version cannot install")
             }
-            if ready.needsPersist { try persist(ready) }
+            if ready.needsPersist {
+                do { try persist(ready) } catch { throw ReplicationError(error) }
+            }
             send(ready.messagesAfterPersist)
             if let mark = ready.persistedMark { node.persisted(upTo: mark.index, term: mark.term) }
             for context in ready.readStates.map(\.context) { askedReads[ReadContext.id(context)] = nil }
@@ -420,7 +422,7 @@ final class RaftDriver: @unchecked Sendable {
         compactedThrough = through
     }
 
-    private func fail(_ error: StorageError) {
+    private func fail(_ error: ReplicationError) {
         lock.lock()
         failure = error
         lock.unlock()

@@ -27,7 +27,7 @@ final class Waiters: Sendable {
         var proposals: [UInt64: Proposal] = [:]
         var byIndex: [UInt64: [UInt64]] = [:]
         var reads: [UInt64: Read] = [:]
-        var closed: StorageError?
+        var closed: ReplicationError?
     }
 
     private let state = Mutex(State())
@@ -36,7 +36,7 @@ final class Waiters: Sendable {
 
     /// Registers a proposal; `false` (and the continuation already failed) once closed.
     func register(seq: UInt64, _ continuation: CheckedContinuation<CommandResult, any Error>, deadline: UInt64) -> Bool {
-        let closed = state.withLock { s -> StorageError? in
+        let closed = state.withLock { s -> ReplicationError? in
             if let c = s.closed { return c }
             s.proposals[seq] = Proposal(continuation: continuation, deadline: deadline)
             return nil
@@ -46,7 +46,7 @@ final class Waiters: Sendable {
     }
 
     func register(read id: UInt64, _ continuation: CheckedContinuation<Void, any Error>, deadline: UInt64) -> Bool {
-        let closed = state.withLock { s -> StorageError? in
+        let closed = state.withLock { s -> ReplicationError? in
             if let c = s.closed { return c }
             s.reads[id] = Read(continuation: continuation, deadline: deadline)
             return nil
@@ -72,7 +72,7 @@ final class Waiters: Sendable {
     /// Answers the proposals applied in one round, then fails those that were appended at an
     /// index of `entries` under another term: that entry was replaced, so they never applied.
     func answer(_ results: [(UInt64, CommandResult)], entries: [(index: UInt64, term: UInt64)]) {
-        var done: [(CheckedContinuation<CommandResult, any Error>, Result<CommandResult, StorageError>)] = []
+        var done: [(CheckedContinuation<CommandResult, any Error>, Result<CommandResult, ReplicationError>)] = []
         state.withLock { s in
             for (seq, result) in results {
                 if let w = s.proposals.removeValue(forKey: seq) { done.append((w.continuation, .success(result))) }
@@ -83,7 +83,7 @@ final class Waiters: Sendable {
                 for seq in seqs {
                     guard let w = s.proposals[seq], let p = w.position, p.index == e.index, p.term != e.term else { continue }
                     s.proposals[seq] = nil
-                    done.append((w.continuation, .failure(StorageError(
+                    done.append((w.continuation, .failure(ReplicationError(
                         .unavailable, "leadership changed before the write committed; it was not applied"))))
                 }
             }
@@ -91,7 +91,7 @@ final class Waiters: Sendable {
         for (c, r) in done { c.resume(with: r) }
     }
 
-    func fail(_ seqs: some Sequence<UInt64>, _ error: StorageError) {
+    func fail(_ seqs: some Sequence<UInt64>, _ error: ReplicationError) {
         let taken = state.withLock { s in seqs.compactMap { s.proposals.removeValue(forKey: $0)?.continuation } }
         for c in taken { c.resume(throwing: error) }
     }
@@ -100,20 +100,20 @@ final class Waiters: Sendable {
         state.withLock { $0.reads.removeValue(forKey: id) }?.continuation.resume()
     }
 
-    func failRead(_ id: UInt64, _ error: StorageError) {
+    func failRead(_ id: UInt64, _ error: ReplicationError) {
         state.withLock { $0.reads.removeValue(forKey: id) }?.continuation.resume(throwing: error)
     }
 
     /// Fails everything whose deadline has passed.
     func expire(now: UInt64) {
-        var proposals: [(CheckedContinuation<CommandResult, any Error>, StorageError)] = []
+        var proposals: [(CheckedContinuation<CommandResult, any Error>, ReplicationError)] = []
         var reads: [CheckedContinuation<Void, any Error>] = []
         state.withLock { s in
             for (seq, w) in s.proposals where w.deadline <= now {
                 s.proposals[seq] = nil
                 proposals.append((w.continuation, w.routed
-                    ? StorageError(.timeout, "the write was not acknowledged in time; its outcome is unknown")
-                    : StorageError(.unavailable, "no leader is available")))
+                    ? ReplicationError(.timeout, "the write was not acknowledged in time; its outcome is unknown")
+                    : ReplicationError(.unavailable, "no leader is available")))
             }
             for (id, r) in s.reads where r.deadline <= now {
                 s.reads[id] = nil
@@ -121,11 +121,11 @@ final class Waiters: Sendable {
             }
         }
         for (c, e) in proposals { c.resume(throwing: e) }
-        for c in reads { c.resume(throwing: StorageError(.unavailable, "no leader confirmed the read in time")) }
+        for c in reads { c.resume(throwing: ReplicationError(.unavailable, "no leader confirmed the read in time")) }
     }
 
     /// Fails every waiter and refuses new ones.
-    func close(_ error: StorageError) {
+    func close(_ error: ReplicationError) {
         let (proposals, reads) = state.withLock { s in
             if s.closed == nil { s.closed = error }
             defer { s.proposals = [:]; s.reads = [:]; s.byIndex = [:] }

@@ -39,22 +39,24 @@ struct APIError: Error {
         if let etag = error.etag { headers[.eTag] = etag }
     }
 
-    init(_ error: StorageError) {
-        if error.code == .busy {
-            self.init(.serviceUnavailable, "overloaded", error.message)
-            headers[.retryAfter] = "1"
-        } else if error.code == .unavailable {
-            self.init(.serviceUnavailable, "unavailable", error.message)
-            headers[.retryAfter] = "1"
-        } else if error.code == .timeout {
-            self.init(.serviceUnavailable, "commit_timeout", error.message)
-            headers[.retryAfter] = "1"
-        } else if error.code == .closed {
-            self.init(.serviceUnavailable, "shutting_down", error.message)
-            headers[.retryAfter] = "1"
-        } else {
+    /// A node that could not take or confirm the request: 503 with `Retry-After`, except a
+    /// storage failure (500).
+    init(_ error: ReplicationError) {
+        switch error.code {
+        case .busy: self.init(.serviceUnavailable, "overloaded", error.message)
+        case .unavailable: self.init(.serviceUnavailable, "unavailable", error.message)
+        case .timeout: self.init(.serviceUnavailable, "commit_timeout", error.message)
+        case .closed: self.init(.serviceUnavailable, "shutting_down", error.message)
+        default:
             self.init(.internalServerError, "storage_failure", error.message)
+            return
         }
+        headers[.retryAfter] = "1"
+    }
+
+    /// The disk or RocksDB failed, or stored data does not decode: 500.
+    init(_ error: StorageError) {
+        self.init(.internalServerError, "storage_failure", error.message)
     }
 
     var jsonBody: String {

@@ -41,6 +41,9 @@ struct RunnelResponder: HTTPResponder {
         } catch is CancellationError {
             // The client went away while a live read waited; nobody reads this answer.
             return response(.init(code: 499, reasonPhrase: "Client Closed Request"))
+        } catch let error as ReplicationError {
+            if error.code == .storage { logger.error("storage error", metadata: ["error": "\(error)"]) }
+            return errorResponse(APIError(error))
         } catch let error as StorageError {
             logger.error("storage error", metadata: ["error": "\(error)"])
             return errorResponse(APIError(error))

@@ -6,7 +6,7 @@ import StreamModel
 public struct StorageError: Error, Sendable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         fileprivate enum Value: String, Sendable {
-            case io, corruption, closed, busy, unavailable, timeout
+            case io, corruption
         }
         fileprivate let value: Value
         public var description: String { value.rawValue }
@@ -14,16 +14,6 @@ public struct StorageError: Error, Sendable, CustomStringConvertible {
         public static let io = Code(value: .io)
         /// Stored bytes do not decode.
         public static let corruption = Code(value: .corruption)
-        /// The store is shut down.
-        public static let closed = Code(value: .closed)
-        /// Too much is queued; try again later.
-        public static let busy = Code(value: .busy)
-        /// No leader could take the request (none elected yet, or this node is cut off from a
-        /// majority), or leadership changed before a write committed. Nothing was applied;
-        /// retrying is safe.
-        public static let unavailable = Code(value: .unavailable)
-        /// A write reached a leader but was not acknowledged in time: its outcome is unknown.
-        public static let timeout = Code(value: .timeout)
     }
 
     public var code: Code

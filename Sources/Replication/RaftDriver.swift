@@ -25,42 +25,42 @@ final class RaftDriver: @unchecked Sendable {
     }
 
     let id: NodeID
-    private let configuration: NodeConfiguration
-    private let log: LogStore
-    private let applier: ApplyLoop
-    private let waiters: Waiters
-    private let transport: (any PeerTransport)?
-    private let logger: Logger
+    let configuration: NodeConfiguration
+    let log: LogStore
+    let applier: ApplyLoop
+    let waiters: Waiters
+    let transport: (any PeerTransport)?
+    let logger: Logger
 
     // Guarded by `lock`.
-    private let lock = NSCondition()
-    private var inbox = Inbox()
-    private var stopping = false
-    private var running = false
-    private var failure: ReplicationError?
-    private var stats = CommitStatistics()
+    let lock = NSCondition()
+    var inbox = Inbox()
+    var stopping = false
+    var running = false
+    var failure: ReplicationError?
+    var stats = CommitStatistics()
     /// Linger bookkeeping (see `nextWork`), written by the Raft thread.
-    private var isLeader = false
-    private var lastBatch = 0
-    private var lingerTarget = 0
-    private var lastSyncNanoseconds: UInt64 = 0
+    var isLeader = false
+    var lastBatch = 0
+    var lingerTarget = 0
+    var lastSyncNanoseconds: UInt64 = 0
 
     /// The latest role, term, leader and progress, for status, readiness and metrics.
     let status: Mutex<ClusterStatus>
 
     // Owned by the Raft thread.
-    private var node: RaftNode
-    private var lastTime: Int64
-    private var nextTick: UInt64 = 0
+    var node: RaftNode
+    var lastTime: Int64
+    var nextTick: UInt64 = 0
     /// Local proposals waiting for a leader to be known.
-    private var unrouted: [TaggedCommand] = []
+    var unrouted: [TaggedCommand] = []
     /// Local proposals forwarded and not yet accepted or rejected, by seq.
-    private var forwarded: [UInt64: TaggedCommand] = [:]
+    var forwarded: [UInt64: TaggedCommand] = [:]
     /// Reads waiting for a leader, and reads asked and not yet answered, with when asked.
-    private var unroutedReads: [UInt64] = []
-    private var askedReads: [UInt64: UInt64] = [:]
-    private var compactedThrough: UInt64
-    private var lastSyncedHardState: HardState
+    var unroutedReads: [UInt64] = []
+    var askedReads: [UInt64: UInt64] = [:]
+    var compactedThrough: UInt64
+    var lastSyncedHardState: HardState
 
     init(id: NodeID, node: RaftNode, configuration: NodeConfiguration, log: LogStore, applier: ApplyLoop,
          waiters: Waiters, transport: (any PeerTransport)?, lastTime: Int64, logger: Logger) {
@@ -142,7 +142,7 @@ final class RaftDriver: @unchecked Sendable {
 
     // MARK: The loop
 
-    private func run() {
+    func run() {
         nextTick = Waiters.now() + configuration.tickNanoseconds
         if node.membership.voters == [id] { node.campaign() }
         // The first turn runs at once, so a single voter's self-election is persisted and
@@ -162,7 +162,7 @@ final class RaftDriver: @unchecked Sendable {
         lock.unlock()
     }
 
-    private func nextWork() -> Inbox? {
+    func nextWork() -> Inbox? {
         lock.lock()
         defer { lock.unlock() }
         while inbox.isEmpty && !stopping && failure == nil {
@@ -192,7 +192,7 @@ final class RaftDriver: @unchecked Sendable {
         return work
     }
 
-    private func turn(_ work: Inbox) throws(ReplicationError) {
+    func turn(_ work: Inbox) throws(ReplicationError) {
         for (from, frame) in work.frames { handle(frame, from: from) }
         for operation in work.operations { operation(&node) }
         let now = Waiters.now()
@@ -220,237 +220,4 @@ final class RaftDriver: @unchecked Sendable {
         }
     }
 
-    private func handle(_ frame: PeerFrame, from: NodeID) {
-        switch frame {
-        case .raft(let message):
-            node.receive(message)
-        case .forward:
-            break  // proposed in `route` together with local proposals
-        case .forwardAccepted(let accepted):
-            for a in accepted {
-                forwarded[a.seq] = nil
-                waiters.setPosition(a.seq, a.position)
-            }
-        case .forwardRejected(let seqs, let reason, _):
-            let commands = seqs.compactMap { forwarded.removeValue(forKey: $0) }
-            switch reason {
-            case .notLeader: unrouted += commands  // routed again once a leader is known
-            case .busy: waiters.fail(seqs, ReplicationError(.busy, "the leader has too many uncommitted writes"))
-            }
-        }
-    }
-
-    /// Proposes local and forwarded commands on the leader (one entry per `maxCommandsPerEntry`
-    /// or `maxBytesPerEntry`), forwards local ones to a known leader, and keeps them otherwise.
-    private func route(forwardedFrom frames: [(from: NodeID, frame: PeerFrame)]) {
-        var incoming: [(from: NodeID, commands: [TaggedCommand])] = []
-        for (from, frame) in frames {
-            if case .forward(let commands) = frame { incoming.append((from, commands)) }
-        }
-        guard !unrouted.isEmpty || !incoming.isEmpty else { return }
-        if node.role == .leader {
-            let local = unrouted.filter { waiters.isWaiting($0.tag.seq) }
-            unrouted = []
-            propose(local: local, incoming: incoming)
-            return
-        }
-        for (from, commands) in incoming {
-            transport?.send([.forwardRejected(seqs: commands.map(\.tag.seq), reason: .notLeader, leaderHint: node.leaderID)], to: from)
-        }
-        let leader = node.leaderID
-        guard leader != 0, leader != id, node.role == .follower else { return }
-        let local = unrouted.filter { waiters.isWaiting($0.tag.seq) }
-        unrouted = []
-        guard !local.isEmpty else { return }
-        for c in local { forwarded[c.tag.seq] = c }
-        waiters.markRouted(local.map(\.tag.seq))
-        transport?.send([.forward(local)], to: leader)
-    }
-
-    private func propose(local: [TaggedCommand], incoming: [(from: NodeID, commands: [TaggedCommand])]) {
-        let all = local + incoming.flatMap(\.commands)
-        guard !all.isEmpty else { return }
-        // Split into entries within the size limits.
-        var batches: [[TaggedCommand]] = [[]]
-        var bytes = 0
-        for c in all {
-            if batches[batches.count - 1].count >= configuration.maxCommandsPerEntry || bytes >= configuration.maxBytesPerEntry {
-                batches.append([])
-                bytes = 0
-            }
-            batches[batches.count - 1].append(c)
-            bytes += c.command.count
-        }
-        let time = max(lastTime, configuration.clock())
-        lastTime = time
-        let positions: [LogPosition]
-        do {
-            positions = try node.propose(batch: batches.map { CommandBatch.encode(time: time, $0) })
-        } catch {
-            let reason: PeerFrame.ForwardRejection = error.code == .uncommittedLimit ? .busy : .notLeader
-            if reason == .busy {
-                waiters.fail(local.map(\.tag.seq), ReplicationError(.busy, "too many uncommitted writes"))
-            } else {
-                unrouted += local
-            }
-            for (from, commands) in incoming {
-                transport?.send([.forwardRejected(seqs: commands.map(\.tag.seq), reason: reason, leaderHint: node.leaderID)], to: from)
-            }
-            return
-        }
-        var positionOf: [ProposalTag: LogPosition] = [:]
-        for (batch, position) in zip(batches, positions) {
-            for c in batch { positionOf[c.tag] = position }
-        }
-        for c in local {
-            waiters.setPosition(c.tag.seq, positionOf[c.tag]!)
-        }
-        waiters.markRouted(local.map(\.tag.seq))
-        for (from, commands) in incoming {
-            transport?.send([.forwardAccepted(commands.map { ($0.tag.seq, positionOf[$0.tag]!) })], to: from)
-        }
-        lock.lock()
-        stats.commands += UInt64(all.count)
-        lock.unlock()
-    }
-
-    private func routeReads(now: UInt64) {
-        guard !unroutedReads.isEmpty else { return }
-        var waiting: [UInt64] = []
-        for read in unroutedReads {
-            do {
-                try node.readIndex(context: ReadContext.make(read))
-                askedReads[read] = now
-            } catch {
-                waiting.append(read)  // no leader yet: the waiter's deadline bounds the wait
-            }
-        }
-        unroutedReads = waiting
-    }
-
-    /// A read forwarded to a leader that lost it is never answered: ask again.
-    private func retryStaleReads(now: UInt64) {
-        let stale = configuration.tickNanoseconds * UInt64(configuration.raft.electionTicks)
-        for (read, asked) in askedReads where now - asked > stale {
-            askedReads[read] = nil
-            unroutedReads.append(read)
-        }
-    }
-
-    private func processReady() throws(ReplicationError) {
-        while node.hasReady {
-            let ready = node.ready()
-            send(ready.messages)
-            if ready.snapshot != nil {
-                // The leader compacted entries this node still needs. Installing a snapshot
-                // means transferring the applied state (docs/cluster.md, "Gaps"); until that
-                // exists the node stops rather than diverge.
-                throw ReplicationError(.unavailable, "this node needs a snapshot from the leader, which this version cannot install")
-            }
-            if ready.needsPersist {
-                do { try persist(ready) } catch { throw ReplicationError(error) }
-            }
-            send(ready.messagesAfterPersist)
-            if let mark = ready.persistedMark { node.persisted(upTo: mark.index, term: mark.term) }
-            for context in ready.readStates.map(\.context) { askedReads[ReadContext.id(context)] = nil }
-            applier.enqueue(entries: ready.committedEntries, reads: ready.readStates)
-            for context in ready.abandonedReads {
-                let read = ReadContext.id(context)
-                askedReads[read] = nil
-                unroutedReads.append(read)
-            }
-            if let soft = ready.softState {
-                lock.withLock { isLeader = soft.role == .leader }
-                status.withLock { $0 = ClusterStatus(node: node) }
-                logger.info("raft role changed", metadata: [
-                    "role": "\(soft.role)", "term": "\(soft.term)", "leader": "\(soft.leader)"])
-            }
-        }
-    }
-
-    /// Step 2 of the contract. Entries, term and vote are synced; a change of the commit index
-    /// alone is not (as in etcd: it is a restart hint, and a majority's logs hold the truth).
-    private func persist(_ ready: Ready) throws(StorageError) {
-        let termOrVoteChanged = ready.hardState.map {
-            $0.term != lastSyncedHardState.term || $0.vote != lastSyncedHardState.vote
-        } ?? false
-        guard !ready.entries.isEmpty || termOrVoteChanged else {
-            try log.save(entries: [], hardState: ready.hardState, sync: false)
-            return
-        }
-        let started = Waiters.now()
-        try log.save(entries: ready.entries, hardState: ready.hardState, sync: true)
-        let elapsed = Waiters.now() - started
-        if let hs = ready.hardState { lastSyncedHardState = hs }
-        for entry in ready.entries where entry.kind == .normal {
-            if let t = CommandBatch.time(of: entry.data) { lastTime = max(lastTime, t) }
-        }
-        configuration.onEntrySynced?(ready.entries.count, elapsed)
-        lock.lock()
-        lastSyncNanoseconds = elapsed
-        stats.entries += UInt64(ready.entries.count)
-        stats.syncs += 1
-        stats.syncNanoseconds += elapsed
-        lock.unlock()
-    }
-
-    private func send(_ messages: [Message]) {
-        guard !messages.isEmpty, let transport else { return }
-        var byPeer: [NodeID: [PeerFrame]] = [:]
-        for m in messages { byPeer[m.to, default: []].append(.raft(m)) }
-        for (peer, frames) in byPeer { transport.send(frames, to: peer) }
-    }
-
-    /// Compacts the log behind the applied state, keeping a cushion, and on the leader keeping
-    /// what a live follower still needs, so followers catch up from the log instead of needing
-    /// a snapshot; a follower further behind than `maxFollowerLagEntries` no longer holds it back.
-    private func compactIfDue() throws(StorageError) {
-        let written = applier.writtenIndex.load(ordering: .acquiring)
-        guard written > configuration.retainedLogEntries else { return }
-        var through = min(written, node.appliedIndex) - configuration.retainedLogEntries
-        if node.role == .leader {
-            for f in node.followers where node.lastIndex - f.match <= configuration.maxFollowerLagEntries {
-                through = min(through, f.match)
-            }
-        }
-        guard through > compactedThrough + configuration.retainedLogEntries / 2 else { return }
-        let meta: SnapshotMetadata
-        do { meta = try node.snapshotTaken(index: through, data: []) } catch { return }
-        // Not synced: the applied state it relies on was written earlier to the same WAL, so no
-        // crash can keep this deletion and lose that state.
-        try log.save(entries: [], snapshot: meta, compactThrough: through, sync: false)
-        compactedThrough = through
-    }
-
-    private func fail(_ error: ReplicationError) {
-        lock.lock()
-        failure = error
-        lock.unlock()
-        waiters.close(error)
-    }
-}
-
-/// A node's view of the group, published by the Raft thread.
-public struct ClusterStatus: Sendable {
-    public var nodeID: NodeID
-    public var role: RaftRole
-    public var term: UInt64
-    public var leaderID: NodeID
-    public var commitIndex: UInt64
-    public var appliedIndex: UInt64
-    public var lastIndex: UInt64
-    public var membership: Membership
-    public var followers: [FollowerProgress]
-
-    init(node: RaftNode) {
-        nodeID = node.id
-        role = node.role
-        term = node.term
-        leaderID = node.leaderID
-        commitIndex = node.commitIndex
-        appliedIndex = node.appliedIndex
-        lastIndex = node.lastIndex
-        membership = node.membership
-        followers = node.followers
-    }
 }

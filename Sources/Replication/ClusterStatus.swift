@@ -1,0 +1,26 @@
+import Raft
+
+/// A node's view of the group, published by the Raft thread.
+public struct ClusterStatus: Sendable {
+    public var nodeID: NodeID
+    public var role: RaftRole
+    public var term: UInt64
+    public var leaderID: NodeID
+    public var commitIndex: UInt64
+    public var appliedIndex: UInt64
+    public var lastIndex: UInt64
+    public var membership: Membership
+    public var followers: [FollowerProgress]
+
+    init(node: RaftNode) {
+        nodeID = node.id
+        role = node.role
+        term = node.term
+        leaderID = node.leaderID
+        commitIndex = node.commitIndex
+        appliedIndex = node.appliedIndex
+        lastIndex = node.lastIndex
+        membership = node.membership
+        followers = node.followers
+    }
+}

@@ -1,0 +1,105 @@
+import Logging
+import Raft
+import Storage
+import StreamModel
+import Synchronization
+
+/// Routing proposals (Raft thesis §6.2): the leader proposes local and forwarded commands as
+/// one entry; a follower forwards its local ones to the leader and tracks them until the
+/// leader says where they went in its log.
+extension RaftDriver {
+    func handle(_ frame: PeerFrame, from: NodeID) {
+        switch frame {
+        case .raft(let message):
+            node.receive(message)
+        case .forward:
+            break  // proposed in `route` together with local proposals
+        case .forwardAccepted(let accepted):
+            for a in accepted {
+                forwarded[a.seq] = nil
+                waiters.setPosition(a.seq, a.position)
+            }
+        case .forwardRejected(let seqs, let reason, _):
+            let commands = seqs.compactMap { forwarded.removeValue(forKey: $0) }
+            switch reason {
+            case .notLeader: unrouted += commands  // routed again once a leader is known
+            case .busy: waiters.fail(seqs, ReplicationError(.busy, "the leader has too many uncommitted writes"))
+            }
+        }
+    }
+
+    /// Proposes local and forwarded commands on the leader (one entry per `maxCommandsPerEntry`
+    /// or `maxBytesPerEntry`), forwards local ones to a known leader, and keeps them otherwise.
+    func route(forwardedFrom frames: [(from: NodeID, frame: PeerFrame)]) {
+        var incoming: [(from: NodeID, commands: [TaggedCommand])] = []
+        for (from, frame) in frames {
+            if case .forward(let commands) = frame { incoming.append((from, commands)) }
+        }
+        guard !unrouted.isEmpty || !incoming.isEmpty else { return }
+        if node.role == .leader {
+            let local = unrouted.filter { waiters.isWaiting($0.tag.seq) }
+            unrouted = []
+            propose(local: local, incoming: incoming)
+            return
+        }
+        for (from, commands) in incoming {
+            transport?.send([.forwardRejected(seqs: commands.map(\.tag.seq), reason: .notLeader, leaderHint: node.leaderID)], to: from)
+        }
+        let leader = node.leaderID
+        guard leader != 0, leader != id, node.role == .follower else { return }
+        let local = unrouted.filter { waiters.isWaiting($0.tag.seq) }
+        unrouted = []
+        guard !local.isEmpty else { return }
+        for c in local { forwarded[c.tag.seq] = c }
+        waiters.markRouted(local.map(\.tag.seq))
+        transport?.send([.forward(local)], to: leader)
+    }
+
+    func propose(local: [TaggedCommand], incoming: [(from: NodeID, commands: [TaggedCommand])]) {
+        let all = local + incoming.flatMap(\.commands)
+        guard !all.isEmpty else { return }
+        // Split into entries within the size limits.
+        var batches: [[TaggedCommand]] = [[]]
+        var bytes = 0
+        for c in all {
+            if batches[batches.count - 1].count >= configuration.maxCommandsPerEntry || bytes >= configuration.maxBytesPerEntry {
+                batches.append([])
+                bytes = 0
+            }
+            batches[batches.count - 1].append(c)
+            bytes += c.command.count
+        }
+        let time = max(lastTime, configuration.clock())
+        lastTime = time
+        let positions: [LogPosition]
+        do {
+            positions = try node.propose(batch: batches.map { CommandBatch.encode(time: time, $0) })
+        } catch {
+            let reason: PeerFrame.ForwardRejection = error.code == .uncommittedLimit ? .busy : .notLeader
+            if reason == .busy {
+                waiters.fail(local.map(\.tag.seq), ReplicationError(.busy, "too many uncommitted writes"))
+            } else {
+                unrouted += local
+            }
+            for (from, commands) in incoming {
+                transport?.send([.forwardRejected(seqs: commands.map(\.tag.seq), reason: reason, leaderHint: node.leaderID)], to: from)
+            }
+            return
+        }
+        var positionOf: [ProposalTag: LogPosition] = [:]
+        for (batch, position) in zip(batches, positions) {
+            for c in batch { positionOf[c.tag] = position }
+        }
+        for c in local {
+            if let position = positionOf[c.tag] { waiters.setPosition(c.tag.seq, position) }
+        }
+        waiters.markRouted(local.map(\.tag.seq))
+        for (from, commands) in incoming {
+            transport?.send([.forwardAccepted(commands.compactMap { c in positionOf[c.tag].map { (c.tag.seq, $0) } })], to: from)
+        }
+        lock.lock()
+        stats.commands += UInt64(all.count)
+        lock.unlock()
+    }
+
+}

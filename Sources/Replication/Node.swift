@@ -27,6 +27,8 @@ public struct NodeConfiguration: Sendable {
     public var proposalTimeout: Duration = .seconds(10)
     /// How long a linearizable read waits for a confirmed read point.
     public var readTimeout: Duration = .seconds(5)
+    /// On graceful shutdown, how long the leader waits for another voter to take over.
+    public var handOffTimeout: Duration = .seconds(3)
     /// Longest the leader's Raft thread waits for proposals that are on their way back to
     /// fill an entry as large as the previous one (also capped by the last fsync's duration).
     /// Zero disables lingering.
@@ -205,6 +207,9 @@ public final class Node: Sendable {
             try? node.transferLeadership(to: to)
         }
     }
+
+    /// How long a graceful shutdown waits for another node to take over leadership.
+    public var handOffTimeout: Duration { configuration.handOffTimeout }
 
     /// If this node leads a group with other voters, hands leadership over and waits (up to
     /// `timeout`) until another node leads, so a restart does not stall writes (api.md §4).

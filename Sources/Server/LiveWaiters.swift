@@ -1,11 +1,12 @@
 import Replication
 import Storage
+import ServiceLifecycle
 import Synchronization
 
 /// Live readers (long-poll and SSE) waiting for a stream to change. They are woken by the
 /// apply loop through `Node.onChange`, never by polling; a waiting reader is a
 /// suspended task holding a continuation, not a thread.
-final class LiveWaiters: Sendable {
+final class LiveWaiters: Sendable, Service {
     /// One suspended reader. Fired once: by a change (true), or by its deadline or
     /// cancellation (false), whichever comes first.
     final class Waiter: Sendable {
@@ -58,11 +59,14 @@ final class LiveWaiters: Sendable {
 
     init(store: Node) {
         store.onChange { [weak self] ids in self?.wake(ids) }
-        // One sweeper ends every expired wait, instead of a timer task per waiting reader.
-        Task { [weak self] in
+    }
+
+    /// One sweeper ends every expired wait, instead of a timer task per waiting reader. It
+    /// runs as a service of the HTTP application, until graceful shutdown.
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 try? await Task.sleep(for: Self.deadlineResolution)
-                guard let self else { return }
                 self.expire(now: .now)
             }
         }

@@ -13,16 +13,20 @@ public enum RunnelServer {
         public var description: String
     }
 
-    /// Builds the Hummingbird application; run it with `runService()` (SIGTERM/SIGINT stop it).
+    /// Builds the Hummingbird application, a `Service`: run it in the process's
+    /// `ServiceGroup`. The live readers' deadline sweeper runs as a service of its own inside
+    /// it and stops after the server has drained.
     public static func makeApplication(
         store: Node, configuration: ServerConfiguration, metrics: RunnelMetrics, logger: Logger,
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) throws -> some ApplicationProtocol {
-        let responder = RunnelResponder(store: store, configuration: configuration, logger: logger, waiters: LiveWaiters(store: store), metrics: metrics)
+        let waiters = LiveWaiters(store: store)
+        let responder = RunnelResponder(store: store, configuration: configuration, logger: logger, waiters: waiters, metrics: metrics)
         return Application(
             responder: responder,
             server: try serverBuilder(configuration),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "runnel"),
+            services: [waiters],
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
             logger: logger)
     }

@@ -8,6 +8,7 @@ import Logging
 import NIOPosix
 import Server
 import Replication
+import ServiceLifecycle
 import Storage
 
 /// `runnel serve`: run a node. With no flags, a single-node cluster (node 1) on
@@ -191,17 +192,12 @@ struct Serve: AsyncParsableCommand {
         let app = try RunnelServer.makeApplication(store: store, configuration: server, metrics: metrics, logger: logger) { port in
             announce("runnel listening on \(address.host):\(port) (\(scheme))")
         }
-        do {
-            try await app.runService()
-        } catch {
-            store.shutdown()
-            await transport.shutdown()
-            throw error
-        }
-        // SIGTERM: the HTTP server has drained; hand leadership over, then close.
-        await store.handOffLeadership(timeout: .seconds(3))
-        store.shutdown()
-        await transport.shutdown()
+        // One lifecycle: started in this order, and on SIGTERM/SIGINT stopped in reverse: the
+        // HTTP server drains (in-flight writes finish), the node hands leadership over and
+        // closes RocksDB, then the peer transport closes.
+        let group = ServiceGroup(configuration: .init(
+            services: [transport, store, app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
         logger.info("stopped")
     }
 

@@ -83,6 +83,8 @@ public final class Node: Sendable {
     private let applier: ApplyLoop
     private let driver: RaftDriver
     private let sequence = Atomic<UInt64>(0)
+    /// The latest role change (only `handOffLeadership` listens).
+    private let roleChanges: AsyncStream<RaftRole>
     /// This node's id (from its data).
     public let nodeID: UInt64
     /// Peer addresses by node id (from the data directory, updated from flags).
@@ -146,10 +148,13 @@ public final class Node: Sendable {
         driver = RaftDriver(
             id: nodeID, node: node, configuration: configuration, log: log, applier: applier, waiters: waiters,
             transport: transport, lastTime: lastTime, logger: logger)
+        let (roles, roleContinuation) = AsyncStream.makeStream(of: RaftRole.self, bufferingPolicy: .bufferingNewest(1))
+        roleChanges = roles
         applier.onApplied = { [weak self] changes in
             self?.view.withLock { $0.publish(changes) }
         }
         applier.onFailure = { [waiters] error in waiters.close(error) }
+        driver.onRoleChange = { roleContinuation.yield($0) }
         applier.start()
         driver.start()
     }
@@ -217,9 +222,14 @@ public final class Node: Sendable {
         guard clusterStatus.role == .leader, clusterStatus.membership.voters.count > 1 else { return }
         logger.info("handing leadership over before shutdown")
         transferLeadership()
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline, clusterStatus.role == .leader {
-            try? await Task.sleep(for: .milliseconds(20))
+        // Woken by the role change itself, or by the timeout, whichever comes first.
+        await withTaskGroup(of: Void.self) { [roleChanges] group in
+            group.addTask {
+                for await role in roleChanges where role != .leader { return }
+            }
+            group.addTask { try? await Task.sleep(for: timeout) }
+            await group.next()
+            group.cancelAll()
         }
     }
 

@@ -34,6 +34,7 @@ extension RaftDriver {
             if let soft = ready.softState {
                 lock.withLock { isLeader = soft.role == .leader }
                 status.withLock { $0 = ClusterStatus(node: node) }
+                onRoleChange?(soft.role)
                 logger.info("raft role changed", metadata: [
                     "role": "\(soft.role)", "term": "\(soft.term)", "leader": "\(soft.leader)"])
             }

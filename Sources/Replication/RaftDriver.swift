@@ -47,6 +47,8 @@ final class RaftDriver: @unchecked Sendable {
 
     /// The latest role, term, leader and progress, for status, readiness and metrics.
     let status: Mutex<ClusterStatus>
+    /// Told of every role change, on the Raft thread (set before `start`).
+    var onRoleChange: (@Sendable (RaftRole) -> Void)?
 
     // Owned by the Raft thread.
     var node: RaftNode

@@ -48,14 +48,14 @@ public struct NodeConfiguration: Sendable {
     public var onEntrySynced: (@Sendable (_ entries: Int, _ nanoseconds: UInt64) -> Void)?
     /// The time source, in milliseconds since the Unix epoch. Injected for tests.
     public var clock: @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }
+    /// The monotonic clock of deadlines, ticks and timings (see `MonotonicClock`).
+    public var monotonicClock = MonotonicClock.continuous
 
     public init(dataDirectory: String) {
         self.dataDirectory = dataDirectory
     }
 
-    var tickNanoseconds: UInt64 {
-        UInt64(tickInterval.components.seconds) * 1_000_000_000 + UInt64(tickInterval.components.attoseconds / 1_000_000_000)
-    }
+    var tickNanoseconds: UInt64 { tickInterval.wholeNanoseconds }
 }
 
 /// Counters of the commit path, for metrics and the benchmark.
@@ -165,7 +165,7 @@ public final class Node: Sendable {
     public func propose(_ command: Command) async throws(ReplicationError) -> CommandResult {
         let seq = sequence.add(1, ordering: .relaxed).newValue
         let tagged = TaggedCommand(tag: ProposalTag(origin: nodeID, seq: seq), command: Codec.encoded(command))
-        let deadline = Waiters.now() + Self.nanoseconds(configuration.proposalTimeout)
+        let deadline = configuration.monotonicClock.nanoseconds() + configuration.proposalTimeout.wholeNanoseconds
         do {
             return try await withCheckedThrowingContinuation { continuation in
                 guard waiters.register(seq: seq, continuation, deadline: deadline) else { return }
@@ -182,7 +182,7 @@ public final class Node: Sendable {
     /// Raft thesis §6.4): a read served after it is linearizable.
     public func readBarrier() async throws(ReplicationError) {
         let id = sequence.add(1, ordering: .relaxed).newValue
-        let deadline = Waiters.now() + Self.nanoseconds(configuration.readTimeout)
+        let deadline = configuration.monotonicClock.nanoseconds() + configuration.readTimeout.wholeNanoseconds
         do {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
                 guard waiters.register(read: id, continuation, deadline: deadline) else { return }
@@ -279,9 +279,6 @@ public final class Node: Sendable {
         applier.addListener(callback)
     }
 
-    static func nanoseconds(_ d: Duration) -> UInt64 {
-        UInt64(d.components.seconds) * 1_000_000_000 + UInt64(d.components.attoseconds / 1_000_000_000)
-    }
 }
 
 /// The state reads see: updated only after the apply batch that produced it is written, so

@@ -51,9 +51,9 @@ extension RaftDriver {
             try log.save(entries: [], hardState: ready.hardState, sync: false)
             return
         }
-        let started = Waiters.now()
+        let started = configuration.monotonicClock.nanoseconds()
         try log.save(entries: ready.entries, hardState: ready.hardState, sync: true)
-        let elapsed = Waiters.now() - started
+        let elapsed = configuration.monotonicClock.nanoseconds() - started
         if let hs = ready.hardState { lastSyncedHardState = hs }
         for entry in ready.entries where entry.kind == .normal {
             if let t = CommandBatch.time(of: entry.data) { lastTime = max(lastTime, t) }

@@ -145,7 +145,7 @@ final class RaftDriver: @unchecked Sendable {
     // MARK: The loop
 
     func run() {
-        nextTick = Waiters.now() + configuration.tickNanoseconds
+        nextTick = configuration.monotonicClock.nanoseconds() + configuration.tickNanoseconds
         if node.membership.voters == [id] { node.campaign() }
         // The first turn runs at once, so a single voter's self-election is persisted and
         // published without waiting for the first tick.
@@ -170,7 +170,7 @@ final class RaftDriver: @unchecked Sendable {
         while inbox.isEmpty && !stopping && failure == nil {
             // One reading of the clock: reading it again after the comparison could pass
             // `nextTick` in between and underflow the subtraction.
-            let now = Waiters.now()
+            let now = configuration.monotonicClock.nanoseconds()
             guard now < nextTick else { break }
             _ = lock.wait(until: Date(timeIntervalSinceNow: Double(nextTick - now) / 1e9))
         }
@@ -180,7 +180,7 @@ final class RaftDriver: @unchecked Sendable {
         // never longer than the last fsync took, nor `maxLinger` — lets one entry and one fsync
         // carry them all instead of two.
         if isLeader, inbox.proposals > 0, (inbox.proposals < lastBatch), configuration.maxLinger > .zero {
-            let limit = min(lastSyncNanoseconds, Node.nanoseconds(configuration.maxLinger))
+            let limit = min(lastSyncNanoseconds, configuration.maxLinger.wholeNanoseconds)
             let deadline = Date(timeIntervalSinceNow: Double(limit) / 1e9)
             lingerTarget = lastBatch
             while inbox.proposals < lastBatch && !stopping && failure == nil {
@@ -197,7 +197,7 @@ final class RaftDriver: @unchecked Sendable {
     func turn(_ work: Inbox) throws(ReplicationError) {
         for (from, frame) in work.frames { handle(frame, from: from) }
         for operation in work.operations { operation(&node) }
-        let now = Waiters.now()
+        let now = configuration.monotonicClock.nanoseconds()
         var ticked = false
         while now >= nextTick {
             node.tick()

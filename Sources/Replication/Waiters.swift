@@ -1,4 +1,3 @@
-import Dispatch
 import Raft
 import Storage
 import StreamModel
@@ -32,7 +31,6 @@ final class Waiters: Sendable {
 
     private let state = Mutex(State())
 
-    static func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
 
     /// Registers a proposal; `false` (and the continuation already failed) once closed.
     func register(seq: UInt64, _ continuation: CheckedContinuation<CommandResult, any Error>, deadline: UInt64) -> Bool {

@@ -40,8 +40,8 @@ extension RunnelResponder {
             }
             limit = parsed
         }
-        let prefix = query["prefix"].map(String.init) ?? ""
-        let after = query["after"].map(String.init)
+        let prefix = try strictQueryValue(request, "prefix") ?? ""
+        let after = try strictQueryValue(request, "after")
         let now = now()
         var page = try await blocking { [store, limit] in
             try store.state.listStreams(bucket: bucket, prefix: prefix, after: after, limit: limit + 1)
@@ -55,5 +55,24 @@ extension RunnelResponder {
         }
         let cursor = hasMore ? JSONText.quote(page.last!.path.name) : "null"
         return json(.ok, "{\"streams\":[\(items.joined(separator: ","))],\"next_cursor\":\(cursor),\"has_more\":\(hasMore)}")
+    }
+}
+
+extension RunnelResponder {
+    /// The value of query parameter `name`, percent-decoded strictly: a value whose escapes do
+    /// not decode to UTF-8 is a 400 (`invalid_query`), not the raw text, since names are bytes
+    /// (api.md §1) and a listing by a mangled prefix would silently answer nothing.
+    func strictQueryValue(_ request: Request, _ name: String) throws -> String? {
+        guard let query = request.uri.query else { return nil }
+        for pair in query.split(separator: "&", omittingEmptySubsequences: true) {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard parts[0] == name else { continue }
+            let raw = parts.count > 1 ? String(parts[1]) : ""
+            guard let value = Route.percentDecode(raw) else {
+                throw APIError.badRequest("invalid_query", "\(name) is not valid percent-encoded UTF-8")
+            }
+            return value
+        }
+        return nil
     }
 }

@@ -66,6 +66,14 @@ import Testing
             #expect(first["next_offset"] as? String == "0000000000000000_0000000000000005")
             #expect(first["closed"] as? Bool == false)
 
+            // Prefixes are percent-decoded strictly: escapes that are not UTF-8 are a 400.
+            let escaped = try json(try await client.request("GET", "/ds/b1/streams?prefix=%62"))
+            #expect((escaped["streams"] as? [[String: Any]])?.count == 3)
+            for bad in ["prefix=%FF", "after=%C3", "prefix=%zz"] {
+                let refused = try await client.request("GET", "/ds/b1/streams?\(bad)")
+                #expect(refused.status == 400 && errorCode(refused) == "invalid_query", "\(bad): \(refused.status)")
+            }
+
             let badLimit = try await client.request("GET", "/ds/b1/streams?limit=0")
             #expect(badLimit.status == 400)
             #expect(errorCode(badLimit) == "invalid_limit")

@@ -120,7 +120,7 @@ let package = Package(
         .target(
             name: "RunnelTesting",
             dependencies: [
-                "Raft", "StreamModel",
+                "Raft", "Storage", "StreamModel",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -139,6 +139,15 @@ let package = Package(
             name: "IntegrationTests",
             dependencies: ["RunnelTesting", "StreamModel", .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(name: "ConformanceTests", dependencies: ["RunnelTesting"]),
+        .testTarget(
+            name: "ClusterTests",
+            dependencies: [
+                "Cluster", "Raft", "Storage",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOTestUtils", package: "swift-nio"),
+            ]),
         .testTarget(
             name: "ServerTests",
             dependencies: ["Server", "StreamModel", .product(name: "Hummingbird", package: "hummingbird"), .product(name: "NIOCore", package: "swift-nio")]),

@@ -209,9 +209,14 @@ struct ForkLifecycleTests {
     func forkOutlivesSource(_ f: Family) async throws {
         let ds = DS(f)
         let (src, fk) = try await forked(ds, "data", [("Stream-TTL", "2")], [("Stream-TTL", "2")])
-        try await Task.sleep(for: .milliseconds(1500))
+        let created = ContinuousClock.now
+        // Created after the fork with the same TTL: gone once the fork's first window closed.
+        let twin = ds.stream("twin")
+        #expect(try await ds.put(twin, [("Stream-TTL", "2")]).status == 201)
+        try await pause(until: created + .seconds(1))
         #expect(try await ds.get(fk).status == 200)
         #expect([404, 410].contains(try await ds.waitForStatus(src, [404, 410], timeout: .seconds(5))))
+        #expect(try await ds.waitForStatus(twin, timeout: .seconds(5)) == 404)
         #expect(try await ds.head(fk).status == 200)
     }
 

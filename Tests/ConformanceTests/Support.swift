@@ -128,7 +128,12 @@ struct DS: Sendable {
     /// Polls `HEAD` every 200 ms until it answers one of `statuses` or `timeout` passes
     /// (the suite's `waitForDeletion`). Returns the last status.
     func waitForStatus(_ path: String, _ statuses: Set<Int> = [404], timeout: Duration = .seconds(5)) async throws -> Int {
-        let deadline = ContinuousClock.now + timeout
+        try await waitForStatus(path, statuses, by: ContinuousClock.now + timeout)
+    }
+
+    /// ``waitForStatus(_:_:timeout:)`` with an absolute deadline, for cases that must see the
+    /// status before a given instant (an expiry that a renewal would have pushed past it).
+    func waitForStatus(_ path: String, _ statuses: Set<Int> = [404], by deadline: ContinuousClock.Instant) async throws -> Int {
         var last = 0
         repeat {
             last = try await head(path).status
@@ -183,6 +188,14 @@ func isoDate(secondsFromNow seconds: Double, offsetSuffix: Bool = false) -> Stri
     formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
     let text = formatter.string(from: Date().addingTimeInterval(seconds))
     return offsetSuffix ? String(text.dropLast()) + "+00:00" : text
+}
+
+/// Lets the test clock reach `instant`. The TTL cases take their instants when a response
+/// arrives (the server acted no later), so the latency of the requests in between never adds
+/// up and pushes a step out of the window it is meant to fall in; whether a window has closed
+/// is observed (a twin stream's expiry, polled with a deadline), never assumed from a sleep.
+func pause(until instant: ContinuousClock.Instant) async throws {
+    try await Task.sleep(until: instant, clock: .continuous)
 }
 
 /// Elapsed wall time of `body`.

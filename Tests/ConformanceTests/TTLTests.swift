@@ -3,8 +3,10 @@ import Testing
 
 /// Conformance §4.7 TTL and Expiry Validation, §4.14 TTL and Expiry Edge Cases, §4.15 HEAD
 /// Metadata Edge Cases, §4.16 TTL Expiration Behavior. Expiry is awaited by polling HEAD
-/// every 200 ms with a deadline (the suite's `waitForDeletion`); the fixed sleeps left are the
-/// scenario's own timing (renewing a sliding window part-way through it).
+/// every 200 ms with a deadline (the suite's `waitForDeletion`). A renewal part-way through a
+/// window happens at an instant anchored to the creating response (``pause(until:)``), and
+/// that the first window has closed is observed on a twin stream, never assumed from a sleep.
+/// The rules themselves are tested against a manual clock in StreamModelTests/ExpiryTests.
 @Suite("TTL and Expiry", .conformance)
 struct TTLTests {
     // §4.7 line 1191
@@ -192,22 +194,27 @@ struct TTLTests {
     // §4.16 line 2920
     @Test("should extend TTL on write (sliding window)", arguments: Family.allCases)
     func slidingWindowWrite(_ f: Family) async throws {
-        let ds = DS(f), p = ds.stream()
-        #expect(try await ds.put(p, [("Stream-TTL", "2")]).status == 201)
-        try await Task.sleep(for: .milliseconds(1500))
-        #expect(try await ds.post(p, body: "keepalive").status == 204)
-        try await Task.sleep(for: .milliseconds(1500))
-        #expect(try await ds.head(p).status == 200)
+        try await slidingWindow(f) { ds, p async throws in #expect(try await ds.post(p, body: "keepalive").status == 204) }
     }
 
     // §4.16 line 2954
     @Test("should extend TTL on read (sliding window)", arguments: Family.allCases)
     func slidingWindowRead(_ f: Family) async throws {
-        let ds = DS(f), p = ds.stream()
+        try await slidingWindow(f) { ds, p async throws in #expect(try await ds.get(p).status == 200) }
+    }
+
+    /// A stream with a 2 s TTL is renewed by `renew` part-way through its window; a twin
+    /// created just after it with the same TTL expires when the first window would have
+    /// closed, and the renewed stream is still there then.
+    private func slidingWindow(_ f: Family, renew: (DS, String) async throws -> Void) async throws {
+        let ds = DS(f), p = ds.stream(), twin = ds.stream("twin")
         #expect(try await ds.put(p, body: "data", [("Stream-TTL", "2")]).status == 201)
-        try await Task.sleep(for: .milliseconds(1500))
-        #expect(try await ds.get(p).status == 200)
-        try await Task.sleep(for: .milliseconds(1500))
+        let created = ContinuousClock.now
+        #expect(try await ds.put(twin, [("Stream-TTL", "2")]).status == 201)
+        try await pause(until: created + .seconds(1))
+        try await renew(ds, p)
+        // HEAD does not renew (below), so polling the twin does not keep it alive.
+        #expect(try await ds.waitForStatus(twin, timeout: .seconds(5)) == 404)
         #expect(try await ds.head(p).status == 200)
     }
 
@@ -216,10 +223,12 @@ struct TTLTests {
     func headDoesNotExtend(_ f: Family) async throws {
         let ds = DS(f), p = ds.stream()
         #expect(try await ds.put(p, [("Stream-TTL", "2")]).status == 201)
-        try await Task.sleep(for: .milliseconds(1500))
+        let created = ContinuousClock.now
+        try await pause(until: created + .seconds(1))
+        let headed = ContinuousClock.now
         #expect(try await ds.head(p).status == 200)
-        try await Task.sleep(for: .milliseconds(500))
-        #expect(try await ds.waitForStatus(p, timeout: .seconds(5)) == 404)
+        // Renewed by that HEAD, the stream would live until at least `headed` + 2 s.
+        #expect(try await ds.waitForStatus(p, by: headed + .seconds(2)) == 404)
         #expect(try await ds.get(p).status == 404)
     }
 
@@ -227,11 +236,13 @@ struct TTLTests {
     @Test("should NOT extend Expires-At on read or write", arguments: Family.allCases)
     func expiresAtNotExtended(_ f: Family) async throws {
         let ds = DS(f), p = ds.stream()
+        let start = ContinuousClock.now
         #expect(try await ds.put(p, body: "data", [("Stream-Expires-At", isoDate(secondsFromNow: 4))]).status == 201)
-        try await Task.sleep(for: .seconds(2))
+        try await pause(until: start + .seconds(2))
         #expect(try await ds.get(p).status == 200)
         #expect(try await ds.post(p, body: "more").status == 204)
-        #expect(try await ds.waitForStatus(p, timeout: .seconds(7)) == 404)
+        // Gone at the time it named (plus the polling interval and a margin), not later.
+        #expect(try await ds.waitForStatus(p, by: start + .milliseconds(5_500)) == 404)
         #expect(try await ds.get(p).status == 404)
     }
 }

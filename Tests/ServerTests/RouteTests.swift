@@ -36,6 +36,66 @@ import Testing
         #expect(Route(path: path) == expected)
     }
 
+    /// The three stream families (api.md §1), their bucket listings, and the edges of each.
+    @Test(arguments: [
+        // /ds/{bucket}/{stream}: a bucket, its listing, one stream; names have no `/`.
+        ("/ds/b/s", Route.stream(.ds, StreamPath(bucket: "b", name: "s"))),
+        ("/ds/_default/s", .stream(.ds, StreamPath(bucket: "_default", name: "s"))),
+        ("/ds/b/a%2Fb", .invalid("invalid stream name")),
+        ("/ds/b/a/b", .invalid("invalid stream name")),
+        ("/ds/b/%C3%A9", .stream(.ds, StreamPath(bucket: "b", name: "é"))),
+        ("/ds/b", .bucket("b")),
+        ("/ds/b/streams", .bucketStreams("b")),
+        ("/ds/b/", .invalid("invalid stream name")),
+        ("/ds/", .invalid("invalid bucket name")),
+        ("/ds/B/s", .invalid("invalid bucket name")),
+        ("/ds/b/..", .invalid("invalid stream name")),
+        ("/ds", .notFound),
+        // /streams/{id}: the default bucket, no `/`.
+        ("/streams/s", .stream(.legacy, StreamPath(bucket: "_default", name: "s"))),
+        ("/streams/a%20b", .stream(.legacy, StreamPath(bucket: "_default", name: "a b"))),
+        ("/streams/a%2Fb", .invalid("invalid stream name")),
+        ("/streams/", .invalid("invalid stream name")),
+        ("/streams", .notFound),
+        // /v1/stream/{path}: no `/` is the default bucket; otherwise split at the first `/`.
+        ("/v1/stream/s", .stream(.v1, StreamPath(bucket: "_default", name: "s"))),
+        ("/v1/stream/b/s", .stream(.v1, StreamPath(bucket: "b", name: "s"))),
+        ("/v1/stream/b/x/y/z", .stream(.v1, StreamPath(bucket: "b", name: "x/y/z"))),
+        ("/v1/stream/_default/x/y", .stream(.v1, StreamPath(bucket: "_default", name: "x/y"))),
+        ("/v1/stream/b%2Fs", .stream(.v1, StreamPath(bucket: "b", name: "s"))),
+        ("/v1/stream/Upper/s", .invalid("invalid bucket name")),
+        ("/v1/stream/b/", .invalid("invalid stream name")),
+        ("/v1/stream/b/x//y", .invalid("invalid stream name")),
+        ("/v1/stream/b/x/../y", .invalid("invalid stream name")),
+        ("/v1/stream/", .invalid("invalid stream name")),
+        ("/v1/stream", .notFound),
+        ("/v1/streams/s", .notFound),
+        ("/", .notFound),
+    ] as [(String, Route)])
+    func parseStreamFamilies(path: String, expected: Route) {
+        #expect(Route(path: path) == expected)
+    }
+
+    /// `Location` answers in the family the request used; `/v1/stream/` names the bucket
+    /// whenever the short form would split differently.
+    @Test(arguments: [
+        (RouteFamily.ds, StreamPath(bucket: "b", name: "s"), "/ds/b/s"),
+        (.ds, StreamPath(bucket: "_default", name: "a b"), "/ds/_default/a%20b"),
+        (.ds, StreamPath(bucket: "b", name: "é"), "/ds/b/%C3%A9"),
+        (.legacy, StreamPath(bucket: "_default", name: "s"), "/streams/s"),
+        (.legacy, StreamPath(bucket: "_default", name: "a?b"), "/streams/a%3Fb"),
+        (.v1, StreamPath(bucket: "_default", name: "s"), "/v1/stream/s"),
+        (.v1, StreamPath(bucket: "_default", name: "x/y"), "/v1/stream/_default/x/y"),
+        (.v1, StreamPath(bucket: "b", name: "s"), "/v1/stream/b/s"),
+        (.v1, StreamPath(bucket: "b", name: "x/y z"), "/v1/stream/b/x/y%20z"),
+    ] as [(RouteFamily, StreamPath, String)])
+    func locationPath(family: RouteFamily, path: StreamPath, expected: String) {
+        let rendered = family.urlPath(of: path)
+        #expect(rendered == expected)
+        // What a Location names, a request to it addresses.
+        #expect(Route(path: rendered) == .stream(family, path))
+    }
+
     @Test func adminAndOpsAnswerOneMethodAndNoCORS() {
         #expect(Route.admin(.cluster).allowedMethods == [.get])
         #expect(Route.admin(.transferLeader).allowedMethods == [.post])

@@ -1,0 +1,250 @@
+import Foundation
+import Logging
+import Raft
+import RunnelTesting
+@testable import Storage
+import StreamModel
+import Synchronization
+import Testing
+
+/// Three `StreamStore`s on real RocksDB in temporary directories, wired through an
+/// `InMemoryPeerHub`: the driver's forwarding, ReadIndex routing and retry and group commit
+/// (docs/cluster.md) exercised without processes or sockets.
+final class InProcessCluster: Sendable {
+    static let ids: [NodeID] = [1, 2, 3]
+    let hub = InMemoryPeerHub()
+    let directory = NSTemporaryDirectory() + "runnel-cluster-\(UUID().uuidString.prefix(8))"
+    let stores: [NodeID: StreamStore]
+
+    /// Opens the three nodes; with `isolated` every link is cut before any of them starts.
+    init(isolated: Bool = false, _ configure: (inout StorageConfiguration) -> Void = { _ in }) throws {
+        if isolated {
+            for id in Self.ids { hub.isolate(id, from: Self.ids) }
+        }
+        var logger = Logger(label: "test")
+        logger.logLevel = .error
+        var stores: [NodeID: StreamStore] = [:]
+        for id in Self.ids {
+            var configuration = StorageConfiguration(dataDirectory: directory + "/n\(id)")
+            configuration.nodeID = id
+            configuration.peers = Dictionary(uniqueKeysWithValues: Self.ids.map { ($0, "memory:\($0)") })
+            // Short ticks keep elections well under a second; heartbeats every tick.
+            configuration.tickInterval = .milliseconds(20)
+            configuration.proposalTimeout = .seconds(10)
+            configuration.readTimeout = .seconds(10)
+            configure(&configuration)
+            let store = try StreamStore(configuration: configuration, transport: hub.transport(for: id), logger: logger)
+            hub.register(id) { frame, from in store.receive(frame, from: from) }
+            stores[id] = store
+        }
+        self.stores = stores
+    }
+
+    subscript(id: NodeID) -> StreamStore { stores[id]! }
+
+    func shutdown() {
+        for id in Self.ids { hub.unregister(id) }
+        for store in stores.values { store.shutdown() }
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    /// Waits until one node among `among` leads and the others there follow it; returns it.
+    func leader(among: [NodeID] = ids, after term: UInt64 = 0, within timeout: Duration = .seconds(10)) async throws -> NodeID {
+        var found: NodeID = 0
+        try await waitUntil("a leader among \(among) after term \(term)", within: timeout) {
+            let statuses = among.map { self[$0].clusterStatus }
+            guard let leader = statuses.first(where: { $0.role == .leader && $0.term > term }) else { return false }
+            guard statuses.allSatisfy({ $0.leaderID == leader.nodeID && $0.term == leader.term }) else { return false }
+            found = leader.nodeID
+            return true
+        }
+        return found
+    }
+
+    /// Waits until every node in `among` has applied the leader's last index.
+    func caughtUp(_ among: [NodeID] = ids) async throws {
+        try await waitUntil("nodes \(among) caught up") {
+            let statuses = among.map { self[$0].clusterStatus }
+            guard let leader = statuses.filter({ $0.role == .leader }).max(by: { $0.term < $1.term }) else { return false }
+            return among.allSatisfy { self[$0].appliedIndex == leader.lastIndex }
+        }
+    }
+}
+
+/// Polls `condition` until it holds, failing after `timeout`.
+func waitUntil(_ what: String, within timeout: Duration = .seconds(10), _ condition: () throws -> Bool) async throws {
+    let deadline = ContinuousClock.now + timeout
+    while try !condition() {
+        guard ContinuousClock.now < deadline else {
+            Issue.record("timed out waiting for \(what)")
+            throw CancellationError()
+        }
+        try await Task.sleep(for: .milliseconds(10))
+    }
+}
+
+private func create(_ name: String, _ body: String = "") -> Command {
+    .create(CreateStream(path: StreamPath(bucket: "_default", name: name), contentType: "text/plain", body: .bytes(Array(body.utf8))))
+}
+
+private func append(_ name: String, _ body: String) -> Command {
+    .append(AppendStream(path: StreamPath(bucket: "_default", name: name), contentType: "text/plain", body: .bytes(Array(body.utf8))))
+}
+
+private func contents(_ store: StreamStore, _ name: String) throws -> String? {
+    guard let meta = store.stream(at: StreamPath(bucket: "_default", name: name), now: 0) else { return nil }
+    return String(decoding: try store.read(meta, from: .zero, maxBytes: 1 << 20).bytes, as: UTF8.self)
+}
+
+private func storageError(_ body: () async throws -> Void) async -> StorageError? {
+    do { try await body() } catch let error as StorageError { return error } catch {
+        Issue.record("unexpected error \(error)")
+    }
+    return nil
+}
+
+@Suite(.serialized) struct InProcessClusterTests {
+    @Test func writeOnAFollowerIsForwardedAndAnsweredThere() async throws {
+        let cluster = try InProcessCluster()
+        defer { cluster.shutdown() }
+        let leader = try await cluster.leader()
+        let follower = InProcessCluster.ids.first { $0 != leader }!
+        let before = cluster[leader].statistics.commands
+        let result = try await cluster[follower].propose(create("a", "hello"))
+        guard case .created = result else { Issue.record("got \(result)"); return }
+        // The follower answered after applying the write itself (read-your-writes there).
+        #expect(try contents(cluster[follower], "a") == "hello")
+        // Only the leader proposes: the follower forwarded the command.
+        #expect(cluster[leader].statistics.commands == before + 1)
+        #expect(cluster[follower].statistics.commands == 0)
+    }
+
+    @Test func afterThePartitionedLeaderIsReplacedForwardedWritesReachTheNewOne() async throws {
+        let cluster = try InProcessCluster()
+        defer { cluster.shutdown() }
+        let old = try await cluster.leader()
+        let oldTerm = cluster[old].clusterStatus.term
+        _ = try await cluster[old].propose(create("s"))
+        let rest = InProcessCluster.ids.filter { $0 != old }
+        cluster.hub.isolate(old, from: InProcessCluster.ids)
+        let new = try await cluster.leader(among: rest, after: oldTerm)
+        let follower = rest.first { $0 != new }!
+        let before = cluster[new].statistics.commands
+        _ = try await cluster[follower].propose(append("s", "x"))
+        #expect(cluster[new].statistics.commands == before + 1)
+        #expect(try contents(cluster[follower], "s") == "x")
+        // Healed, the old leader follows the new one and catches up.
+        cluster.hub.heal()
+        try await waitUntil("the old leader catching up") { try contents(cluster[old], "s") == "x" }
+        #expect(cluster[old].clusterStatus.role == .follower)
+    }
+
+    /// The forward reached the old leader, which appended it and said where; the old leader
+    /// could replicate nothing, and the new leader wrote another entry at that index. The
+    /// forwarding node then knows the write was never applied and fails it `unavailable`
+    /// (retry is safe: `StorageError.Code.unavailable`); the retry commits exactly once.
+    @Test func forwardedWriteToAReplacedLeaderFailsUnavailableAndItsRetryCommitsOnce() async throws {
+        let cluster = try InProcessCluster()
+        defer { cluster.shutdown() }
+        let old = try await cluster.leader()
+        let oldTerm = cluster[old].clusterStatus.term
+        _ = try await cluster[old].propose(create("s"))
+        try await cluster.caughtUp()
+        // The old leader hears forwards and answers them, and nothing else crosses its links.
+        cluster.hub.setFilter { from, to, frame in
+            switch frame {
+            case .forward: to == old
+            case .forwardAccepted, .forwardRejected: from == old
+            case .raft: from != old && to != old
+            }
+        }
+        let forwarder = InProcessCluster.ids.first { $0 != old }!
+        let error = await storageError { _ = try await cluster[forwarder].propose(append("s", "lost")) }
+        #expect(error?.code == .unavailable, "\(String(describing: error))")
+        let rest = InProcessCluster.ids.filter { $0 != old }
+        _ = try await cluster.leader(among: rest, after: oldTerm)
+        _ = try await cluster[forwarder].propose(append("s", "kept"))
+        cluster.hub.heal()
+        try await cluster.caughtUp()
+        for id in InProcessCluster.ids { #expect(try contents(cluster[id], "s") == "kept", "node \(id)") }
+    }
+
+    /// A forward sent into a partition is never acknowledged: the forwarding node cannot know
+    /// whether a leader appended it, so it fails with `timeout` (outcome unknown), not a
+    /// retryable code, once `proposalTimeout` passes.
+    @Test func forwardLostInAPartitionTimesOutWithUnknownOutcome() async throws {
+        let cluster = try InProcessCluster { $0.proposalTimeout = .seconds(2) }
+        defer { cluster.shutdown() }
+        let old = try await cluster.leader()
+        _ = try await cluster[old].propose(create("s"))
+        try await cluster.caughtUp()
+        cluster.hub.isolate(old, from: InProcessCluster.ids)
+        let forwarder = InProcessCluster.ids.first { $0 != old }!
+        let error = await storageError { _ = try await cluster[forwarder].propose(append("s", "lost")) }
+        #expect(error?.code == .timeout, "\(String(describing: error))")
+        cluster.hub.heal()
+        try await cluster.caughtUp()
+        for id in InProcessCluster.ids { #expect(try contents(cluster[id], "s") == "", "node \(id)") }
+    }
+
+    @Test func readBarrierOnAFollowerSeesAWriteAcknowledgedElsewhere() async throws {
+        let cluster = try InProcessCluster()
+        defer { cluster.shutdown() }
+        let leader = try await cluster.leader()
+        let followers = InProcessCluster.ids.filter { $0 != leader }
+        // Slow one follower's apply path down by withholding the leader's messages to it
+        // until the write is acknowledged by the leader and the other follower.
+        cluster.hub.cut(from: leader, to: followers[1])
+        _ = try await cluster[followers[0]].propose(create("r", "seen"))
+        #expect(try contents(cluster[followers[1]], "r") == nil)
+        cluster.hub.heal()
+        try await cluster[followers[1]].readBarrier()
+        #expect(try contents(cluster[followers[1]], "r") == "seen")
+    }
+
+    @Test func readWaitsWhileNoLeaderIsKnownThenSucceeds() async throws {
+        let cluster = try InProcessCluster(isolated: true)
+        defer { cluster.shutdown() }
+        final class Flag: Sendable {
+            private let value = Atomic<Bool>(false)
+            func set() { value.store(true, ordering: .releasing) }
+            var isSet: Bool { value.load(ordering: .acquiring) }
+        }
+        let done = Flag()
+        let node = cluster[1]
+        async let read: Void = {
+            try await node.readBarrier()
+            done.set()
+        }()
+        // Every node has tried to campaign and been heard by nobody.
+        try await waitUntil("pre-votes into the partition") { cluster.hub.counts.dropped >= 6 }
+        #expect(InProcessCluster.ids.allSatisfy { cluster[$0].clusterStatus.leaderID == 0 })
+        #expect(!done.isSet)
+        cluster.hub.heal()
+        try await read
+        #expect(done.isSet)
+        #expect(cluster[1].clusterStatus.leaderID != 0)
+    }
+
+    @Test func concurrentProposalsOnAllNodesShareEntries() async throws {
+        let cluster = try InProcessCluster()
+        defer { cluster.shutdown() }
+        let leader = try await cluster.leader()
+        _ = try await cluster[leader].propose(create("g"))
+        try await cluster.caughtUp()
+        let before = cluster[leader].statistics
+        let writers = 60
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for i in 0..<writers {
+                let store = cluster[InProcessCluster.ids[i % 3]]
+                group.addTask { _ = try await store.propose(append("g", "\(i % 10)")) }
+            }
+            try await group.waitForAll()
+        }
+        let after = cluster[leader].statistics
+        #expect(after.commands - before.commands == UInt64(writers))
+        #expect(after.entries - before.entries < UInt64(writers), "no group commit: \(after.entries - before.entries) entries")
+        try await cluster.caughtUp()
+        for id in InProcessCluster.ids { #expect(try contents(cluster[id], "g")?.count == writers, "node \(id)") }
+    }
+}

@@ -120,7 +120,7 @@ let package = Package(
         .target(
             name: "RunnelTesting",
             dependencies: [
-                "Raft", "Storage", "StreamModel",
+                "Raft", "Replication", "Storage", "StreamModel",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -142,7 +142,7 @@ let package = Package(
         .testTarget(
             name: "ClusterTests",
             dependencies: [
-                "Cluster", "Raft", "Storage",
+                "Cluster", "Raft", "Replication", "Storage",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),

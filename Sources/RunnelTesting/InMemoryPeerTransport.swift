@@ -1,4 +1,5 @@
 import Raft
+import Replication
 import Storage
 import Synchronization
 

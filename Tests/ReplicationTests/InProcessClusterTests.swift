@@ -2,30 +2,31 @@ import Foundation
 import Logging
 import Raft
 import RunnelTesting
+import Replication
 @testable import Storage
 import StreamModel
 import Synchronization
 import Testing
 
-/// Three `StreamStore`s on real RocksDB in temporary directories, wired through an
+/// Three `Node`s on real RocksDB in temporary directories, wired through an
 /// `InMemoryPeerHub`: the driver's forwarding, ReadIndex routing and retry and group commit
 /// (docs/cluster.md) exercised without processes or sockets.
 final class InProcessCluster: Sendable {
     static let ids: [NodeID] = [1, 2, 3]
     let hub = InMemoryPeerHub()
     let directory = NSTemporaryDirectory() + "runnel-cluster-\(UUID().uuidString.prefix(8))"
-    let stores: [NodeID: StreamStore]
+    let stores: [NodeID: Node]
 
     /// Opens the three nodes; with `isolated` every link is cut before any of them starts.
-    init(isolated: Bool = false, _ configure: (inout StorageConfiguration) -> Void = { _ in }) throws {
+    init(isolated: Bool = false, _ configure: (inout NodeConfiguration) -> Void = { _ in }) throws {
         if isolated {
             for id in Self.ids { hub.isolate(id, from: Self.ids) }
         }
         var logger = Logger(label: "test")
         logger.logLevel = .error
-        var stores: [NodeID: StreamStore] = [:]
+        var stores: [NodeID: Node] = [:]
         for id in Self.ids {
-            var configuration = StorageConfiguration(dataDirectory: directory + "/n\(id)")
+            var configuration = NodeConfiguration(dataDirectory: directory + "/n\(id)")
             configuration.nodeID = id
             configuration.peers = Dictionary(uniqueKeysWithValues: Self.ids.map { ($0, "memory:\($0)") })
             // Short ticks keep elections well under a second; heartbeats every tick.
@@ -33,14 +34,14 @@ final class InProcessCluster: Sendable {
             configuration.proposalTimeout = .seconds(10)
             configuration.readTimeout = .seconds(10)
             configure(&configuration)
-            let store = try StreamStore(configuration: configuration, transport: hub.transport(for: id), logger: logger)
+            let store = try Node(configuration: configuration, transport: hub.transport(for: id), logger: logger)
             hub.register(id) { frame, from in store.receive(frame, from: from) }
             stores[id] = store
         }
         self.stores = stores
     }
 
-    subscript(id: NodeID) -> StreamStore { stores[id]! }
+    subscript(id: NodeID) -> Node { stores[id]! }
 
     func shutdown() {
         for id in Self.ids { hub.unregister(id) }
@@ -91,13 +92,13 @@ private func append(_ name: String, _ body: String) -> Command {
     .append(AppendStream(path: StreamPath(bucket: "_default", name: name), contentType: "text/plain", body: .bytes(Array(body.utf8))))
 }
 
-private func contents(_ store: StreamStore, _ name: String) throws -> String? {
+private func contents(_ store: Node, _ name: String) throws -> String? {
     guard let meta = store.stream(at: StreamPath(bucket: "_default", name: name), now: 0) else { return nil }
     return String(decoding: try store.read(meta, from: .zero, maxBytes: 1 << 20).bytes, as: UTF8.self)
 }
 
-private func storageError(_ body: () async throws -> Void) async -> StorageError? {
-    do { try await body() } catch let error as StorageError { return error } catch {
+private func replicationError(_ body: () async throws -> Void) async -> ReplicationError? {
+    do { try await body() } catch let error as ReplicationError { return error } catch {
         Issue.record("unexpected error \(error)")
     }
     return nil
@@ -142,7 +143,7 @@ private func storageError(_ body: () async throws -> Void) async -> StorageError
     /// The forward reached the old leader, which appended it and said where; the old leader
     /// could replicate nothing, and the new leader wrote another entry at that index. The
     /// forwarding node then knows the write was never applied and fails it `unavailable`
-    /// (retry is safe: `StorageError.Code.unavailable`); the retry commits exactly once.
+    /// (retry is safe: `ReplicationError.Code.unavailable`); the retry commits exactly once.
     @Test func forwardedWriteToAReplacedLeaderFailsUnavailableAndItsRetryCommitsOnce() async throws {
         let cluster = try InProcessCluster()
         defer { cluster.shutdown() }
@@ -159,12 +160,14 @@ private func storageError(_ body: () async throws -> Void) async -> StorageError
             }
         }
         let forwarder = InProcessCluster.ids.first { $0 != old }!
-        let error = await storageError { _ = try await cluster[forwarder].propose(append("s", "lost")) }
+        let error = await replicationError { _ = try await cluster[forwarder].propose(append("s", "lost")) }
         #expect(error?.code == .unavailable, "\(String(describing: error))")
         let rest = InProcessCluster.ids.filter { $0 != old }
         _ = try await cluster.leader(among: rest, after: oldTerm)
-        _ = try await cluster[forwarder].propose(append("s", "kept"))
+        // Heal first: the filter lets forwards reach only the old leader, so a retry sent to a
+        // new leader elsewhere would be dropped (and time out) while it holds.
         cluster.hub.heal()
+        _ = try await cluster[forwarder].propose(append("s", "kept"))
         try await cluster.caughtUp()
         for id in InProcessCluster.ids { #expect(try contents(cluster[id], "s") == "kept", "node \(id)") }
     }
@@ -180,7 +183,7 @@ private func storageError(_ body: () async throws -> Void) async -> StorageError
         try await cluster.caughtUp()
         cluster.hub.isolate(old, from: InProcessCluster.ids)
         let forwarder = InProcessCluster.ids.first { $0 != old }!
-        let error = await storageError { _ = try await cluster[forwarder].propose(append("s", "lost")) }
+        let error = await replicationError { _ = try await cluster[forwarder].propose(append("s", "lost")) }
         #expect(error?.code == .timeout, "\(String(describing: error))")
         cluster.hub.heal()
         try await cluster.caughtUp()

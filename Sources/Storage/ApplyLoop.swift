@@ -1,4 +1,5 @@
 import Foundation
+import BinaryCodec
 import Logging
 import Raft
 import StreamModel
@@ -170,6 +171,6 @@ final class ApplyLoop: @unchecked Sendable {
 
 /// ReadIndex contexts are a waiter id, big-endian.
 enum ReadContext {
-    static func make(_ id: UInt64) -> [UInt8] { Keys.be64(id) }
-    static func id(_ context: [UInt8]) -> UInt64 { context.count == 8 ? Keys.readBE64(context) : 0 }
+    static func make(_ id: UInt64) -> [UInt8] { BigEndian.bytes(id) }
+    static func id(_ context: [UInt8]) -> UInt64 { context.count == 8 ? (try? BigEndian.read(UInt64.self, from: context)) ?? 0 : 0 }
 }

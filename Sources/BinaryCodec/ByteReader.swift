@@ -8,7 +8,6 @@ public struct ByteReader: Sendable {
     @usableFromInline var position: Int
 
     /// A reader over `bytes`, starting at byte `offset`.
-    @inlinable
     public init(_ bytes: [UInt8], at offset: Int = 0) {
         self.bytes = bytes
         position = min(max(offset, 0), bytes.count)

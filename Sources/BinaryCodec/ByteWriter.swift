@@ -11,7 +11,6 @@ public struct ByteWriter: Sendable {
     @usableFromInline var storage: [UInt8]
 
     /// An empty writer with room for `capacity` bytes before it grows.
-    @inlinable
     public init(capacity: Int = 64) {
         storage = []
         storage.reserveCapacity(capacity)

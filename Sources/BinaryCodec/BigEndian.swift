@@ -21,31 +21,19 @@ public enum BigEndian {
         }
     }
 
-    /// The `T` stored at `offset`; throws `.truncated` (at `offset`) if the bytes end first.
+    /// The `T` stored `offset` bytes into `bytes` (an array, a slice, or a raw buffer such as a
+    /// RocksDB key); throws `.truncated` (at `offset`) if the bytes end first.
     @inlinable
-    public static func read<T: FixedWidthInteger & UnsignedInteger>(
-        _: T.Type, from bytes: UnsafeRawBufferPointer, at offset: Int = 0
-    ) throws(BinaryDecodingError) -> T {
+    public static func read<T: FixedWidthInteger & UnsignedInteger, Bytes: RandomAccessCollection<UInt8>>(
+        _: T.Type, from bytes: Bytes, at offset: Int = 0
+    ) throws(BinaryDecodingError) -> T where Bytes.Index == Int {
         let size = T.bitWidth / 8
         guard offset >= 0, offset <= bytes.count, bytes.count - offset >= size else {
             throw BinaryDecodingError(.truncated, offset: offset, "\(T.self) needs \(size) bytes")
         }
+        let first = bytes.startIndex + offset
         var value: T = 0
-        for i in offset..<offset + size { value = value << 8 | T(bytes[i]) }
-        return value
-    }
-
-    /// The `T` stored at `offset`; throws `.truncated` (at `offset`) if the bytes end first.
-    @inlinable
-    public static func read<T: FixedWidthInteger & UnsignedInteger>(
-        _: T.Type, from bytes: [UInt8], at offset: Int = 0
-    ) throws(BinaryDecodingError) -> T {
-        let size = T.bitWidth / 8
-        guard offset >= 0, offset <= bytes.count, bytes.count - offset >= size else {
-            throw BinaryDecodingError(.truncated, offset: offset, "\(T.self) needs \(size) bytes")
-        }
-        var value: T = 0
-        for i in offset..<offset + size { value = value << 8 | T(bytes[i]) }
+        for i in first..<first + size { value = value << 8 | T(bytes[i]) }
         return value
     }
 }

@@ -56,15 +56,11 @@ enum Keys {
 }
 
 extension Keys {
-    /// The big-endian id or index at `offset` of a stored key or value; too few bytes means
-    /// the data is damaged.
-    static func uint64(_ bytes: UnsafeRawBufferPointer, at offset: Int = 0) throws(StorageError) -> UInt64 {
-        do { return try BigEndian.read(UInt64.self, from: bytes, at: offset) } catch { throw StorageError(error, "stored integer") }
-    }
-
-    /// The big-endian id or index at `offset` of a stored key or value; too few bytes means
-    /// the data is damaged.
-    static func uint64(_ bytes: [UInt8], at offset: Int = 0) throws(StorageError) -> UInt64 {
+    /// The big-endian id or index at `offset` of a stored key or value (an array or a raw
+    /// RocksDB buffer); too few bytes means the data is damaged.
+    static func uint64<Bytes: RandomAccessCollection<UInt8>>(
+        _ bytes: Bytes, at offset: Int = 0
+    ) throws(StorageError) -> UInt64 where Bytes.Index == Int {
         do { return try BigEndian.read(UInt64.self, from: bytes, at: offset) } catch { throw StorageError(error, "stored integer") }
     }
 }

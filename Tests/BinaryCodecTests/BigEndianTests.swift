@@ -18,7 +18,7 @@ import Testing
         #expect(try BigEndian.read(UInt64.self, from: bytes, at: 1) == 0x0102_0304_0506_0708)
         #expect(try BigEndian.read(UInt32.self, from: bytes, at: 1) == 0x0102_0304)
         #expect(try BigEndian.read(UInt16.self, from: bytes, at: 7) == 0x0708)
-        try bytes.withUnsafeBytes { raw in
+        try bytes.withUnsafeBytes { raw throws in
             #expect(try BigEndian.read(UInt64.self, from: raw, at: 1) == 0x0102_0304_0506_0708)
             #expect(try BigEndian.read(UInt16.self, from: raw) == 0xEE01)
         }

@@ -17,7 +17,7 @@ import Testing
         #expect(error?.code == .invalidValue && error?.offset == 0)
     }
 
-    @Test func aVarintFitsSixtyFourBits() {
+    @Test func aVarintFitsSixtyFourBits() throws {
         // Ten bytes whose last carries more than the top bit, and an eleven-byte varint.
         for bytes: [UInt8] in [[0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x02],
                                [0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00]] {

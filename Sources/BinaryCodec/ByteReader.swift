@@ -44,28 +44,13 @@ public struct ByteReader: Sendable {
     }
 
     /// Two bytes, big-endian.
-    @inlinable
-    public mutating func u16() throws(BinaryDecodingError) -> UInt16 {
-        let v = try BigEndian.read(UInt16.self, from: bytes, at: position)
-        position += 2
-        return v
-    }
+    @inlinable public mutating func u16() throws(BinaryDecodingError) -> UInt16 { try fixedWidth(UInt16.self) }
 
     /// Four bytes, big-endian.
-    @inlinable
-    public mutating func u32() throws(BinaryDecodingError) -> UInt32 {
-        let v = try BigEndian.read(UInt32.self, from: bytes, at: position)
-        position += 4
-        return v
-    }
+    @inlinable public mutating func u32() throws(BinaryDecodingError) -> UInt32 { try fixedWidth(UInt32.self) }
 
     /// Eight bytes, big-endian.
-    @inlinable
-    public mutating func u64() throws(BinaryDecodingError) -> UInt64 {
-        let v = try BigEndian.read(UInt64.self, from: bytes, at: position)
-        position += 8
-        return v
-    }
+    @inlinable public mutating func u64() throws(BinaryDecodingError) -> UInt64 { try fixedWidth(UInt64.self) }
 
     /// Eight bytes, big-endian, as a two's-complement `Int64`.
     @inlinable
@@ -149,6 +134,13 @@ public struct ByteReader: Sendable {
         if position != bytes.count {
             throw BinaryDecodingError(.trailingBytes, offset: position, "\(remaining) bytes after the value")
         }
+    }
+
+    @inlinable
+    mutating func fixedWidth<T: FixedWidthInteger & UnsignedInteger>(_: T.Type) throws(BinaryDecodingError) -> T {
+        let v = try BigEndian.read(T.self, from: bytes, at: position)
+        position += T.bitWidth / 8
+        return v
     }
 
     @inlinable

@@ -1,5 +1,5 @@
-import Foundation
 import BinaryCodec
+import Foundation
 import Logging
 import Raft
 import StreamModel

@@ -41,15 +41,21 @@ let package = Package(
         .systemLibrary(name: "CRocksDB", pkgConfig: "rocksdb", providers: [.apt(["librocksdb-dev"])]),
         .target(name: "RocksDB", dependencies: ["CRocksDB"], swiftSettings: strict),
 
+        // MARK: Standard-library building blocks
+        // One binary codec for every format (Raft messages, log entries, commands, rows, frames).
+        .target(name: "BinaryCodec", swiftSettings: strict),
+        // One seeded generator, so a seed replays a run in Raft, the simulator and the tests.
+        .target(name: "SeededRandom", swiftSettings: strict),
+
         // MARK: Pure state machines (no I/O)
-        .target(name: "Raft", swiftSettings: strict),
-        .target(name: "StreamModel", swiftSettings: strict),
+        .target(name: "Raft", dependencies: ["BinaryCodec", "SeededRandom"], swiftSettings: strict),
+        .target(name: "StreamModel", dependencies: ["BinaryCodec"], swiftSettings: strict),
 
         // MARK: Durable log and applied state
         .target(
             name: "Storage",
             dependencies: [
-                "RocksDB", "Raft", "StreamModel",
+                "BinaryCodec", "RocksDB", "Raft", "StreamModel",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
@@ -70,7 +76,7 @@ let package = Package(
         .target(
             name: "Cluster",
             dependencies: [
-                "Raft", "Replication",
+                "BinaryCodec", "Raft", "Replication",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -120,7 +126,7 @@ let package = Package(
         .target(
             name: "RunnelTesting",
             dependencies: [
-                "Raft", "Replication", "Storage", "StreamModel",
+                "BinaryCodec", "Raft", "Replication", "SeededRandom", "Storage", "StreamModel",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -131,18 +137,19 @@ let package = Package(
 
         // MARK: Tests
         .testTarget(name: "RocksDBTests", dependencies: ["RocksDB"]),
-        .testTarget(name: "StreamModelTests", dependencies: ["StreamModel"]),
-        .testTarget(name: "RaftTests", dependencies: ["Raft", "RunnelTesting"]),
-        .testTarget(name: "StorageTests", dependencies: ["Raft", "Storage", "StreamModel", "RocksDB", "RunnelTesting"]),
-        .testTarget(name: "ReplicationTests", dependencies: ["Raft", "Replication", "Storage", "StreamModel", "RocksDB", "RunnelTesting"]),
+        .testTarget(name: "BinaryCodecTests", dependencies: ["BinaryCodec"]),
+        .testTarget(name: "StreamModelTests", dependencies: ["BinaryCodec", "SeededRandom", "StreamModel"]),
+        .testTarget(name: "RaftTests", dependencies: ["BinaryCodec", "Raft", "RunnelTesting"]),
+        .testTarget(name: "StorageTests", dependencies: ["BinaryCodec", "Raft", "Storage", "StreamModel", "RocksDB", "RunnelTesting"]),
+        .testTarget(name: "ReplicationTests", dependencies: ["BinaryCodec", "Raft", "Replication", "Storage", "StreamModel", "RocksDB", "RunnelTesting"]),
         .testTarget(
             name: "IntegrationTests",
             dependencies: ["RunnelTesting", "StreamModel", .product(name: "NIOCore", package: "swift-nio")]),
-        .testTarget(name: "ConformanceTests", dependencies: ["RunnelTesting"]),
+        .testTarget(name: "ConformanceTests", dependencies: ["RunnelTesting", "SeededRandom"]),
         .testTarget(
             name: "ClusterTests",
             dependencies: [
-                "Cluster", "Raft", "Replication", "Storage",
+                "Cluster", "Raft", "Replication", "SeededRandom", "Storage",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),

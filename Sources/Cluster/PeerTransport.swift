@@ -1,3 +1,4 @@
+import BinaryCodec
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -82,7 +83,7 @@ public final class NIOPeerTransport: PeerTransport, @unchecked Sendable {
     ) async throws -> Int {
         var dialled: [NodeID: PeerConnection] = [:]
         for (id, address) in peers where id != nodeID {
-            guard let target = PeerAddress(address) else {
+            guard let target = HostPort(address) else {
                 throw StartupError(description: "peer \(id) has an invalid address \(address) (want HOST:PORT)")
             }
             dialled[id] = PeerConnection(from: nodeID, to: id, address: target, tls: clientContext, group: group, logger: logger)
@@ -127,36 +128,19 @@ public final class NIOPeerTransport: PeerTransport, @unchecked Sendable {
     }
 }
 
-/// `HOST:PORT`, IPv6 hosts in brackets.
-struct PeerAddress: Sendable {
-    var host: String
-    var port: Int
-
-    init?(_ text: String) {
-        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
-            return nil
-        }
-        var host = String(text[..<colon])
-        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        guard !host.isEmpty else { return nil }
-        self.host = host
-        self.port = port
-    }
-}
-
 /// The hello a dialling node sends first: magic "RNLP", protocol version, its id.
 enum Hello {
     static let magic: [UInt8] = Array("RNLP".utf8)
 
     static func encode(from: NodeID) -> [UInt8] {
         var bytes = magic + [PeerFrame.protocolVersion]
-        for shift in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8((from >> UInt64(shift)) & 0xFF)) }
+        BigEndian.append(from, to: &bytes)
         return bytes
     }
 
     static func decode(_ bytes: [UInt8]) -> NodeID? {
         guard bytes.count == 13, Array(bytes[0..<4]) == magic, bytes[4] == PeerFrame.protocolVersion else { return nil }
-        return bytes[5...].reduce(0) { $0 << 8 | NodeID($1) }
+        return try? BigEndian.read(NodeID.self, from: bytes, at: 5)
     }
 }
 
@@ -228,13 +212,13 @@ final class PeerConnection: @unchecked Sendable {
 
     private let from: NodeID
     private let to: NodeID
-    private let address: PeerAddress
+    private let address: HostPort
     private let tls: NIOSSLContext?
     private let group: any EventLoopGroup
     private let logger: Logger
     private let state = NIOLockedValueBox(State())
 
-    init(from: NodeID, to: NodeID, address: PeerAddress, tls: NIOSSLContext?, group: any EventLoopGroup, logger: Logger) {
+    init(from: NodeID, to: NodeID, address: HostPort, tls: NIOSSLContext?, group: any EventLoopGroup, logger: Logger) {
         self.from = from
         self.to = to
         self.address = address

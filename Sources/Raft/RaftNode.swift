@@ -1,3 +1,5 @@
+import SeededRandom
+
 /// One Raft server as a pure, deterministic state machine (Ongaro & Ousterhout 2014; Ongaro's
 /// thesis 2014), in the inputs-in, actions-out shape of etcd/raft.
 ///

@@ -1,3 +1,4 @@
+import BinaryCodec
 import Foundation
 import Logging
 import Raft
@@ -172,13 +173,6 @@ final class ApplyLoop: @unchecked Sendable {
 
 /// ReadIndex contexts are a waiter id, big-endian.
 enum ReadContext {
-    static func make(_ id: UInt64) -> [UInt8] {
-        var w = BinaryWriter(capacity: 8)
-        w.u64(id)
-        return w.bytes
-    }
-    static func id(_ context: [UInt8]) -> UInt64 {
-        var r = BinaryReader(context)
-        return context.count == 8 ? (try? r.u64()) ?? 0 : 0
-    }
+    static func make(_ id: UInt64) -> [UInt8] { BigEndian.bytes(id) }
+    static func id(_ context: [UInt8]) -> UInt64 { context.count == 8 ? (try? BigEndian.read(UInt64.self, from: context)) ?? 0 : 0 }
 }

@@ -1,3 +1,4 @@
+import BinaryCodec
 import Storage
 import StreamModel
 
@@ -60,19 +61,18 @@ public struct CommandBatch: Sendable {
         Self.encode(time: time, commands.map { TaggedCommand(tag: $0.tag, command: Codec.encoded($0.command)) })
     }
 
-    public static func decode(_ bytes: [UInt8]) throws(DecodingError) -> CommandBatch {
+    public static func decode(_ bytes: [UInt8]) throws(BinaryDecodingError) -> CommandBatch {
         var r = ByteReader(bytes)
-        guard try r.u8() == version else { throw DecodingError("unknown command batch version") }
+        guard try r.u8() == version else { throw BinaryDecodingError(.unknownVersion, offset: 0, "command batch") }
         let time = try r.i64()
-        let count = try r.varint()
-        guard count <= UInt64(r.remaining) else { throw DecodingError("bad command count") }
+        let count = try r.varintCount()
         var commands: [(tag: ProposalTag, command: Command)] = []
-        commands.reserveCapacity(Int(count))
+        commands.reserveCapacity(count)
         for _ in 0..<count {
             let tag = ProposalTag(origin: try r.varint(), seq: try r.varint())
             commands.append((tag, try Codec.decodeCommand(&r)))
         }
-        guard r.isAtEnd else { throw DecodingError("trailing bytes after command batch") }
+        try r.expectEnd()
         return CommandBatch(time: time, commands: commands)
     }
 

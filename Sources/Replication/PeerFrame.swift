@@ -1,3 +1,4 @@
+import BinaryCodec
 import Raft
 import Storage
 import StreamModel
@@ -31,7 +32,7 @@ public enum PeerFrame: Sendable {
 
     /// Version byte, kind byte, body. The transport adds the length prefix.
     public func encoded() -> [UInt8] {
-        var w = BinaryWriter(capacity: 64)
+        var w = ByteWriter(capacity: 64)
         w.u8(Self.protocolVersion)
         switch self {
         case .raft(let message):
@@ -43,7 +44,7 @@ public enum PeerFrame: Sendable {
             for c in commands {
                 w.varint(c.tag.origin)
                 w.varint(c.tag.seq)
-                w.blob(c.command)
+                w.varintBlob(c.command)
             }
         case .forwardAccepted(let accepted):
             w.u8(Kind.forwardAccepted.rawValue)
@@ -64,27 +65,22 @@ public enum PeerFrame: Sendable {
     }
 
     public init(decoding bytes: [UInt8]) throws(BinaryDecodingError) {
-        var r = BinaryReader(bytes)
-        guard try r.u8() == Self.protocolVersion else { throw BinaryDecodingError("unsupported peer protocol version") }
-        guard let kind = Kind(rawValue: try r.u8()) else { throw BinaryDecodingError("unknown peer frame kind") }
+        var r = ByteReader(bytes)
+        guard try r.u8() == Self.protocolVersion else { throw BinaryDecodingError(.unknownVersion, offset: 0, "peer protocol") }
+        guard let kind = Kind(rawValue: try r.u8()) else { throw BinaryDecodingError(.unknownTag, offset: 1, "peer frame kind") }
         switch kind {
         case .raft:
-            do { self = .raft(try Message(decoding: r.rest())) } catch {
-                throw BinaryDecodingError("raft message: \(error)")
-            }
-            return
+            self = .raft(try Message(from: &r))
         case .forward:
-            let count = try r.varint()
-            guard count <= UInt64(r.remaining) else { throw BinaryDecodingError("bad count") }
+            let count = try r.varintCount()
             var commands: [TaggedCommand] = []
             for _ in 0..<count {
                 let tag = ProposalTag(origin: try r.varint(), seq: try r.varint())
-                commands.append(TaggedCommand(tag: tag, command: try r.blob()))
+                commands.append(TaggedCommand(tag: tag, command: try r.varintBlob()))
             }
             self = .forward(commands)
         case .forwardAccepted:
-            let count = try r.varint()
-            guard count <= UInt64(r.remaining) else { throw BinaryDecodingError("bad count") }
+            let count = try r.varintCount()
             var accepted: [(seq: UInt64, position: LogPosition)] = []
             for _ in 0..<count {
                 let seq = try r.varint()
@@ -94,13 +90,12 @@ public enum PeerFrame: Sendable {
         case .forwardRejected:
             let reason = ForwardRejection(rawValue: try r.u8()) ?? .busy
             let hint = try r.varint()
-            let count = try r.varint()
-            guard count <= UInt64(r.remaining) else { throw BinaryDecodingError("bad count") }
+            let count = try r.varintCount()
             var seqs: [UInt64] = []
             for _ in 0..<count { seqs.append(try r.varint()) }
             self = .forwardRejected(seqs: seqs, reason: reason, leaderHint: hint)
         }
-        guard r.isAtEnd else { throw BinaryDecodingError("trailing bytes in peer frame") }
+        try r.expectEnd()
     }
 }
 

@@ -1,7 +1,8 @@
+import BinaryCodec
 import StreamModel
 
 /// The column families of a node's database and the layout of their keys (design.md
-/// "Storage layout"). All integers are big-endian so keys sort numerically.
+/// "Storage layout"). All integers are big-endian (`BigEndian`) so keys sort numerically.
 enum CF {
     static let raftLog = "raft_log"
     static let raftState = "raft_state"
@@ -12,7 +13,7 @@ enum CF {
 
 enum Keys {
     // raft_log: the entry's index.
-    static func logIndex(_ index: UInt64) -> [UInt8] { be64(index) }
+    static func logIndex(_ index: UInt64) -> [UInt8] { BigEndian.bytes(index) }
 
     // raft_state: fixed keys.
     static let hardState: [UInt8] = Array("hard_state".utf8)
@@ -39,32 +40,27 @@ enum Keys {
     static func producer(_ streamID: UInt64, _ id: ProducerID) -> [UInt8] {
         producers(of: streamID) + Array(id.value.utf8)
     }
-    static func producers(of streamID: UInt64) -> [UInt8] { producerPrefix + be64(streamID) }
+    static func producers(of streamID: UInt64) -> [UInt8] { producerPrefix + BigEndian.bytes(streamID) }
     /// The end of an incarnation's producer rows: the next incarnation's prefix.
     static func producersEnd(of streamID: UInt64) -> [UInt8] {
-        streamID == .max ? producerPrefix + be64(streamID) + [0xFF] : producers(of: streamID + 1)
+        streamID == .max ? producerPrefix + BigEndian.bytes(streamID) + [0xFF] : producers(of: streamID + 1)
     }
 
     // payloads: stream incarnation ‖ position.
-    static func unit(_ streamID: UInt64, _ position: UInt64) -> [UInt8] { be64(streamID) + be64(position) }
-    static func units(of streamID: UInt64) -> [UInt8] { be64(streamID) }
+    static func unit(_ streamID: UInt64, _ position: UInt64) -> [UInt8] { BigEndian.bytes(streamID) + BigEndian.bytes(position) }
+    static func units(of streamID: UInt64) -> [UInt8] { BigEndian.bytes(streamID) }
     /// The end of an incarnation's units: the next incarnation's prefix (checked at the top id).
     static func unitsEnd(of streamID: UInt64) -> [UInt8] {
-        streamID == .max ? be64(streamID) + [UInt8](repeating: 0xFF, count: 9) : be64(streamID + 1)
+        streamID == .max ? BigEndian.bytes(streamID) + [UInt8](repeating: 0xFF, count: 9) : BigEndian.bytes(streamID + 1)
     }
+}
 
-    static func be64(_ v: UInt64) -> [UInt8] {
-        [UInt8(v >> 56), UInt8((v >> 48) & 0xFF), UInt8((v >> 40) & 0xFF), UInt8((v >> 32) & 0xFF),
-         UInt8((v >> 24) & 0xFF), UInt8((v >> 16) & 0xFF), UInt8((v >> 8) & 0xFF), UInt8(v & 0xFF)]
-    }
-
-    static func readBE64(_ bytes: UnsafeRawBufferPointer, at offset: Int = 0) -> UInt64 {
-        var v: UInt64 = 0
-        for i in 0..<8 { v = v << 8 | UInt64(bytes[offset + i]) }
-        return v
-    }
-
-    static func readBE64(_ bytes: [UInt8], at offset: Int = 0) -> UInt64 {
-        bytes.withUnsafeBytes { readBE64($0, at: offset) }
+extension Keys {
+    /// The big-endian id or index at `offset` of a stored key or value (an array or a raw
+    /// RocksDB buffer); too few bytes means the data is damaged.
+    static func uint64<Bytes: RandomAccessCollection<UInt8>>(
+        _ bytes: Bytes, at offset: Int = 0
+    ) throws(StorageError) -> UInt64 where Bytes.Index == Int {
+        do { return try BigEndian.read(UInt64.self, from: bytes, at: offset) } catch { throw StorageError(error, "stored integer") }
     }
 }

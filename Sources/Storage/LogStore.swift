@@ -1,3 +1,4 @@
+import BinaryCodec
 import Raft
 import RocksDB
 import StreamModel
@@ -69,7 +70,7 @@ public final class LogStore: Sendable {
         var bytes = 0
         var expected = from
         while iterator.isValid {
-            let (index, value) = iterator.withCurrent { (Keys.readBE64($0), Array($1)) }
+            let (index, value) = try iterator.withCurrent { key, value throws(StorageError) in (try Keys.uint64(key), Array(value)) }
             guard index == expected else { break }
             result.append(try Self.decodeValue(index: index, value))
             bytes += value.count
@@ -94,7 +95,7 @@ public final class LogStore: Sendable {
             do { try iterator.checkError() } catch { throw StorageError(error) }
             return 0
         }
-        return iterator.withCurrent { key, _ in Keys.readBE64(key) }
+        return try iterator.withCurrent { key, _ throws(StorageError) in try Keys.uint64(key) }
     }
 
     /// Everything Raft restarts from: hard state, the latest snapshot's metadata, and the
@@ -116,13 +117,13 @@ public final class LogStore: Sendable {
 
     /// The node's id, fixed when its data directory was initialized.
     public func nodeID() throws(StorageError) -> NodeID? {
-        try get(Keys.nodeIdentity).map { Keys.readBE64($0) }
+        try get(Keys.nodeIdentity).map { value throws(StorageError) in try Keys.uint64(value) }
     }
 
     /// Initializes a new node: its id, its peers, and the group's first membership.
     public func initialize(nodeID: NodeID, peers: [NodeID: String], state: PersistentState) throws(StorageError) {
         let batch = WriteBatch()
-        batch.put(Keys.nodeIdentity, Keys.be64(nodeID), in: self.state)
+        batch.put(Keys.nodeIdentity, BigEndian.bytes(nodeID), in: self.state)
         batch.put(Keys.peerAddresses, Self.encode(peers), in: self.state)
         batch.put(Keys.hardState, state.hardState.encoded(), in: self.state)
         batch.put(Keys.snapshot, (state.snapshot?.metadata ?? SnapshotMetadata()).encoded(), in: self.state)
@@ -132,10 +133,10 @@ public final class LogStore: Sendable {
     /// The address each known member is reached at (peer transport).
     public func peerAddresses() throws(StorageError) -> [NodeID: String] {
         guard let raw = try get(Keys.peerAddresses) else { return [:] }
-        var r = BinaryReader(raw)
+        var r = ByteReader(raw)
         do {
             var result: [NodeID: String] = [:]
-            for _ in 0..<(try r.varint()) { result[try r.u64()] = try r.string() }
+            for _ in 0..<(try r.varintCount(minElementSize: 9)) { result[try r.u64()] = try r.varintString() }
             return result
         } catch {
             throw StorageError(error, "peer addresses")
@@ -151,18 +152,18 @@ public final class LogStore: Sendable {
     }
 
     private static func encode(_ peers: [NodeID: String]) -> [UInt8] {
-        var w = BinaryWriter(capacity: 64)
+        var w = ByteWriter(capacity: 64)
         w.varint(UInt64(peers.count))
         for (id, address) in peers.sorted(by: { $0.key < $1.key }) {
             w.u64(id)
-            w.string(address)
+            w.varintString(address)
         }
         return w.bytes
     }
 
     /// The stored value: term, kind, data (the index is the key).
     static func encodeValue(_ entry: Entry) -> [UInt8] {
-        var w = BinaryWriter(capacity: entry.data.count + 16)
+        var w = ByteWriter(capacity: entry.data.count + 16)
         w.u64(entry.term)
         w.u8(entry.kind.rawValue)
         w.raw(entry.data)
@@ -170,7 +171,7 @@ public final class LogStore: Sendable {
     }
 
     static func decodeValue(index: UInt64, _ value: [UInt8]) throws(StorageError) -> Entry {
-        var r = BinaryReader(value)
+        var r = ByteReader(value)
         let term: UInt64
         let rawKind: UInt8
         do {

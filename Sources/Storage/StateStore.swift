@@ -1,3 +1,4 @@
+import BinaryCodec
 import RocksDB
 import StreamModel
 
@@ -23,8 +24,8 @@ public final class StateStore: Sendable {
     /// recounted from the rows. The rewrite is one batch, before anything is applied.
     public func load() throws(StorageError) -> (model: StreamModel, appliedIndex: UInt64) {
         do {
-            let applied = try db.get(Keys.appliedIndex, in: meta).map { Keys.readBE64($0) } ?? 0
-            let nextID = try db.get(Keys.nextStreamID, in: meta).map { Keys.readBE64($0) } ?? 1
+            let applied = try db.get(Keys.appliedIndex, in: meta).map { v throws(StorageError) in try Keys.uint64(v) } ?? 0
+            let nextID = try db.get(Keys.nextStreamID, in: meta).map { v throws(StorageError) in try Keys.uint64(v) } ?? 1
             var buckets: [String: BucketMeta] = [:]
             for (key, value) in try db.scan(meta, range: .prefix(Keys.bucketPrefix)) {
                 do {
@@ -94,7 +95,7 @@ public final class StateStore: Sendable {
             }
             let state: ProducerState
             do { state = try Codec.decodeProducer(iterator.value) } catch { throw StorageError(error, "producer row") }
-            if let path = pathByID[Keys.readBE64(key, at: 1)] {
+            if let path = pathByID[try Keys.uint64(key, at: 1)] {
                 streams[path]?.producers[ProducerID(name)] = state
             }
             iterator.next()
@@ -137,8 +138,8 @@ public final class StateStore: Sendable {
                 batch.delete(Keys.bucket(name), in: meta)
             }
         }
-        batch.put(Keys.nextStreamID, Keys.be64(model.nextStreamID), in: meta)
-        batch.put(Keys.appliedIndex, Keys.be64(appliedIndex), in: meta)
+        batch.put(Keys.nextStreamID, BigEndian.bytes(model.nextStreamID), in: meta)
+        batch.put(Keys.appliedIndex, BigEndian.bytes(appliedIndex), in: meta)
         do { try db.write(batch, sync: false) } catch { throw StorageError(error) }
     }
 
@@ -178,7 +179,7 @@ public final class StateStore: Sendable {
         if !iterator.isValid { iterator.seek(Keys.unit(streamID, from)) }
         while iterator.isValid {
             let keep = try iterator.withCurrent { key, value throws(StorageError) -> Bool in
-                let start = Keys.readBE64(key, at: 8)
+                let start = try Keys.uint64(key, at: 8)
                 if start + UInt64(value.count) <= from { return true }  // ends before the range
                 return try body(start, value)
             }

@@ -1,5 +1,5 @@
+import BinaryCodec
 import RocksDB
-import StreamModel
 
 /// A failure of the storage layer: the disk, RocksDB, or damaged data. These are not client
 /// errors; the HTTP layer answers them with 5xx, and a node that cannot persist stops.
@@ -30,8 +30,8 @@ public struct StorageError: Error, Sendable, CustomStringConvertible {
         self.init(error.code == .corruption ? .corruption : .io, error.message, underlying: error)
     }
 
-    public init(_ error: DecodingError, _ context: String) {
-        self.init(.corruption, "\(context): \(error.message)", underlying: error)
+    public init(_ error: BinaryDecodingError, _ context: String) {
+        self.init(.corruption, "\(context): \(error)", underlying: error)
     }
 
     public var description: String {

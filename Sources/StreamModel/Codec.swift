@@ -1,6 +1,10 @@
+import BinaryCodec
+
 /// Binary encodings of commands (carried in log entries) and of persisted metadata.
 /// Every encoding starts with a version byte so the format can evolve; decoders reject
-/// versions they do not know instead of guessing.
+/// versions they do not know instead of guessing. Byte strings, strings and counts carry
+/// LEB128 varint lengths (`varintBlob`, `varintString`, `varintCount`), unlike Raft's
+/// 4-byte lengths.
 public enum Codec {
     static let version: UInt8 = 1
     /// Stream rows: version 1 held every producer's state inline; version 2 (written since)
@@ -12,9 +16,9 @@ public enum Codec {
     public static func encode(_ command: Command, into w: inout ByteWriter) {
         switch command {
         case .createBucket(let name):
-            w.u8(1); w.string(name)
+            w.u8(1); w.varintString(name)
         case .deleteBucket(let name):
-            w.u8(2); w.string(name)
+            w.u8(2); w.varintString(name)
         case .create(let c):
             w.u8(3)
             encode(c.path, into: &w)
@@ -27,7 +31,7 @@ public enum Codec {
                 encode(fork.source, into: &w)
                 optionalOffset(fork.offset, into: &w)
                 w.u64(fork.subOffset)
-                w.blob(fork.materializedPrefix)
+                w.varintBlob(fork.materializedPrefix)
                 if let id = fork.sourceID { w.u8(1); w.u64(id) } else { w.u8(0) }
             } else {
                 w.u8(0)
@@ -41,7 +45,7 @@ public enum Codec {
             encode(a.body, into: &w)
             w.bool(a.close)
             if let p = a.producer {
-                w.u8(1); w.string(p.id); w.u64(p.epoch); w.u64(p.seq)
+                w.u8(1); w.varintString(p.id); w.u64(p.epoch); w.u64(p.seq)
             } else {
                 w.u8(0)
             }
@@ -58,10 +62,11 @@ public enum Codec {
         }
     }
 
-    public static func decodeCommand(_ r: inout ByteReader) throws(DecodingError) -> Command {
+    public static func decodeCommand(_ r: inout ByteReader) throws(BinaryDecodingError) -> Command {
+        let tagOffset = r.offset
         switch try r.u8() {
-        case 1: return .createBucket(try r.string())
-        case 2: return .deleteBucket(try r.string())
+        case 1: return .createBucket(try r.varintString())
+        case 2: return .deleteBucket(try r.varintString())
         case 3:
             let path = try decodePath(&r)
             let contentType = try optionalString(&r)
@@ -73,7 +78,7 @@ public enum Codec {
                 let source = try decodePath(&r)
                 let offset = try optionalOffset(&r)
                 let subOffset = try r.u64()
-                let prefix = try r.blob()
+                let prefix = try r.varintBlob()
                 let sourceID: UInt64? = try r.bool() ? try r.u64() : nil
                 fork = ForkRequest(source: source, offset: offset, subOffset: subOffset,
                                    materializedPrefix: prefix, sourceID: sourceID)
@@ -89,7 +94,7 @@ public enum Codec {
             let close = try r.bool()
             var producer: ProducerTuple?
             if try r.bool() {
-                producer = ProducerTuple(id: try r.string(), epoch: try r.u64(), seq: try r.u64())
+                producer = ProducerTuple(id: try r.varintString(), epoch: try r.u64(), seq: try r.u64())
             }
             let streamSeq = try optionalString(&r)
             let ifMatch = try optionalString(&r)
@@ -97,13 +102,12 @@ public enum Codec {
                                         producer: producer, streamSeq: streamSeq, ifMatch: ifMatch))
         case 5: return .delete(try decodePath(&r))
         case 6:
-            let count = try r.varint()
-            guard count <= UInt64(r.remaining) else { throw DecodingError("bad touch count") }
+            let count = try r.varintCount()
             var paths: [StreamPath] = []
             for _ in 0..<count { paths.append(try decodePath(&r)) }
             return .touch(paths)
         case 7: return .expire
-        case let tag: throw DecodingError("unknown command tag \(tag)")
+        case let tag: throw BinaryDecodingError(.unknownTag, offset: tagOffset, "command tag \(tag)")
         }
     }
 
@@ -114,13 +118,13 @@ public enum Codec {
         w.u8(streamRowVersion)
         w.u64(meta.id)
         encode(meta.path, into: &w)
-        w.string(meta.contentType)
+        w.varintString(meta.contentType)
         encode(meta.expiry, into: &w)
         w.i64(meta.createdAt); w.i64(meta.lastWriteAt); w.i64(meta.lastAccessAt)
         encode(meta.base, into: &w)
         encode(meta.tail, into: &w)
         w.bool(meta.closed)
-        if let p = meta.closedBy { w.u8(1); w.string(p.id); w.u64(p.epoch); w.u64(p.seq) } else { w.u8(0) }
+        if let p = meta.closedBy { w.u8(1); w.varintString(p.id); w.u64(p.epoch); w.u64(p.seq) } else { w.u8(0) }
         optionalString(meta.lastStreamSeq, into: &w)
         if let fork = meta.fork {
             w.u8(1)
@@ -139,27 +143,26 @@ public enum Codec {
 
     /// Decodes a stream row of either version; a version-1 row brings its producers inline
     /// (their `lastUsedAt` is the stream's last write), a version-2 row none.
-    public static func decodeStreamMeta(_ bytes: [UInt8]) throws(DecodingError) -> StreamMeta {
+    public static func decodeStreamMeta(_ bytes: [UInt8]) throws(BinaryDecodingError) -> StreamMeta {
         var r = ByteReader(bytes)
         let rowVersion = try r.u8()
         guard rowVersion == 1 || rowVersion == streamRowVersion else {
-            throw DecodingError("unknown stream metadata version")
+            throw BinaryDecodingError(.unknownVersion, offset: 0, "stream metadata version \(rowVersion)")
         }
         let id = try r.u64()
         let path = try decodePath(&r)
-        let contentType = try r.string()
+        let contentType = try r.varintString()
         let expiry = try decodeExpiry(&r)
         let createdAt = try r.i64(), lastWriteAt = try r.i64(), lastAccessAt = try r.i64()
         let base = try decodeOffset(&r)
         let tail = try decodeOffset(&r)
         let closed = try r.bool()
-        let closedBy: ProducerTuple? = try r.bool() ? ProducerTuple(id: try r.string(), epoch: try r.u64(), seq: try r.u64()) : nil
+        let closedBy: ProducerTuple? = try r.bool() ? ProducerTuple(id: try r.varintString(), epoch: try r.u64(), seq: try r.u64()) : nil
         var producers: [ProducerID: ProducerState] = [:]
         if rowVersion == 1 {
-            let producerCount = try r.varint()
-            guard producerCount <= UInt64(r.remaining) else { throw DecodingError("bad producer count") }
+            let producerCount = try r.varintCount()
             for _ in 0..<producerCount {
-                let pid = ProducerID(try r.string())
+                let pid = ProducerID(try r.varintString())
                 producers[pid] = ProducerState(epoch: try r.u64(), lastSeq: try r.u64(), lastUsedAt: lastWriteAt)
             }
         }
@@ -187,52 +190,52 @@ public enum Codec {
         return w.bytes
     }
 
-    public static func decodeProducer(_ bytes: [UInt8]) throws(DecodingError) -> ProducerState {
+    public static func decodeProducer(_ bytes: [UInt8]) throws(BinaryDecodingError) -> ProducerState {
         var r = ByteReader(bytes)
-        guard try r.u8() == version else { throw DecodingError("unknown producer row version") }
+        guard try r.u8() == version else { throw BinaryDecodingError(.unknownVersion, offset: 0, "producer row") }
         return ProducerState(epoch: try r.u64(), lastSeq: try r.u64(), lastUsedAt: try r.i64())
     }
 
     public static func encode(_ bucket: BucketMeta) -> [UInt8] {
         var w = ByteWriter(capacity: 32)
         w.u8(version)
-        w.string(bucket.name)
+        w.varintString(bucket.name)
         w.i64(bucket.createdAt)
         w.u64(bucket.streamCount)
         return w.bytes
     }
 
-    public static func decodeBucket(_ bytes: [UInt8]) throws(DecodingError) -> BucketMeta {
+    public static func decodeBucket(_ bytes: [UInt8]) throws(BinaryDecodingError) -> BucketMeta {
         var r = ByteReader(bytes)
-        guard try r.u8() == version else { throw DecodingError("unknown bucket metadata version") }
-        return BucketMeta(name: try r.string(), createdAt: try r.i64(), streamCount: try r.u64())
+        guard try r.u8() == version else { throw BinaryDecodingError(.unknownVersion, offset: 0, "bucket metadata") }
+        return BucketMeta(name: try r.varintString(), createdAt: try r.i64(), streamCount: try r.u64())
     }
 
     // MARK: Pieces
 
     static func encode(_ path: StreamPath, into w: inout ByteWriter) {
-        w.string(path.bucket); w.string(path.name)
+        w.varintString(path.bucket); w.varintString(path.name)
     }
-    static func decodePath(_ r: inout ByteReader) throws(DecodingError) -> StreamPath {
-        StreamPath(bucket: try r.string(), name: try r.string())
+    static func decodePath(_ r: inout ByteReader) throws(BinaryDecodingError) -> StreamPath {
+        StreamPath(bucket: try r.varintString(), name: try r.varintString())
     }
     static func encode(_ offset: Offset, into w: inout ByteWriter) {
         w.u64(offset.epoch); w.u64(offset.position)
     }
-    static func decodeOffset(_ r: inout ByteReader) throws(DecodingError) -> Offset {
+    static func decodeOffset(_ r: inout ByteReader) throws(BinaryDecodingError) -> Offset {
         Offset(epoch: try r.u64(), position: try r.u64())
     }
     static func optionalOffset(_ offset: Offset?, into w: inout ByteWriter) {
         if let offset { w.u8(1); encode(offset, into: &w) } else { w.u8(0) }
     }
-    static func optionalOffset(_ r: inout ByteReader) throws(DecodingError) -> Offset? {
+    static func optionalOffset(_ r: inout ByteReader) throws(BinaryDecodingError) -> Offset? {
         try r.bool() ? try decodeOffset(&r) : nil
     }
     static func optionalString(_ s: String?, into w: inout ByteWriter) {
-        if let s { w.u8(1); w.string(s) } else { w.u8(0) }
+        if let s { w.u8(1); w.varintString(s) } else { w.u8(0) }
     }
-    static func optionalString(_ r: inout ByteReader) throws(DecodingError) -> String? {
-        try r.bool() ? try r.string() : nil
+    static func optionalString(_ r: inout ByteReader) throws(BinaryDecodingError) -> String? {
+        try r.bool() ? try r.varintString() : nil
     }
     static func encode(_ expiry: Expiry, into w: inout ByteWriter) {
         switch expiry {
@@ -241,41 +244,43 @@ public enum Codec {
         case .at(let ms): w.u8(2); w.i64(ms)
         }
     }
-    static func decodeExpiry(_ r: inout ByteReader) throws(DecodingError) -> Expiry {
+    static func decodeExpiry(_ r: inout ByteReader) throws(BinaryDecodingError) -> Expiry {
+        let tagOffset = r.offset
         switch try r.u8() {
         case 0: return .never
         case 1: return .ttl(seconds: try r.u64())
         case 2: return .at(milliseconds: try r.i64())
-        case let tag: throw DecodingError("unknown expiry tag \(tag)")
+        case let tag: throw BinaryDecodingError(.unknownTag, offset: tagOffset, "expiry tag \(tag)")
         }
     }
     static func encode(_ body: Body, into w: inout ByteWriter) {
         switch body {
         case .bytes(let bytes):
-            w.u8(0); w.blob(bytes)
+            w.u8(0); w.varintBlob(bytes)
         case .json(let messages):
             // Tag 1 (a list of blobs, one per message) is what earlier versions wrote.
             w.u8(2)
             w.varint(UInt64(messages.count))
-            w.blob(messages.bytes)
+            w.varintBlob(messages.bytes)
         }
     }
-    static func decodeBody(_ r: inout ByteReader) throws(DecodingError) -> Body {
+    static func decodeBody(_ r: inout ByteReader) throws(BinaryDecodingError) -> Body {
+        let tagOffset = r.offset
         switch try r.u8() {
-        case 0: return .bytes(try r.blob())
+        case 0: return .bytes(try r.varintBlob())
         case 1:
-            let count = try r.varint()
-            guard count <= UInt64(r.remaining) else { throw DecodingError("bad message count") }
+            let count = try r.varintCount()
             var messages = FramedMessages()
-            for _ in 0..<count { messages.append(try r.blob()) }
+            for _ in 0..<count { messages.append(try r.varintBlob()) }
             return .json(messages)
         case 2:
-            let count = try r.varint()
-            guard count <= UInt64(r.remaining), let messages = FramedMessages(framed: try r.blob(), count: Int(count)) else {
-                throw DecodingError("malformed framed JSON messages")
+            let count = try r.varintCount()
+            let framedOffset = r.offset
+            guard let messages = FramedMessages(framed: try r.varintBlob(), count: count) else {
+                throw BinaryDecodingError(.invalidValue, offset: framedOffset, "malformed framed JSON messages")
             }
             return .json(messages)
-        case let tag: throw DecodingError("unknown body tag \(tag)")
+        case let tag: throw BinaryDecodingError(.unknownTag, offset: tagOffset, "body tag \(tag)")
         }
     }
 }

@@ -4,6 +4,7 @@ import NIOCore
 import NIOEmbedded
 import NIOTestUtils
 @testable import Raft
+import SeededRandom
 import Replication
 import Storage
 import Synchronization

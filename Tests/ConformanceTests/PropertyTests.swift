@@ -1,20 +1,11 @@
 import Foundation
+import SeededRandom
 import Synchronization
 import Testing
 
-/// SplitMix64 (Steele, Lea, Flood 2014): a tiny seeded generator, so a failing case replays
-/// exactly from the seed printed with it.
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
+/// Random request bodies from the shared `SplitMix64`, so a failing case replays exactly from
+/// the seed printed with it.
+extension SplitMix64 {
     mutating func bytes(_ range: ClosedRange<Int>) -> [UInt8] {
         (0..<Int.random(in: range, using: &self)).map { _ in UInt8.random(in: 0...255, using: &self) }
     }

@@ -1,3 +1,4 @@
+import BinaryCodec
 import Raft
 import Testing
 
@@ -37,14 +38,12 @@ import Testing
     func everyPrefixIsTruncated(_ m: Message) {
         let bytes = m.encoded()
         for n in 0..<bytes.count {
-            #expect(throws: DecodingError.self) { try Message(decoding: Array(bytes.prefix(n))) }
-            do {
-                _ = try Message(decoding: Array(bytes.prefix(n)))
-            } catch {
-                #expect(error.code == .truncated, "prefix \(n) of \(bytes.count)")
-            }
+            let error = #expect(throws: BinaryDecodingError.self) { try Message(decoding: Array(bytes.prefix(n))) }
+            #expect(error?.code == .truncated, "prefix \(n) of \(bytes.count)")
+            #expect((error?.offset ?? .max) <= n, "prefix \(n) of \(bytes.count)")
         }
-        #expect(throws: DecodingError(.trailingBytes, offset: bytes.count)) { try Message(decoding: bytes + [0]) }
+        let trailing = #expect(throws: BinaryDecodingError.self) { try Message(decoding: bytes + [0]) }
+        #expect(trailing?.code == .trailingBytes && trailing?.offset == bytes.count)
     }
 
     @Test func entriesHardStateMembershipAndMetadataRoundTrip() throws {
@@ -60,10 +59,12 @@ import Testing
     @Test func invalidTagsAreRejected() {
         var bytes = Message(from: 1, to: 2, term: 3, payload: .timeoutNow).encoded()
         bytes[24] = 0xEE
-        #expect(throws: DecodingError(.invalidValue, offset: 24)) { try Message(decoding: bytes) }
+        let badTag = #expect(throws: BinaryDecodingError.self) { try Message(decoding: bytes) }
+        #expect(badTag?.code == .unknownTag && badTag?.offset == 24)
         var entry = Entry(term: 1, index: 1).encoded()
         entry[16] = 9
-        #expect(throws: DecodingError(.invalidValue, offset: 16)) { try Entry(decoding: entry) }
+        let badKind = #expect(throws: BinaryDecodingError.self) { try Entry(decoding: entry) }
+        #expect(badKind?.code == .unknownTag && badKind?.offset == 16)
     }
 
     @Test func hugeCountsDoNotAllocate() {
@@ -72,6 +73,7 @@ import Testing
         Message(from: 1, to: 2, term: 3, payload: .append(prevIndex: 0, prevTerm: 0, entries: [], commit: 0)).encode(into: &w)
         var bytes = w.bytes
         bytes.replaceSubrange(bytes.count - 4..<bytes.count, with: [0xFF, 0xFF, 0xFF, 0xFF])
-        #expect(throws: DecodingError.self) { try Message(decoding: bytes) }
+        let error = #expect(throws: BinaryDecodingError.self) { try Message(decoding: bytes) }
+        #expect(error?.code == .truncated && error?.offset == bytes.count - 4)
     }
 }

@@ -1,3 +1,4 @@
+import BinaryCodec
 import Foundation
 import RocksDB
 @testable import Storage
@@ -93,16 +94,16 @@ import Testing
             var (db, state) = try open()
             let meta = try db.columnFamily(named: CF.meta)
             var w = ByteWriter()
-            w.u8(1); w.u64(5); w.string("_default"); w.string(Self.nfd.name); w.string("text/plain"); w.u8(0)
+            w.u8(1); w.u64(5); w.varintString("_default"); w.varintString(Self.nfd.name); w.varintString("text/plain"); w.u8(0)
             w.i64(Self.now); w.i64(Self.now); w.i64(Self.now)
             w.u64(0); w.u64(0); w.u64(0); w.u64(3)  // base, tail
             w.u8(0); w.u8(0)  // open, no closing producer
-            w.varint(2); w.string("a"); w.u64(1); w.u64(7); w.string("b"); w.u64(0); w.u64(2)
+            w.varint(2); w.varintString("a"); w.u64(1); w.u64(7); w.varintString("b"); w.u64(0); w.u64(2)
             w.u8(0); w.u8(0); w.u64(0); w.u8(0)  // no Stream-Seq, no fork, no forks, live
             // Stored under the NFC spelling's key (the aliasing bug).
             try db.put(Keys.stream(Self.nfc), w.bytes, in: meta, sync: true)
             try db.put(Keys.bucket("_default"), Codec.encode(BucketMeta(name: "_default", createdAt: 0, streamCount: 9)), in: meta, sync: true)
-            try db.put(Keys.nextStreamID, Keys.be64(6), in: meta, sync: true)
+            try db.put(Keys.nextStreamID, BigEndian.bytes(UInt64(6)), in: meta, sync: true)
 
             let model = try state.load().model
             let stream = try #require(model.streams[Self.nfd])

@@ -1,3 +1,5 @@
+import BinaryCodec
+import SeededRandom
 import Testing
 @testable import StreamModel
 
@@ -29,9 +31,9 @@ import Testing
     @Test func theEarlierJSONBodyFormatDecodes() throws {
         var w = ByteWriter()
         w.u8(4)  // append
-        w.string(defaultBucket); w.string("j")
-        w.u8(1); w.string("application/json")  // content type
-        w.u8(1); w.varint(2); w.blob(utf8("1")); w.blob(utf8("{}"))  // body, tag 1
+        w.varintString(defaultBucket); w.varintString("j")
+        w.u8(1); w.varintString("application/json")  // content type
+        w.u8(1); w.varint(2); w.varintBlob(utf8("1")); w.varintBlob(utf8("{}"))  // body, tag 1
         w.bool(false); w.u8(0); w.u8(0); w.u8(0)  // close, producer, Stream-Seq, If-Match
         var r = ByteReader(w.bytes)
         let command = try Codec.decodeCommand(&r)
@@ -45,7 +47,7 @@ import Testing
         // The declared message count no longer matches the frames.
         if let at = bytes.lastIndex(of: 2), at > 0 { bytes[at] = 3 }
         var r = ByteReader(bytes)
-        #expect(throws: DecodingError.self) { try Codec.decodeCommand(&r) }
+        #expect(throws: BinaryDecodingError.self) { try Codec.decodeCommand(&r) }
         #expect(FramedMessages(framed: [0, 0, 0, 9, 1], count: 1) == nil)
         #expect(FramedMessages(framed: [0, 0, 0, 1, 7], count: 1)?.messages == [[7]])
     }

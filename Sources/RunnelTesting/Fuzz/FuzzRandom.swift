@@ -1,26 +1,21 @@
-/// The fuzzer's only source of randomness: SplitMix64 (Steele, Lea & Flood 2014) with small
-/// helpers, so a seed replays a run byte for byte. Kept private to the test kit rather than
-/// borrowed from `Raft`, whose generator is an implementation detail of that module.
-public struct FuzzRandom: RandomNumberGenerator, Sendable {
-    private var state: UInt64
+import SeededRandom
 
-    public init(seed: UInt64) { state = seed }
+/// The fuzzer's only source of randomness: the shared `SplitMix64` with small helpers, so a
+/// seed replays a run byte for byte.
+public struct FuzzRandom: RandomNumberGenerator, Sendable {
+    private var base: SplitMix64
+
+    public init(seed: UInt64) { base = SplitMix64(seed: seed) }
 
     /// The generator for case `index` of run `seed`: each case draws from its own stream, so
     /// one case can be regenerated (and replayed) without generating the ones before it.
     public init(seed: UInt64, index: Int) {
         var mixer = FuzzRandom(seed: seed ^ 0x5851_F42D_4C95_7F2D)
         for _ in 0...(index % 7) { _ = mixer.next() }
-        state = mixer.next() ^ (UInt64(truncatingIfNeeded: index) &* 0x9E37_79B9_7F4A_7C15)
+        base = SplitMix64(seed: mixer.next() ^ (UInt64(truncatingIfNeeded: index) &* 0x9E37_79B9_7F4A_7C15))
     }
 
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    public mutating func next() -> UInt64 { base.next() }
 
     /// Uniform in `0..<n` (`n` > 0); modulo bias is irrelevant for fuzzing.
     public mutating func below(_ n: Int) -> Int {

@@ -1,3 +1,4 @@
+import BinaryCodec
 import Raft
 
 /// What a simulated node has on disk: it survives crashes, nothing else does.
@@ -87,10 +88,10 @@ struct SimStateMachine: Equatable {
     /// Snapshot bytes: the state plus padding so transfers take several chunks.
     func encoded(padding: Int) -> [UInt8] {
         var w = ByteWriter()
-        w.write(appliedIndex)
-        w.write(hash)
-        w.write(count)
-        for i in 0..<padding { w.write(UInt8(truncatingIfNeeded: i)) }
+        w.u64(appliedIndex)
+        w.u64(hash)
+        w.u64(count)
+        for i in 0..<padding { w.u8(UInt8(truncatingIfNeeded: i)) }
         return w.bytes
     }
 
@@ -98,9 +99,9 @@ struct SimStateMachine: Equatable {
 
     init(decoding bytes: [UInt8]) throws {
         var r = ByteReader(bytes)
-        appliedIndex = try r.readUInt64()
-        hash = try r.readUInt64()
-        count = try r.readUInt64()
+        appliedIndex = try r.u64()
+        hash = try r.u64()
+        count = try r.u64()
     }
 }
 

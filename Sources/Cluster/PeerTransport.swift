@@ -1,11 +1,11 @@
 import BinaryCodec
 import Logging
-import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import NIOSSL
 import Raft
 import Replication
+import Synchronization
 
 /// Mutual TLS between peers: every node presents its certificate and accepts only peers whose
 /// certificate chains to `caPath` (`--peer-tls-ca` with `--tls-cert`/`--tls-key`).
@@ -35,8 +35,8 @@ public final class NIOPeerTransport: PeerTransport, @unchecked Sendable {
     private let logger: Logger
     private let serverContext: NIOSSLContext?
     private let clientContext: NIOSSLContext?
-    private let connections = NIOLockedValueBox<[NodeID: PeerConnection]>([:])
-    private let listener = NIOLockedValueBox<(any Channel)?>(nil)
+    private let connections = Mutex<[NodeID: PeerConnection]>([:])
+    private let listener = Mutex<(any Channel)?>(nil)
 
     /// Largest frame accepted (a Raft append carries up to about `maxMessageBytes` of entries).
     static let maxFrameBytes = 64 << 20
@@ -109,20 +109,20 @@ public final class NIOPeerTransport: PeerTransport, @unchecked Sendable {
         } catch {
             throw StartupError(description: "cannot listen for peers on \(host):\(port): \(error)")
         }
-        listener.withLockedValue { $0 = channel }
-        connections.withLockedValue { $0 = dialled }
+        listener.withLock { $0 = channel }
+        connections.withLock { $0 = dialled }
         for connection in dialled.values { connection.connect() }
         return channel.localAddress?.port ?? port
     }
 
     public func send(_ frames: [PeerFrame], to peer: NodeID) {
-        connections.withLockedValue { $0[peer] }?.send(frames)
+        connections.withLock { $0[peer] }?.send(frames)
     }
 
     /// Closes the listener and every connection.
     public func shutdown() async {
-        for connection in connections.withLockedValue({ $0.values }) { connection.close() }
-        if let channel = listener.withLockedValue({ $0 }) {
+        for connection in connections.withLock({ $0.values }) { connection.close() }
+        if let channel = listener.withLock({ $0 }) {
             try? await channel.close()
         }
     }
@@ -216,7 +216,7 @@ final class PeerConnection: @unchecked Sendable {
     private let tls: NIOSSLContext?
     private let group: any EventLoopGroup
     private let logger: Logger
-    private let state = NIOLockedValueBox(State())
+    private let state = Mutex(State())
 
     init(from: NodeID, to: NodeID, address: HostPort, tls: NIOSSLContext?, group: any EventLoopGroup, logger: Logger) {
         self.from = from
@@ -228,7 +228,7 @@ final class PeerConnection: @unchecked Sendable {
     }
 
     func send(_ frames: [PeerFrame]) {
-        guard let channel = state.withLockedValue({ $0.channel }) else { return }  // down: Raft retransmits
+        guard let channel = state.withLock({ $0.channel }) else { return }  // down: Raft retransmits
         // Above the high-water mark the peer is not keeping up: drop, as the network would.
         guard channel.isWritable else { return }
         var buffer = channel.allocator.buffer(capacity: 256)
@@ -241,7 +241,7 @@ final class PeerConnection: @unchecked Sendable {
     }
 
     func connect() {
-        let proceed = state.withLockedValue { s -> Bool in
+        let proceed = state.withLock { s -> Bool in
             guard !s.closed, !s.connecting, s.channel == nil else { return false }
             s.connecting = true
             return true
@@ -271,7 +271,7 @@ final class PeerConnection: @unchecked Sendable {
                 hello.writeInteger(UInt32(bytes.count))
                 hello.writeBytes(bytes)
                 channel.writeAndFlush(hello, promise: nil)
-                let wasDown = state.withLockedValue { s -> Bool in
+                let wasDown = state.withLock { s -> Bool in
                     s.channel = channel
                     s.connecting = false
                     s.backoffMilliseconds = 50
@@ -280,11 +280,11 @@ final class PeerConnection: @unchecked Sendable {
                 }
                 logger.log(level: wasDown ? .info : .debug, "connected to peer", metadata: ["peer": "\(to)"])
                 channel.closeFuture.whenComplete { [self] _ in
-                    state.withLockedValue { if $0.channel === channel { $0.channel = nil } }
+                    state.withLock { if $0.channel === channel { $0.channel = nil } }
                     scheduleReconnect()
                 }
             case .failure(let error):
-                let first = state.withLockedValue { s -> Bool in
+                let first = state.withLock { s -> Bool in
                     s.connecting = false
                     defer { s.loggedDown = true }
                     return !s.loggedDown
@@ -298,7 +298,7 @@ final class PeerConnection: @unchecked Sendable {
     }
 
     private func scheduleReconnect() {
-        let delay = state.withLockedValue { s -> Int64? in
+        let delay = state.withLock { s -> Int64? in
             guard !s.closed else { return nil }
             let d = s.backoffMilliseconds
             s.backoffMilliseconds = min(s.backoffMilliseconds * 2, 1000)
@@ -309,7 +309,7 @@ final class PeerConnection: @unchecked Sendable {
     }
 
     func close() {
-        let channel = state.withLockedValue { s -> (any Channel)? in
+        let channel = state.withLock { s -> (any Channel)? in
             s.closed = true
             return s.channel
         }

@@ -44,6 +44,10 @@ final class HTTP1Guard: ChannelDuplexHandler, RemovableChannelHandler {
     private var requestInFlight = false
     private var closeAfterResponse = false
     private var failed = false
+    /// When the first byte of the pending request head arrived; `nil` while no head is due.
+    private var headStartedAt: NIODeadline?
+    /// At most one per connection, re-armed only while a head is pending, so a keep-alive
+    /// connection pays a clock read per request, not a timer.
     private var headTimer: Scheduled<Void>?
     private var context: ChannelHandlerContext?
 
@@ -59,10 +63,26 @@ final class HTTP1Guard: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// Bytes of a request arrived (`ByteWatcher`): start the head's clock if a head is due.
     func bytesArrived() {
-        guard awaitingHead, headTimer == nil, let headerReadTimeout, let context else { return }
-        let channel = context.channel
-        headTimer = context.eventLoop.scheduleTask(in: .nanoseconds(headerReadTimeout.nanoseconds)) {
-            channel.close(promise: nil)
+        guard awaitingHead, headStartedAt == nil, let headerReadTimeout, let context else { return }
+        headStartedAt = .now()
+        if headTimer == nil { armHeadTimer(in: .nanoseconds(headerReadTimeout.nanoseconds), context) }
+    }
+
+    private func armHeadTimer(in delay: TimeAmount, _ context: ChannelHandlerContext) {
+        headTimer = context.eventLoop.assumeIsolated().scheduleTask(in: delay) { self.headTimerFired() }
+    }
+
+    /// Closes the connection if the pending head is late; re-arms for the head that is pending
+    /// now if it started after the one the timer was armed for; stays unarmed if none is.
+    private func headTimerFired() {
+        headTimer = nil
+        guard let started = headStartedAt, let headerReadTimeout, let context else { return }
+        let deadline = started + .nanoseconds(headerReadTimeout.nanoseconds)
+        let now = NIODeadline.now()
+        if deadline <= now {
+            context.channel.close(promise: nil)
+        } else {
+            armHeadTimer(in: deadline - now, context)
         }
     }
 
@@ -70,8 +90,7 @@ final class HTTP1Guard: ChannelDuplexHandler, RemovableChannelHandler {
         if case .head = unwrapInboundIn(data) {
             awaitingHead = false
             requestInFlight = true
-            headTimer?.cancel()
-            headTimer = nil
+            headStartedAt = nil
         }
         context.fireChannelRead(data)
     }
@@ -99,8 +118,7 @@ final class HTTP1Guard: ChannelDuplexHandler, RemovableChannelHandler {
             context.fireErrorCaught(error)
             return
         }
-        headTimer?.cancel()
-        headTimer = nil
+        headStartedAt = nil
         if requestInFlight {
             // The handler reading the body gets the error and answers 400; then close.
             closeAfterResponse = true

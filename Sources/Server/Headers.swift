@@ -29,21 +29,21 @@ extension HTTPField.Name {
 
 extension HTTPFields {
     /// Headers every response carries: browser hardening (protocol §2.2, §13).
-    static var standard: HTTPFields {
+    static let standard: HTTPFields = {
         var fields = HTTPFields()
         fields[.xContentTypeOptions] = "nosniff"
         return fields
-    }
+    }()
 
     /// The CORS headers of the stream API's responses (protocol §2.2); never on admin or
     /// operational routes (api.md §3).
-    static var crossOrigin: HTTPFields {
+    static let crossOrigin: HTTPFields = {
         var fields = HTTPFields()
         fields[.accessControlAllowOrigin] = "*"
         fields[.accessControlExposeHeaders] =
             "Stream-Next-Offset, Stream-Cursor, Stream-Up-To-Date, Stream-Closed, Producer-Epoch, Producer-Seq, Producer-Expected-Seq, Producer-Received-Seq, ETag, Content-Type, Content-Encoding, Vary"
         return fields
-    }
+    }()
 
     /// The value of a header that must appear at most once; `.repeated` if it appears twice.
     func single(_ name: HTTPField.Name) -> SingleHeader {

@@ -84,12 +84,26 @@ public enum Identifiers {
     public static func isValidStreamName(_ name: String, allowSlash: Bool) -> Bool {
         let utf8 = name.utf8
         guard !utf8.isEmpty, utf8.count <= maxStreamNameBytes else { return false }
-        if utf8.contains(0) { return false }
-        if !allowSlash && utf8.contains(UInt8(ascii: "/")) { return false }
-        for segment in name.split(separator: "/", omittingEmptySubsequences: false) {
-            if segment.isEmpty || segment == ".." || segment == "." { return false }
+        // One pass over the bytes, no allocation (every append is checked twice: at the edge
+        // and in apply): each `/`-separated segment must be non-empty and not `.` or `..`.
+        var segmentLength = 0
+        var segmentDots = 0
+        for byte in utf8 {
+            switch byte {
+            case 0:
+                return false
+            case UInt8(ascii: "/"):
+                guard allowSlash, segmentLength > 0, segmentDots != segmentLength || segmentLength > 2 else { return false }
+                segmentLength = 0
+                segmentDots = 0
+            case UInt8(ascii: "."):
+                segmentLength += 1
+                segmentDots += 1
+            default:
+                segmentLength += 1
+            }
         }
-        return true
+        return segmentLength > 0 && (segmentDots != segmentLength || segmentLength > 2)
     }
 }
 

@@ -56,7 +56,6 @@ let package = Package(
             name: "Storage",
             dependencies: [
                 "BinaryCodec", "RocksDB", "Raft", "StreamModel",
-                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),

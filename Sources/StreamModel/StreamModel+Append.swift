@@ -58,13 +58,15 @@ extension StreamModel {
         }
 
         if let producer = request.producer, let producerState {
-            if meta.producers[producer.key] == nil {
-                // A new producer needs a slot: idle ones are forgotten first.
-                forgetIdleProducers(of: &meta, now: now, effects: &effects)
-                guard meta.producers.count < ProducerLimits.maxPerStream else {
+            if meta.producers[producer.key] == nil && meta.producers.count >= ProducerLimits.maxPerStream {
+                // A new producer needs a slot: idle ones are forgotten, if that makes room
+                // (checked first, so a refusal changes nothing).
+                let idle = meta.producers.values.count { $0.isIdle(at: now) }
+                guard meta.producers.count - idle < ProducerLimits.maxPerStream else {
                     throw ModelError(.producerLimit,
                                      "stream \(request.path) already has \(ProducerLimits.maxPerStream) active producers")
                 }
+                forgetIdleProducers(of: &meta, now: now, effects: &effects)
             }
             meta.producers[producer.key] = producerState
             effects.changedProducers.insert(.init(streamID: meta.id, producer: producer.key))

@@ -11,17 +11,14 @@ public enum JSONMessages {
     /// on malformed input. `[]` yields no messages; POST rejects that, PUT accepts it (an
     /// empty stream).
     ///
-    /// Memory is the framed output and nothing else: a first pass validates and measures,
-    /// a second copies each message once into a buffer of exactly the right size.
+    /// One pass: each message is copied once, as the scan finds it, into a buffer reserved
+    /// at the largest size the framing can reach (every message takes at least one byte and
+    /// a separator of the body, so at most `(n + 1) / 2` messages, each 4 length bytes more).
+    /// Pages of the reservation that are never written are never touched, so memory is the
+    /// framed output, and there is no second scan on the append path.
     public static func flatten(_ body: [UInt8]) throws(ModelError) -> FramedMessages {
-        var count = 0
-        var contentBytes = 0
-        try forEachMessage(body) { range in
-            count += 1
-            contentBytes += range.count
-        }
         var messages = FramedMessages()
-        messages.reserveCapacity(contentBytes + 4 * count)
+        messages.reserveCapacity(body.count + 4 * ((body.count + 1) / 2) + 4)
         try body.withUnsafeBufferPointer { buffer throws(ModelError) in
             try forEachMessage(body) { range in messages.append(buffer[range]) }
         }

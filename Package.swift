@@ -75,7 +75,7 @@ let package = Package(
         .target(
             name: "Cluster",
             dependencies: [
-                "BinaryCodec", "Raft", "Replication",
+                "BinaryCodec", "Raft", "Replication", "Storage",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),

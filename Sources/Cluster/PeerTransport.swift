@@ -5,6 +5,7 @@ import NIOPosix
 import NIOSSL
 import Raft
 import Replication
+import Storage
 import Synchronization
 
 /// Mutual TLS between peers: every node presents its certificate and accepts only peers whose
@@ -78,15 +79,16 @@ public final class NIOPeerTransport: PeerTransport, @unchecked Sendable {
     /// dials every other member of `peers` (id → `HOST:PORT`). Frames received are handed to
     /// `deliver` with the sender's id.
     public func start(
-        nodeID: NodeID, peers: [NodeID: String], host: String, port: Int,
+        nodeID: NodeID, identity: ClusterIdentity, peers: [NodeID: String], host: String, port: Int,
         deliver: @escaping @Sendable (PeerFrame, NodeID) -> Void
     ) async throws -> Int {
+        let hello = Hello(nodeID: nodeID, identity: identity)
         var dialled: [NodeID: PeerConnection] = [:]
         for (id, address) in peers where id != nodeID {
             guard let target = HostPort(address) else {
                 throw StartupError(description: "peer \(id) has an invalid address \(address) (want HOST:PORT)")
             }
-            dialled[id] = PeerConnection(from: nodeID, to: id, address: target, tls: clientContext, group: group, logger: logger)
+            dialled[id] = PeerConnection(hello: hello, to: id, address: target, tls: clientContext, group: group, logger: logger)
         }
         let serverContext = self.serverContext
         let logger = self.logger
@@ -100,7 +102,7 @@ public final class NIOPeerTransport: PeerTransport, @unchecked Sendable {
                         try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: serverContext))
                     }
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder(maxFrameBytes: Self.maxFrameBytes)))
-                    try channel.pipeline.syncOperations.addHandler(InboundPeerHandler(logger: logger, deliver: deliver))
+                    try channel.pipeline.syncOperations.addHandler(InboundPeerHandler(local: hello, logger: logger, deliver: deliver))
                 }
             }
         let channel: any Channel
@@ -128,19 +130,42 @@ public final class NIOPeerTransport: PeerTransport, @unchecked Sendable {
     }
 }
 
-/// The hello a dialling node sends first: magic "RNLP", protocol version, its id.
-enum Hello {
+/// The hello a dialling node sends first: magic "RNLP", protocol version, its id, its cluster
+/// id and its data directory's incarnation (docs/state-transfer.md §5).
+struct Hello: Equatable {
     static let magic: [UInt8] = Array("RNLP".utf8)
+    static let size = 4 + 1 + 8 + 16 + 8
 
-    static func encode(from: NodeID) -> [UInt8] {
-        var bytes = magic + [PeerFrame.protocolVersion]
-        BigEndian.append(from, to: &bytes)
-        return bytes
+    var nodeID: NodeID
+    var identity: ClusterIdentity
+
+    func encoded() -> [UInt8] {
+        var w = ByteWriter(capacity: Self.size)
+        w.raw(Self.magic)
+        w.u8(PeerFrame.protocolVersion)
+        w.u64(nodeID)
+        identity.clusterID.encode(into: &w)
+        w.u64(identity.incarnation)
+        return w.bytes
     }
 
-    static func decode(_ bytes: [UInt8]) -> NodeID? {
-        guard bytes.count == 13, Array(bytes[0..<4]) == magic, bytes[4] == PeerFrame.protocolVersion else { return nil }
-        return try? BigEndian.read(NodeID.self, from: bytes, at: 5)
+    /// `nil` for anything but a hello of this protocol version.
+    init?(decoding bytes: [UInt8]) {
+        guard bytes.count == Self.size, Array(bytes[0..<4]) == Self.magic, bytes[4] == PeerFrame.protocolVersion else { return nil }
+        var r = ByteReader(bytes)
+        do {
+            _ = try r.u32()  // magic and version, checked above
+            _ = try r.u8()
+            nodeID = try r.u64()
+            identity = ClusterIdentity(clusterID: try ClusterID(from: &r), incarnation: try r.u64())
+        } catch {
+            return nil
+        }
+    }
+
+    init(nodeID: NodeID, identity: ClusterIdentity) {
+        self.nodeID = nodeID
+        self.identity = identity
     }
 }
 
@@ -164,11 +189,13 @@ struct FrameDecoder: ByteToMessageDecoder {
 /// Reads the hello, then hands every frame to `deliver` tagged with the sender.
 final class InboundPeerHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
+    private let local: Hello
     private let logger: Logger
     private let deliver: @Sendable (PeerFrame, NodeID) -> Void
     private var peer: NodeID?
 
-    init(logger: Logger, deliver: @escaping @Sendable (PeerFrame, NodeID) -> Void) {
+    init(local: Hello, logger: Logger, deliver: @escaping @Sendable (PeerFrame, NodeID) -> Void) {
+        self.local = local
         self.logger = logger
         self.deliver = deliver
     }
@@ -177,13 +204,21 @@ final class InboundPeerHandler: ChannelInboundHandler {
         var buffer = Self.unwrapInboundIn(data)
         let bytes = buffer.readBytes(length: buffer.readableBytes) ?? []
         guard let peer else {
-            guard let from = Hello.decode(bytes) else {
+            guard let hello = Hello(decoding: bytes) else {
                 logger.warning("peer connection without a valid hello (wrong protocol version?); closing",
                                metadata: ["remote": "\(context.remoteAddress.map { "\($0)" } ?? "?")"])
                 context.close(promise: nil)
                 return
             }
-            self.peer = from
+            guard hello.identity.clusterID == local.identity.clusterID else {
+                logger.error("refusing a peer of another cluster", metadata: [
+                    "peer": "\(hello.nodeID)", "peer.cluster": "\(hello.identity.clusterID)",
+                    "cluster": "\(local.identity.clusterID)",
+                    "remote": "\(context.remoteAddress.map { "\($0)" } ?? "?")"])
+                context.close(promise: nil)
+                return
+            }
+            self.peer = hello.nodeID
             return
         }
         do {
@@ -210,7 +245,7 @@ final class PeerConnection: @unchecked Sendable {
         var loggedDown = false
     }
 
-    private let from: NodeID
+    private let hello: Hello
     private let to: NodeID
     private let address: HostPort
     private let tls: NIOSSLContext?
@@ -218,8 +253,8 @@ final class PeerConnection: @unchecked Sendable {
     private let logger: Logger
     private let state = Mutex(State())
 
-    init(from: NodeID, to: NodeID, address: HostPort, tls: NIOSSLContext?, group: any EventLoopGroup, logger: Logger) {
-        self.from = from
+    init(hello: Hello, to: NodeID, address: HostPort, tls: NIOSSLContext?, group: any EventLoopGroup, logger: Logger) {
+        self.hello = hello
         self.to = to
         self.address = address
         self.tls = tls
@@ -266,11 +301,11 @@ final class PeerConnection: @unchecked Sendable {
         bootstrap.connect(host: address.host, port: address.port).whenComplete { [self] result in
             switch result {
             case .success(let channel):
-                var hello = channel.allocator.buffer(capacity: 17)
-                let bytes = Hello.encode(from: from)
-                hello.writeInteger(UInt32(bytes.count))
-                hello.writeBytes(bytes)
-                channel.writeAndFlush(hello, promise: nil)
+                let bytes = hello.encoded()
+                var buffer = channel.allocator.buffer(capacity: 4 + bytes.count)
+                buffer.writeInteger(UInt32(bytes.count))
+                buffer.writeBytes(bytes)
+                channel.writeAndFlush(buffer, promise: nil)
                 let wasDown = state.withLock { s -> Bool in
                     s.channel = channel
                     s.connecting = false

@@ -1,4 +1,5 @@
 import Raft
+import Storage
 
 /// A node's view of the group, published by the Raft thread.
 public struct ClusterStatus: Sendable {
@@ -11,8 +12,11 @@ public struct ClusterStatus: Sendable {
     public var lastIndex: UInt64
     public var membership: Membership
     public var followers: [FollowerProgress]
+    /// Whether this node takes part in Raft yet (a probing or amnesiac node does not).
+    public var admission: Admission
 
-    init(node: RaftNode) {
+    init(node: RaftNode, admission: Admission) {
+        self.admission = admission
         nodeID = node.id
         role = node.role
         term = node.term

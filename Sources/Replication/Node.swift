@@ -89,6 +89,8 @@ public final class Node: Sendable {
     public let nodeID: UInt64
     /// Peer addresses by node id (from the data directory, updated from flags).
     public let peerAddresses: [UInt64: String]
+    /// The cluster this node belongs to and its data directory's incarnation.
+    public let identity: ClusterIdentity
     let logger: Logger
 
     /// Opens (creating if needed) the node in `configuration.dataDirectory` and starts its Raft
@@ -110,6 +112,8 @@ public final class Node: Sendable {
 
         // Identity and membership come from the data once it exists (api.md §4).
         var addresses = configuration.peers
+        let identity: ClusterIdentity
+        let admission: Admission
         if let stored = try log.nodeID() {
             guard stored == configuration.nodeID || configuration.peers.isEmpty && configuration.nodeID == 1 else {
                 throw StorageError(.corruption, "the data directory belongs to node \(stored), not node \(configuration.nodeID)")
@@ -117,15 +121,38 @@ public final class Node: Sendable {
             nodeID = stored
             addresses = try log.peerAddresses().merging(configuration.peers) { _, flag in flag }
             try log.setPeerAddresses(addresses)
+            if let storedIdentity = try log.clusterIdentity() {
+                identity = storedIdentity
+            } else {
+                // A data directory from before cluster identities: derive the id as a fresh
+                // cluster with these peers would, and give it an incarnation.
+                identity = ClusterIdentity(
+                    clusterID: addresses.count > 1 ? .derived(fromPeers: addresses) : .random(),
+                    incarnation: ClusterIdentity.newIncarnation())
+                try log.setClusterIdentity(identity)
+            }
+            admission = try log.admission()
         } else {
             nodeID = configuration.nodeID
-            let voters = configuration.peers.isEmpty ? [nodeID] : Array(configuration.peers.keys)
-            guard voters.contains(nodeID) else {
+            guard configuration.peers.isEmpty || configuration.peers[nodeID] != nil else {
                 throw StorageError(.corruption, "--peers must include this node (\(nodeID))")
             }
-            try log.initialize(nodeID: nodeID, peers: addresses, state: .bootstrap(voters: voters))
-            logger.info("initialized a new node", metadata: ["node": "\(nodeID)", "voters": "\(voters.sorted())"])
+            if configuration.peers.count > 1 {
+                // Several initial voters: ask them before bootstrapping (RaftDriver+Admission).
+                identity = ClusterIdentity(clusterID: .derived(fromPeers: addresses), incarnation: ClusterIdentity.newIncarnation())
+                admission = .probing
+                try log.initialize(nodeID: nodeID, peers: addresses, identity: identity, admission: admission, state: nil)
+                logger.info("initialized a new node; asking its peers whether the cluster exists", metadata: [
+                    "node": "\(nodeID)", "peers": "\(addresses.keys.sorted())"])
+            } else {
+                identity = ClusterIdentity(clusterID: .random(), incarnation: ClusterIdentity.newIncarnation())
+                admission = .member
+                try log.initialize(nodeID: nodeID, peers: addresses, identity: identity, admission: admission,
+                                   state: .bootstrap(voters: [nodeID]))
+                logger.info("initialized a new single-node cluster", metadata: ["node": "\(nodeID)"])
+            }
         }
+        self.identity = identity
         peerAddresses = addresses
         guard let persistent = try log.persistentState() else {
             throw StorageError(.corruption, "raft state missing")
@@ -147,7 +174,9 @@ public final class Node: Sendable {
         applier = ApplyLoop(nodeID: nodeID, state: state, model: model, appliedIndex: applied, waiters: waiters, logger: logger)
         driver = RaftDriver(
             id: nodeID, node: node, configuration: configuration, log: log, applier: applier, waiters: waiters,
-            transport: transport, lastTime: lastTime, logger: logger)
+            transport: transport, lastTime: lastTime, logger: logger,
+            identity: identity, admission: admission,
+            initialVoters: configuration.peers.isEmpty ? [nodeID] : Array(configuration.peers.keys))
         let (roles, roleContinuation) = AsyncStream.makeStream(of: RaftRole.self, bufferingPolicy: .bufferingNewest(1))
         roleChanges = roles
         applier.onApplied = { [weak self] changes in
@@ -163,6 +192,7 @@ public final class Node: Sendable {
     /// has applied it. Fails with `unavailable` when no leader takes it in time (nothing was
     /// applied) and with `timeout` when a leader took it but it was not acknowledged in time.
     public func propose(_ command: Command) async throws(ReplicationError) -> CommandResult {
+        try checkAdmitted()
         let seq = sequence.add(1, ordering: .relaxed).newValue
         let tagged = TaggedCommand(tag: ProposalTag(origin: nodeID, seq: seq), command: Codec.encoded(command))
         let deadline = configuration.monotonicClock.nanoseconds() + configuration.proposalTimeout.wholeNanoseconds
@@ -181,6 +211,7 @@ public final class Node: Sendable {
     /// Returns once this node has applied everything committed before the call (ReadIndex,
     /// Raft thesis §6.4): a read served after it is linearizable.
     public func readBarrier() async throws(ReplicationError) {
+        try checkAdmitted()
         let id = sequence.add(1, ordering: .relaxed).newValue
         let deadline = configuration.monotonicClock.nanoseconds() + configuration.readTimeout.wholeNanoseconds
         do {
@@ -192,6 +223,15 @@ public final class Node: Sendable {
             throw error
         } catch {
             throw ReplicationError(.storage, "\(error)")
+        }
+    }
+
+    /// A node waiting to be replaced after losing its data cannot commit or confirm anything:
+    /// say so at once instead of timing out.
+    private func checkAdmitted() throws(ReplicationError) {
+        switch clusterStatus.admission {
+        case .member, .probing: return  // a probing node is about to have a leader, or not: wait
+        case .awaitingReplacement: throw ReplicationError(.unavailable, "this node lost its data and is waiting to be replaced")
         }
     }
 

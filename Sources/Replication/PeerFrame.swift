@@ -17,6 +17,13 @@ public enum PeerFrame: Sendable {
     /// The receiver could not propose the forwarded commands: not the leader (`leaderHint`, or
     /// 0 when unknown) or too much uncommitted. Nothing was appended.
     case forwardRejected(seqs: [UInt64], reason: ForwardRejection, leaderHint: NodeID)
+    /// A node with a new data directory asks whether the cluster already exists before it
+    /// bootstraps one (docs/state-transfer.md §5).
+    case clusterQuery
+    /// The answer: the sender's cluster, and whether that cluster is established (the sender
+    /// is a member that has seen an entry committed). One established answer means the asker
+    /// lost its data and must be replaced instead of bootstrapping.
+    case clusterInfo(clusterID: ClusterID, established: Bool)
 
     public enum ForwardRejection: UInt8, Sendable {
         case notLeader = 1
@@ -24,10 +31,12 @@ public enum PeerFrame: Sendable {
     }
 
     /// The protocol version carried in every frame; a peer speaking another version is refused.
-    public static let protocolVersion: UInt8 = 1
+    /// 2: the hello carries the cluster id and incarnation; cluster queries.
+    public static let protocolVersion: UInt8 = 2
 
     private enum Kind: UInt8 {
         case raft = 1, forward, forwardAccepted, forwardRejected
+        case clusterQuery = 20, clusterInfo
     }
 
     /// Version byte, kind byte, body. The transport adds the length prefix.
@@ -60,6 +69,12 @@ public enum PeerFrame: Sendable {
             w.varint(hint)
             w.varint(UInt64(seqs.count))
             for s in seqs { w.varint(s) }
+        case .clusterQuery:
+            w.u8(Kind.clusterQuery.rawValue)
+        case .clusterInfo(let clusterID, let established):
+            w.u8(Kind.clusterInfo.rawValue)
+            clusterID.encode(into: &w)
+            w.u8(established ? 1 : 0)
         }
         return w.bytes
     }
@@ -94,6 +109,11 @@ public enum PeerFrame: Sendable {
             var seqs: [UInt64] = []
             for _ in 0..<count { seqs.append(try r.varint()) }
             self = .forwardRejected(seqs: seqs, reason: reason, leaderHint: hint)
+        case .clusterQuery:
+            self = .clusterQuery
+        case .clusterInfo:
+            let clusterID = try ClusterID(from: &r)
+            self = .clusterInfo(clusterID: clusterID, established: try r.u8() != 0)
         }
         try r.expectEnd()
     }

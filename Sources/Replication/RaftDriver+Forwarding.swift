@@ -11,7 +11,13 @@ extension RaftDriver {
     func handle(_ frame: PeerFrame, from: NodeID) {
         switch frame {
         case .raft(let message):
+            // A node that is not admitted neither votes nor acknowledges (RaftDriver+Admission).
+            guard admission == .member else { return }
             node.receive(message)
+        case .clusterQuery:
+            answerClusterQuery(from: from)
+        case .clusterInfo(let clusterID, let established):
+            recordClusterInfo(from: from, clusterID: clusterID, established: established)
         case .forward:
             break  // proposed in `route` together with local proposals
         case .forwardAccepted(let accepted):

@@ -33,7 +33,7 @@ extension RaftDriver {
             }
             if let soft = ready.softState {
                 lock.withLock { isLeader = soft.role == .leader }
-                status.withLock { $0 = ClusterStatus(node: node) }
+                status.withLock { $0 = ClusterStatus(node: node, admission: admission) }
                 onRoleChange?(soft.role)
                 logger.info("raft role changed", metadata: [
                     "role": "\(soft.role)", "term": "\(soft.term)", "leader": "\(soft.leader)"])

@@ -63,10 +63,22 @@ final class RaftDriver: @unchecked Sendable {
     var askedReads: [UInt64: UInt64] = [:]
     var compactedThrough: UInt64
     var lastSyncedHardState: HardState
+    /// Whether this node takes part in Raft (RaftDriver+Admission.swift).
+    var admission: Admission
+    let identity: ClusterIdentity
+    /// The voters a probing node bootstraps with when the cluster turns out to be new.
+    let initialVoters: [NodeID]
+    /// Probe answers by peer: whether its cluster is established.
+    var probeAnswers: [NodeID: Bool] = [:]
+    var probeTicks: UInt64 = 0
 
     init(id: NodeID, node: RaftNode, configuration: NodeConfiguration, log: LogStore, applier: ApplyLoop,
-         waiters: Waiters, transport: (any PeerTransport)?, lastTime: Int64, logger: Logger) {
+         waiters: Waiters, transport: (any PeerTransport)?, lastTime: Int64, logger: Logger,
+         identity: ClusterIdentity, admission: Admission, initialVoters: [NodeID]) {
         self.id = id
+        self.identity = identity
+        self.admission = admission
+        self.initialVoters = initialVoters.sorted()
         self.node = node
         self.configuration = configuration
         self.log = log
@@ -77,7 +89,7 @@ final class RaftDriver: @unchecked Sendable {
         self.logger = logger
         compactedThrough = node.firstIndex > 0 ? node.firstIndex - 1 : 0
         lastSyncedHardState = node.hardState
-        status = Mutex(ClusterStatus(node: node))
+        status = Mutex(ClusterStatus(node: node, admission: admission))
     }
 
     func start() {
@@ -217,8 +229,9 @@ final class RaftDriver: @unchecked Sendable {
         routeReads(now: now)
         try processReady()
         if ticked {
+            try probeIfDue()
             do { try compactIfDue() } catch { throw ReplicationError(error) }
-            status.withLock { $0 = ClusterStatus(node: node) }
+            status.withLock { $0 = ClusterStatus(node: node, admission: admission) }
         }
     }
 

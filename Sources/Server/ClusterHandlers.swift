@@ -22,11 +22,18 @@ extension RunnelResponder {
         }
     }
 
-    /// `GET /readyz` (api.md §3): ready once a leader is known and this node has applied what
-    /// it knows committed (within a small window, so a busy node does not flap).
+    /// `GET /readyz` (api.md §3): ready only on a member (voter or learner) that knows the
+    /// leader and has applied within a small window of what it knows committed (so a busy node
+    /// does not flap); never on a node that is probing its peers or waiting to be replaced.
     func readiness() -> Response {
         let status = store.clusterStatus
         let applied = store.appliedIndex
+        switch status.admission {
+        case .member: break
+        case .probing: return text(.serviceUnavailable, "asking peers whether the cluster exists\n")
+        case .awaitingReplacement: return text(.serviceUnavailable, "lost its data: waiting to be replaced\n")
+        }
+        guard status.membership.contains(status.nodeID) else { return text(.serviceUnavailable, "not a member yet\n") }
         guard status.leaderID != 0 else { return text(.serviceUnavailable, "no leader\n") }
         guard applied + Self.readinessLag >= status.commitIndex else {
             return text(.serviceUnavailable, "catching up: applied \(applied) of \(status.commitIndex)\n")

@@ -64,3 +64,10 @@ extension Keys {
         do { return try BigEndian.read(UInt64.self, from: bytes, at: offset) } catch { throw StorageError(error, "stored integer") }
     }
 }
+
+extension Keys {
+    // raft_state: the cluster this node belongs to, this data directory's incarnation, and
+    // whether the node is a member yet (docs/state-transfer.md §5).
+    static let clusterIdentity: [UInt8] = Array("cluster_identity".utf8)
+    static let admission: [UInt8] = Array("admission".utf8)
+}

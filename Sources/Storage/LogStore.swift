@@ -12,8 +12,8 @@ import Synchronization
 /// without syncing.
 public final class LogStore: Sendable {
     let db: RocksDB
-    private let log: ColumnFamily
-    private let state: ColumnFamily
+    let log: ColumnFamily
+    let state: ColumnFamily
     /// An upper bound on the index of the last stored entry (nil until first needed). Appends
     /// past it need no deletion of a stale suffix; a range deletion on every save would leave
     /// one range tombstone per write, which slows every later write and read of the log.
@@ -120,14 +120,34 @@ public final class LogStore: Sendable {
         try get(Keys.nodeIdentity).map { value throws(StorageError) in try Keys.uint64(value) }
     }
 
-    /// Initializes a new node: its id, its peers, and the group's first membership.
-    public func initialize(nodeID: NodeID, peers: [NodeID: String], state: PersistentState) throws(StorageError) {
+    /// Initializes a new node: its id, its peers, its cluster identity and admission, and —
+    /// when `state` is given — the group's first membership (a node that still probes its
+    /// peers, or joins, starts without one).
+    public func initialize(
+        nodeID: NodeID, peers: [NodeID: String], identity: ClusterIdentity, admission: Admission, state: PersistentState?
+    ) throws(StorageError) {
         let batch = WriteBatch()
         batch.put(Keys.nodeIdentity, BigEndian.bytes(nodeID), in: self.state)
         batch.put(Keys.peerAddresses, Self.encode(peers), in: self.state)
-        batch.put(Keys.hardState, state.hardState.encoded(), in: self.state)
-        batch.put(Keys.snapshot, (state.snapshot?.metadata ?? SnapshotMetadata()).encoded(), in: self.state)
+        batch.put(Keys.clusterIdentity, Self.encode(identity), in: self.state)
+        batch.put(Keys.admission, [admission.rawValue], in: self.state)
+        // Always a hard state and a snapshot key: `persistentState()` is what restarts read.
+        Self.putInitialState(state ?? PersistentState(), into: batch, cf: self.state)
         do { try db.write(batch, sync: true) } catch { throw StorageError(error) }
+    }
+
+    /// Makes a probing node a member of a brand-new group (`state` from `.bootstrap(voters:)`),
+    /// or — with `state` nil — a member that learns the membership from the leader.
+    public func admit(bootstrapping state: PersistentState?) throws(StorageError) {
+        let batch = WriteBatch()
+        if let state { Self.putInitialState(state, into: batch, cf: self.state) }
+        batch.put(Keys.admission, [Admission.member.rawValue], in: self.state)
+        do { try db.write(batch, sync: true) } catch { throw StorageError(error) }
+    }
+
+    private static func putInitialState(_ state: PersistentState, into batch: WriteBatch, cf: ColumnFamily) {
+        batch.put(Keys.hardState, state.hardState.encoded(), in: cf)
+        batch.put(Keys.snapshot, (state.snapshot?.metadata ?? SnapshotMetadata()).encoded(), in: cf)
     }
 
     /// The address each known member is reached at (peer transport).
@@ -147,7 +167,7 @@ public final class LogStore: Sendable {
         do { try db.put(Keys.peerAddresses, Self.encode(peers), in: state, sync: true) } catch { throw StorageError(error) }
     }
 
-    private func get(_ key: [UInt8]) throws(StorageError) -> [UInt8]? {
+    func get(_ key: [UInt8]) throws(StorageError) -> [UInt8]? {
         do { return try db.get(key, in: state) } catch { throw StorageError(error) }
     }
 

@@ -181,7 +181,7 @@ struct Serve: AsyncParsableCommand {
         if store.peerAddresses.count > 1 {
             let listen = peerListenAddress ?? store.peerAddresses[store.nodeID].flatMap(HostPort.init) ?? HostPort("0.0.0.0:4438")!
             let port = try await transport.start(
-                nodeID: store.nodeID, peers: store.peerAddresses, host: listen.host, port: listen.port
+                nodeID: store.nodeID, identity: store.identity, peers: store.peerAddresses, host: listen.host, port: listen.port
             ) { [store] frame, from in
                 store.receive(frame, from: from)
             }

@@ -29,6 +29,8 @@ import Testing
         .forwardAccepted([(seq: UInt64(1), position: LogPosition(index: 9, term: 3)), (seq: UInt64(2), position: LogPosition(index: 9, term: 3))]),
         .forwardRejected(seqs: [3, 4], reason: .notLeader, leaderHint: 1),
         .forwardRejected(seqs: [], reason: .busy, leaderHint: 0),
+        .clusterQuery,
+        .clusterInfo(clusterID: ClusterID(high: 1, low: 2), established: true),
     ]
 
     /// `bytes` with the transport's 4-byte big-endian length prefix, as `PeerConnection` sends it.
@@ -192,16 +194,36 @@ import Testing
         logger.logLevel = .critical
         let channel = EmbeddedChannel()
         try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder(maxFrameBytes: NIOPeerTransport.maxFrameBytes)))
-        try channel.pipeline.syncOperations.addHandler(InboundPeerHandler(logger: logger) { frame, from in
+        try channel.pipeline.syncOperations.addHandler(InboundPeerHandler(local: Hello(nodeID: 1, identity: identity), logger: logger) { frame, from in
             delivered.frames.withLock { $0.append((frame.encoded(), from)) }
         })
         return (channel, delivered)
     }
 
+    static let identity = ClusterIdentity(clusterID: ClusterID(high: 7, low: 11), incarnation: 42)
+
+    static func hello(_ id: NodeID, cluster: ClusterID = identity.clusterID) -> [UInt8] {
+        Hello(nodeID: id, identity: ClusterIdentity(clusterID: cluster, incarnation: 100 + id)).encoded()
+    }
+
+    @Test func aHelloRoundTrips() {
+        let hello = Hello(nodeID: 9, identity: Self.identity)
+        #expect(Hello(decoding: hello.encoded()) == hello)
+    }
+
+    @Test func aPeerOfAnotherClusterIsRefused() throws {
+        let (channel, delivered) = try Self.pipeline()
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+        try channel.writeInbound(FrameDecoderTests.prefixed(Self.hello(2, cluster: ClusterID(high: 7, low: 12))))
+        _ = try? channel.writeInbound(FrameDecoderTests.prefixed(FrameDecoderTests.frames[0].encoded()))
+        #expect(!channel.isActive)
+        #expect(delivered.frames.withLock { $0.isEmpty })
+    }
+
     @Test func helloThenFramesDripFedAreDeliveredFromThePeer() throws {
         let (channel, delivered) = try Self.pipeline()
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
-        var stream = Array(FrameDecoderTests.prefixed(Hello.encode(from: 3)).readableBytesView)
+        var stream = Array(FrameDecoderTests.prefixed(Self.hello(3)).readableBytesView)
         for frame in FrameDecoderTests.frames { stream += Array(FrameDecoderTests.prefixed(frame.encoded()).readableBytesView) }
         for byte in stream { try channel.writeInbound(ByteBuffer(bytes: [byte])) }
         let got = delivered.frames.withLock { $0 }
@@ -212,9 +234,10 @@ import Testing
     }
 
     @Test(arguments: [
-        Array("RNLP".utf8) + [PeerFrame.protocolVersion &+ 1] + Array(repeating: 0, count: 8),  // wrong version
-        Array("HTTP".utf8) + [1] + Array(repeating: 0, count: 8),                              // wrong magic
-        Array("RNLP".utf8) + [PeerFrame.protocolVersion],                                      // short
+        Array("RNLP".utf8) + [PeerFrame.protocolVersion &+ 1] + Array(repeating: 0, count: 32),  // wrong version
+        Array("HTTP".utf8) + [PeerFrame.protocolVersion] + Array(repeating: 0, count: 32),      // wrong magic
+        Array("RNLP".utf8) + [1] + Array(repeating: 0, count: 8),                               // version 1
+        Array("RNLP".utf8) + [PeerFrame.protocolVersion],                                       // short
         [],
     ])
     func badHelloCloses(hello: [UInt8]) throws {
@@ -229,7 +252,7 @@ import Testing
     @Test func undecodableFrameAfterHelloCloses() throws {
         let (channel, delivered) = try Self.pipeline()
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
-        try channel.writeInbound(FrameDecoderTests.prefixed(Hello.encode(from: 2)))
+        try channel.writeInbound(FrameDecoderTests.prefixed(Self.hello(2)))
         try channel.writeInbound(FrameDecoderTests.prefixed(FrameDecoderTests.frames[0].encoded()))
         _ = try? channel.writeInbound(FrameDecoderTests.prefixed([PeerFrame.protocolVersion, 0xEE, 1, 2, 3]))  // unknown kind
         #expect(!channel.isActive)
@@ -239,7 +262,7 @@ import Testing
     @Test func oversizedLengthClosesTheConnection() throws {
         let (channel, delivered) = try Self.pipeline()
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
-        try channel.writeInbound(FrameDecoderTests.prefixed(Hello.encode(from: 2)))
+        try channel.writeInbound(FrameDecoderTests.prefixed(Self.hello(2)))
         var prefix = ByteBuffer()
         prefix.writeInteger(UInt32.max)
         // The decoder's error reaches `errorCaught`, which closes; EmbeddedChannel rethrows it.

@@ -157,6 +157,7 @@ private func replicationError(_ body: () async throws -> Void) async -> Replicat
             case .forward: to == old
             case .forwardAccepted, .forwardRejected: from == old
             case .raft: from != old && to != old
+            case .clusterQuery, .clusterInfo: true
             }
         }
         let forwarder = InProcessCluster.ids.first { $0 != old }!

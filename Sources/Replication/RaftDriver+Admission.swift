@@ -1,0 +1,77 @@
+import Raft
+import Storage
+
+/// Admission (docs/state-transfer.md §5): a node whose data directory is new and that was
+/// started with `--peers` does not bootstrap a group at once. It asks its peers whether the
+/// cluster exists. If any answers that it does, this node lost its data — a voter that forgot
+/// its vote and its log must never vote or acknowledge entries — and it stays out of Raft
+/// until it is replaced. It bootstraps, as the initial voters always did, once every peer has
+/// answered that the cluster is new, or once a majority of the initial voters (itself
+/// included) has and the others stayed silent for `probeGraceTicks` (a fresh cluster with
+/// one initial voter down still starts; a wipe beyond a minority is outside what Raft
+/// promises anyway).
+extension RaftDriver {
+    /// Queries go out every this many ticks (every 500 ms with the default tick).
+    static let probeIntervalTicks: UInt64 = 10
+    /// How long silent peers are waited for before a majority decides (2 s at 50 ms a tick).
+    static let probeGraceTicks: UInt64 = 40
+
+    func answerClusterQuery(from: NodeID) {
+        // Once a leader of the cluster has appended anything (its first no-op), every member
+        // keeps a log position above 0 for good, compacted or not.
+        let established = admission == .member && node.lastIndex > 0
+        transport?.send([.clusterInfo(clusterID: identity.clusterID, established: established)], to: from)
+    }
+
+    func recordClusterInfo(from: NodeID, clusterID: ClusterID, established: Bool) {
+        guard admission == .probing, initialVoters.contains(from) else { return }
+        guard clusterID == identity.clusterID else {
+            logger.error("peer belongs to another cluster; not bootstrapping with it", metadata: [
+                "peer": "\(from)", "peer.cluster": "\(clusterID)", "cluster": "\(identity.clusterID)"])
+            return
+        }
+        probeAnswers[from] = established
+    }
+
+    /// On a tick while probing: ask the peers that have not answered, and decide once the
+    /// answers allow it.
+    func probeIfDue() throws(ReplicationError) {
+        guard admission == .probing else { return }
+        if probeAnswers.values.contains(true) {
+            logger.critical("""
+                this node's data directory is new but its cluster already exists: it lost its data. \
+                It will not vote or acknowledge anything until it is replaced \
+                (runnel cluster add --replace, docs/operations.md)
+                """, metadata: ["node": "\(id)", "cluster": "\(identity.clusterID)"])
+            try setAdmission(.awaitingReplacement)
+            return
+        }
+        let others = initialVoters.filter { $0 != id }
+        let newAnswers = probeAnswers.values.filter { !$0 }.count
+        if newAnswers == others.count || (probeTicks >= Self.probeGraceTicks && newAnswers + 1 >= initialVoters.count / 2 + 1) {
+            try bootstrap()
+            return
+        }
+        probeTicks += 1
+        guard probeTicks % Self.probeIntervalTicks == 1 else { return }
+        for peer in others where probeAnswers[peer] == nil { transport?.send([.clusterQuery], to: peer) }
+    }
+
+    /// Every initial voter answered that the cluster does not exist yet: start it.
+    private func bootstrap() throws(ReplicationError) {
+        let state = PersistentState.bootstrap(voters: initialVoters)
+        do { try log.admit(bootstrapping: state) } catch { throw ReplicationError(error) }
+        node = RaftNode(id: id, configuration: node.configuration, state: state)
+        admission = .member
+        lastSyncedHardState = node.hardState
+        status.withLock { $0 = ClusterStatus(node: node, admission: admission) }
+        logger.info("every initial voter is new: bootstrapped the cluster", metadata: [
+            "voters": "\(initialVoters)", "cluster": "\(identity.clusterID)"])
+    }
+
+    private func setAdmission(_ new: Admission) throws(ReplicationError) {
+        do { try log.setAdmission(new) } catch { throw ReplicationError(error) }
+        admission = new
+        status.withLock { $0 = ClusterStatus(node: node, admission: admission) }
+    }
+}

@@ -42,6 +42,9 @@ final class ApplyLoop: @unchecked Sendable {
 
     /// Called on the apply thread after each applied round, before clients are answered.
     var onApplied: (@Sendable (AppliedChanges) -> Void)?
+    /// Called with proposals of this node found lost (never to apply): the driver routes them
+    /// again.
+    var onLost: (@Sendable ([UInt64]) -> Void)?
     /// Called when applying fails (the driver stops).
     var onFailure: (@Sendable (ReplicationError) -> Void)?
 
@@ -148,7 +151,8 @@ final class ApplyLoop: @unchecked Sendable {
             streams: effects.changedStreams.map { ($0, model.streams[$0]) },
             buckets: effects.changedBuckets.map { ($0, model.buckets[$0]) },
             appliedIndex: last.index, woken: effects.wake))
-        waiters.answer(results, entries: applied)
+        let lost = waiters.answer(results, entries: applied)
+        if !lost.isEmpty { onLost?(lost) }
         if !effects.wake.isEmpty {
             lock.lock()
             let listeners = self.listeners

@@ -183,6 +183,7 @@ public final class Node: Sendable {
             self?.view.withLock { $0.publish(changes) }
         }
         applier.onFailure = { [waiters] error in waiters.close(error) }
+        applier.onLost = { [driver] seqs in driver.reroute(seqs) }
         driver.onRoleChange = { roleContinuation.yield($0) }
         applier.start()
         driver.start()

@@ -8,9 +8,12 @@ import StreamModel
 public enum PeerFrame: Sendable {
     /// A Raft message.
     case raft(Message)
-    /// Commands a follower's clients sent; the leader proposes them. Their tags name the
-    /// forwarding node, which answers its clients from its own apply loop.
-    case forward([TaggedCommand])
+    /// Commands a follower's clients sent, to the leader of `term`; that leader proposes them
+    /// only in that term, and any other node or term rejects them. Their tags name the
+    /// forwarding node, which answers its clients from its own apply loop. The term is the
+    /// fence that makes re-sending safe: once the forwarding node applies an entry of a later
+    /// term without having applied a command, the command never will be (docs/cluster.md).
+    case forward(term: UInt64, [TaggedCommand])
     /// The leader appended forwarded commands at these log positions. Once the forwarding node
     /// applies an index whose entry has another term, the command there was lost, never applied.
     case forwardAccepted([(seq: UInt64, position: LogPosition)])
@@ -47,8 +50,9 @@ public enum PeerFrame: Sendable {
         case .raft(let message):
             w.u8(Kind.raft.rawValue)
             w.raw(message.encoded())
-        case .forward(let commands):
+        case .forward(let term, let commands):
             w.u8(Kind.forward.rawValue)
+            w.varint(term)
             w.varint(UInt64(commands.count))
             for c in commands {
                 w.varint(c.tag.origin)
@@ -87,13 +91,14 @@ public enum PeerFrame: Sendable {
         case .raft:
             self = .raft(try Message(from: &r))
         case .forward:
+            let term = try r.varint()
             let count = try r.varintCount()
             var commands: [TaggedCommand] = []
             for _ in 0..<count {
                 let tag = ProposalTag(origin: try r.varint(), seq: try r.varint())
                 commands.append(TaggedCommand(tag: tag, command: try r.varintBlob()))
             }
-            self = .forward(commands)
+            self = .forward(term: term, commands)
         case .forwardAccepted:
             let count = try r.varintCount()
             var accepted: [(seq: UInt64, position: LogPosition)] = []

@@ -21,12 +21,9 @@ extension RaftDriver {
         case .forward:
             break  // proposed in `route` together with local proposals
         case .forwardAccepted(let accepted):
-            for a in accepted {
-                forwarded[a.seq] = nil
-                waiters.setPosition(a.seq, a.position)
-            }
+            for a in accepted { waiters.setPosition(a.seq, a.position) }
         case .forwardRejected(let seqs, let reason, _):
-            let commands = seqs.compactMap { forwarded.removeValue(forKey: $0) }
+            let commands = seqs.compactMap { routed.removeValue(forKey: $0) }
             switch reason {
             case .notLeader: unrouted += commands  // routed again once a leader is known
             case .busy: waiters.fail(seqs, ReplicationError(.busy, "the leader has too many uncommitted writes"))
@@ -39,7 +36,14 @@ extension RaftDriver {
     func route(forwardedFrom frames: [(from: NodeID, frame: PeerFrame)]) {
         var incoming: [(from: NodeID, commands: [TaggedCommand])] = []
         for (from, frame) in frames {
-            if case .forward(let commands) = frame { incoming.append((from, commands)) }
+            guard case .forward(let term, let commands) = frame else { continue }
+            if node.role == .leader, term == node.term {
+                incoming.append((from, commands))
+            } else {
+                // Sent to the leader of another term: proposing it now could apply it after the
+                // sender has concluded it is lost. The sender routes it again.
+                transport?.send([.forwardRejected(seqs: commands.map(\.tag.seq), reason: .notLeader, leaderHint: node.leaderID)], to: from)
+            }
         }
         guard !unrouted.isEmpty || !incoming.isEmpty else { return }
         if node.role == .leader {
@@ -48,17 +52,14 @@ extension RaftDriver {
             propose(local: local, incoming: incoming)
             return
         }
-        for (from, commands) in incoming {
-            transport?.send([.forwardRejected(seqs: commands.map(\.tag.seq), reason: .notLeader, leaderHint: node.leaderID)], to: from)
-        }
         let leader = node.leaderID
         guard leader != 0, leader != id, node.role == .follower else { return }
         let local = unrouted.filter { waiters.isWaiting($0.tag.seq) }
         unrouted = []
         guard !local.isEmpty else { return }
-        for c in local { forwarded[c.tag.seq] = c }
-        waiters.markRouted(local.map(\.tag.seq))
-        transport?.send([.forward(local)], to: leader)
+        for c in local { routed[c.tag.seq] = c }
+        waiters.markForwarded(local.map(\.tag.seq), term: node.term)
+        transport?.send([.forward(term: node.term, local)], to: leader)
     }
 
     func propose(local: [TaggedCommand], incoming: [(from: NodeID, commands: [TaggedCommand])]) {
@@ -96,10 +97,11 @@ extension RaftDriver {
         for (batch, position) in zip(batches, positions) {
             for c in batch { positionOf[c.tag] = position }
         }
+        waiters.markForwarded(local.map(\.tag.seq), term: node.term)
         for c in local {
+            routed[c.tag.seq] = c
             if let position = positionOf[c.tag] { waiters.setPosition(c.tag.seq, position) }
         }
-        waiters.markRouted(local.map(\.tag.seq))
         for (from, commands) in incoming {
             transport?.send([.forwardAccepted(commands.compactMap { c in positionOf[c.tag].map { (c.tag.seq, $0) } })], to: from)
         }

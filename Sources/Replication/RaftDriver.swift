@@ -18,10 +18,13 @@ final class RaftDriver: @unchecked Sendable {
         var local: [TaggedCommand] = []
         var frames: [(from: NodeID, frame: PeerFrame)] = []
         var reads: [UInt64] = []
+        /// Routed proposals that can no longer apply (their entry was replaced, or their
+        /// leader's term ended without them): routed again.
+        var lost: [UInt64] = []
         var operations: [@Sendable (inout RaftNode) -> Void] = []
         /// Commands waiting to be proposed: local ones and those in forward frames.
         var proposals = 0
-        var isEmpty: Bool { local.isEmpty && frames.isEmpty && reads.isEmpty && operations.isEmpty }
+        var isEmpty: Bool { local.isEmpty && frames.isEmpty && reads.isEmpty && lost.isEmpty && operations.isEmpty }
     }
 
     let id: NodeID
@@ -56,8 +59,9 @@ final class RaftDriver: @unchecked Sendable {
     var nextTick: UInt64 = 0
     /// Local proposals waiting for a leader to be known.
     var unrouted: [TaggedCommand] = []
-    /// Local proposals forwarded and not yet accepted or rejected, by seq.
-    var forwarded: [UInt64: TaggedCommand] = [:]
+    /// Local proposals handed to a leader (this one or another) and not yet applied, by seq:
+    /// kept so they can be routed again if they are lost.
+    var routed: [UInt64: TaggedCommand] = [:]
     /// Reads waiting for a leader, and reads asked and not yet answered, with when asked.
     var unroutedReads: [UInt64] = []
     var askedReads: [UInt64: UInt64] = [:]
@@ -141,7 +145,17 @@ final class RaftDriver: @unchecked Sendable {
     func receive(_ frame: PeerFrame, from: NodeID) {
         lock.lock()
         inbox.frames.append((from, frame))
-        if case .forward(let commands) = frame { inbox.proposals += commands.count }
+        if case .forward(_, let commands) = frame { inbox.proposals += commands.count }
+        lock.signal()
+        lock.unlock()
+    }
+
+    /// Proposals the apply loop found lost (see `Waiters.answer`): route them again.
+    func reroute(_ seqs: [UInt64]) {
+        guard !seqs.isEmpty else { return }
+        lock.lock()
+        inbox.lost += seqs
+        inbox.proposals += seqs.count
         lock.signal()
         lock.unlock()
     }
@@ -221,8 +235,9 @@ final class RaftDriver: @unchecked Sendable {
             retryStaleReads(now: now)
             // Proposals whose waiter timed out need no routing or tracking any more.
             unrouted.removeAll { !waiters.isWaiting($0.tag.seq) }
-            forwarded = forwarded.filter { waiters.isWaiting($0.key) }
+            routed = routed.filter { waiters.isWaiting($0.key) }
         }
+        unrouted += work.lost.compactMap { routed.removeValue(forKey: $0) }
         unrouted += work.local
         route(forwardedFrom: work.frames)
         unroutedReads += work.reads

@@ -15,6 +15,9 @@ final class Waiters: Sendable {
         var position: LogPosition?
         /// Handed to a leader (proposed locally or forwarded): a timeout then means "unknown".
         var routed = false
+        /// The term of the leader it was last handed to: only that leader, in that term, may
+        /// append it.
+        var term: UInt64?
     }
 
     struct Read {
@@ -27,6 +30,8 @@ final class Waiters: Sendable {
         var byIndex: [UInt64: [UInt64]] = [:]
         var reads: [UInt64: Read] = [:]
         var closed: ReplicationError?
+        /// The highest term of an entry applied so far.
+        var appliedTerm: UInt64 = 0
     }
 
     private let state = Mutex(State())
@@ -55,8 +60,15 @@ final class Waiters: Sendable {
 
     func isWaiting(_ seq: UInt64) -> Bool { state.withLock { $0.proposals[seq] != nil } }
 
-    func markRouted(_ seqs: some Sequence<UInt64>) {
-        state.withLock { s in for seq in seqs { s.proposals[seq]?.routed = true } }
+    /// The proposals were handed to the leader of `term` (this node, or by a forward).
+    func markForwarded(_ seqs: some Sequence<UInt64>, term: UInt64) {
+        state.withLock { s in
+            for seq in seqs where s.proposals[seq] != nil {
+                s.proposals[seq]!.routed = true
+                s.proposals[seq]!.term = term
+                s.proposals[seq]!.position = nil
+            }
+        }
     }
 
     func setPosition(_ seq: UInt64, _ position: LogPosition) {
@@ -67,26 +79,39 @@ final class Waiters: Sendable {
         }
     }
 
-    /// Answers the proposals applied in one round, then fails those that were appended at an
-    /// index of `entries` under another term: that entry was replaced, so they never applied.
-    func answer(_ results: [(UInt64, CommandResult)], entries: [(index: UInt64, term: UInt64)]) {
-        var done: [(CheckedContinuation<CommandResult, any Error>, Result<CommandResult, ReplicationError>)] = []
+    /// Answers the proposals applied in one round and returns those that are now known lost,
+    /// to be routed again: a proposal appended at an index of `entries` under another term (the
+    /// entry was replaced), and one handed to the leader of a term older than an entry applied
+    /// here (entries of a term precede every entry of a later term in the log, and a leader
+    /// appends a forwarded command only in the term it was sent for, so it can never apply).
+    func answer(_ results: [(UInt64, CommandResult)], entries: [(index: UInt64, term: UInt64)]) -> [UInt64] {
+        var done: [(CheckedContinuation<CommandResult, any Error>, CommandResult)] = []
+        var lost: [UInt64] = []
         state.withLock { s in
             for (seq, result) in results {
-                if let w = s.proposals.removeValue(forKey: seq) { done.append((w.continuation, .success(result))) }
+                if let w = s.proposals.removeValue(forKey: seq) { done.append((w.continuation, result)) }
             }
-            guard !s.byIndex.isEmpty else { return }
-            for e in entries {
-                guard let seqs = s.byIndex.removeValue(forKey: e.index) else { continue }
-                for seq in seqs {
-                    guard let w = s.proposals[seq], let p = w.position, p.index == e.index, p.term != e.term else { continue }
-                    s.proposals[seq] = nil
-                    done.append((w.continuation, .failure(ReplicationError(
-                        .unavailable, "leadership changed before the write committed; it was not applied"))))
+            if !s.byIndex.isEmpty {
+                for e in entries {
+                    guard let seqs = s.byIndex.removeValue(forKey: e.index) else { continue }
+                    for seq in seqs {
+                        guard let p = s.proposals[seq]?.position, p.index == e.index, p.term != e.term else { continue }
+                        lost.append(seq)
+                    }
                 }
             }
+            let top = entries.map(\.term).max() ?? 0
+            if top > s.appliedTerm {
+                s.appliedTerm = top
+                for (seq, w) in s.proposals where w.routed && (w.term ?? top) < top { lost.append(seq) }
+            }
+            for seq in lost where s.proposals[seq] != nil {
+                s.proposals[seq]!.position = nil
+                s.proposals[seq]!.term = nil
+            }
         }
-        for (c, r) in done { c.resume(with: r) }
+        for (c, r) in done { c.resume(returning: r) }
+        return Array(Set(lost))
     }
 
     func fail(_ seqs: some Sequence<UInt64>, _ error: ReplicationError) {

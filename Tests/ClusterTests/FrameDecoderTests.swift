@@ -22,7 +22,7 @@ import Testing
             prevIndex: 4, prevTerm: 3,
             entries: (5...8).map { Entry(term: 3, index: $0, data: Array(repeating: UInt8($0), count: 300)) },
             commit: 4))),
-        .forward([
+        .forward(term: 3, [
             TaggedCommand(tag: ProposalTag(origin: 2, seq: 1), command: Array(0..<200)),
             TaggedCommand(tag: ProposalTag(origin: 2, seq: 2), command: []),
         ]),

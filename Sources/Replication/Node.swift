@@ -43,6 +43,14 @@ public struct NodeConfiguration: Sendable {
     /// The leader keeps log entries a follower still needs unless it is further behind than
     /// this many entries (it would then need a snapshot).
     public var maxFollowerLagEntries: UInt64 = 200_000
+    /// The leader promotes a learner to voter once the learner has acknowledged entries and
+    /// its match index is within this many entries of the leader's last index (thesis
+    /// §4.2.1: a new voter that is far behind would stall commitment while it catches up).
+    public var promoteLag: UInt64 = 1000
+    /// A new data directory is initialized as a non-member (empty membership, no bootstrap)
+    /// that waits for the leader to add it (`runnel serve --join`); `peers` then names the
+    /// existing members' addresses and this node's own. Ignored once the directory exists.
+    public var joinExisting = false
     /// Called on the Raft thread after every synced log write with the number of entries it
     /// carried and how long the write took (metrics hang off it).
     public var onEntrySynced: (@Sendable (_ entries: Int, _ nanoseconds: UInt64) -> Void)?
@@ -87,8 +95,9 @@ public final class Node: Sendable {
     private let roleChanges: AsyncStream<RaftRole>
     /// This node's id (from its data).
     public let nodeID: UInt64
-    /// Peer addresses by node id (from the data directory, updated from flags).
-    public let peerAddresses: [UInt64: String]
+    /// Peer addresses by node id: from the data directory, updated from flags and from the
+    /// configuration entries that add members.
+    public var peerAddresses: [UInt64: String] { driver.knownAddresses.withLock { $0 } }
     let logger: Logger
 
     /// Opens (creating if needed) the node in `configuration.dataDirectory` and starts its Raft
@@ -117,6 +126,11 @@ public final class Node: Sendable {
             nodeID = stored
             addresses = try log.peerAddresses().merging(configuration.peers) { _, flag in flag }
             try log.setPeerAddresses(addresses)
+        } else if configuration.joinExisting {
+            nodeID = configuration.nodeID
+            try log.initialize(nodeID: nodeID, peers: addresses, state: PersistentState())
+            logger.info("initialized a new node outside the cluster; waiting to be added", metadata: [
+                "node": "\(nodeID)", "peers": "\(addresses)"])
         } else {
             nodeID = configuration.nodeID
             let voters = configuration.peers.isEmpty ? [nodeID] : Array(configuration.peers.keys)
@@ -126,7 +140,6 @@ public final class Node: Sendable {
             try log.initialize(nodeID: nodeID, peers: addresses, state: .bootstrap(voters: voters))
             logger.info("initialized a new node", metadata: ["node": "\(nodeID)", "voters": "\(voters.sorted())"])
         }
-        peerAddresses = addresses
         guard let persistent = try log.persistentState() else {
             throw StorageError(.corruption, "raft state missing")
         }
@@ -147,7 +160,7 @@ public final class Node: Sendable {
         applier = ApplyLoop(nodeID: nodeID, state: state, model: model, appliedIndex: applied, waiters: waiters, logger: logger)
         driver = RaftDriver(
             id: nodeID, node: node, configuration: configuration, log: log, applier: applier, waiters: waiters,
-            transport: transport, lastTime: lastTime, logger: logger)
+            transport: transport, addresses: addresses, lastTime: lastTime, logger: logger)
         let (roles, roleContinuation) = AsyncStream.makeStream(of: RaftRole.self, bufferingPolicy: .bufferingNewest(1))
         roleChanges = roles
         applier.onApplied = { [weak self] changes in
@@ -213,6 +226,47 @@ public final class Node: Sendable {
         }
     }
 
+    /// Adds node `id`, reached at `address` (`HOST:PORT`), as a learner; the leader promotes it
+    /// to voter once it has caught up within ``NodeConfiguration/promoteLag`` (api.md §3). Any
+    /// node may be asked: the request goes to the leader over the peer transport, from a node
+    /// that is not a member yet too. Adding a member again with its address changes nothing
+    /// (`changed == false`); with `replace`, a member is removed and then added again as a
+    /// learner (a node that lost its disk), as two changes driven by the leader.
+    ///
+    /// Throws `membershipChangeInProgress` while another change is uncommitted or a learner
+    /// awaits promotion, `memberConflict` for a member at another address (without
+    /// `replace`), `invalidRequest` for a bad id or address, `unavailable` when no leader
+    /// answered within ``NodeConfiguration/proposalTimeout``.
+    public func addMember(id: UInt64, address: String, replace: Bool = false) async throws(ReplicationError) -> MemberChange {
+        try await changeMembership(MembershipRequest(action: replace ? .replace : .add, member: id, address: address))
+    }
+
+    /// Removes member `id` (api.md §3). Removing the leader is allowed: it keeps leading until
+    /// the change commits, then hands leadership to an up-to-date voter and steps down (thesis
+    /// §4.2.2). Removing a learner that awaits promotion is allowed while nothing else is in
+    /// flight (abandoning a join). Throws `memberNotFound` for an id that is not a member, and
+    /// otherwise as ``addMember(id:address:replace:)``.
+    public func removeMember(id: UInt64) async throws(ReplicationError) -> MemberChange {
+        try await changeMembership(MembershipRequest(action: .remove, member: id))
+    }
+
+    private func changeMembership(_ request: MembershipRequest) async throws(ReplicationError) -> MemberChange {
+        let seq = sequence.add(1, ordering: .relaxed).newValue
+        let answer = await withCheckedContinuation { (continuation: CheckedContinuation<MembershipAnswer, Never>) in
+            driver.submitMembership(request, seq: seq) { continuation.resume(returning: $0) }
+        }
+        let change = MemberChange(member: request.member, address: answer.address, voter: answer.voter, index: answer.index,
+                                  changed: answer.outcome == .accepted)
+        switch answer.outcome {
+        case .accepted, .unchanged: return change
+        case .inProgress: throw ReplicationError(.membershipChangeInProgress, answer.message)
+        case .notFound: throw ReplicationError(.memberNotFound, answer.message)
+        case .conflict: throw ReplicationError(.memberConflict, answer.message)
+        case .invalid: throw ReplicationError(.invalidRequest, answer.message)
+        case .notLeader, .unavailable: throw ReplicationError(.unavailable, answer.message)
+        }
+    }
+
     /// How long a graceful shutdown waits for another node to take over leadership.
     public var handOffTimeout: Duration { configuration.handOffTimeout }
 
@@ -237,6 +291,7 @@ public final class Node: Sendable {
     /// waits, and closes the database.
     public func shutdown() {
         driver.stop()
+        driver.closeMembershipCallers("the node is shutting down")
         applier.stop()
         waiters.close(ReplicationError(.closed, "the node is shutting down"))
         do { try storage.close() } catch {

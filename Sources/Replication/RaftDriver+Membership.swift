@@ -89,7 +89,7 @@ extension RaftDriver {
         }
         if ticked || !new.isEmpty { sendMembershipRequests(now: now) }
         guard ticked else { return }
-        let expired = members.transient.filter { $0.value.until <= now }.map(\.key)
+        let expired = Array(members.transient.filter { $0.value.until <= now }.keys)
         if !expired.isEmpty {
             for id in expired { members.transient[id] = nil }
             updatePeers()
@@ -285,8 +285,8 @@ extension RaftDriver {
         var sawConfiguration = false
         for entry in entries where entry.kind == .configuration {
             sawConfiguration = true
-            guard let configuration = try? ConfigurationEntry(decoding: entry.data), !configuration.context.isEmpty,
-                  let context = try? MembershipContext(decoding: configuration.context),
+            guard let decoded = try? ConfigurationEntry(decoding: entry.data), !decoded.context.isEmpty,
+                  let context = try? MembershipContext(decoding: decoded.context),
                   !context.address.isEmpty, PeerAddress.isValid(context.address) else { continue }
             learned[context.member] = context.address
         }

@@ -156,7 +156,7 @@ private func replicationError(_ body: () async throws -> Void) async -> Replicat
             switch frame {
             case .forward: to == old
             case .forwardAccepted, .forwardRejected: from == old
-            case .raft: from != old && to != old
+            case .raft, .membershipRequest, .membershipResponse: from != old && to != old
             }
         }
         let forwarder = InProcessCluster.ids.first { $0 != old }!

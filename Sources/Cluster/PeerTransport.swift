@@ -38,6 +38,8 @@ public final class NIOPeerTransport: PeerTransport, @unchecked Sendable {
     private let clientContext: NIOSSLContext?
     private let connections = Mutex<[NodeID: PeerConnection]>([:])
     private let listener = Mutex<(any Channel)?>(nil)
+    /// This node's id (set by `start`) and the peers to keep connections to.
+    private let plan = Mutex(Plan())
 
     /// Largest frame accepted (a Raft append carries up to about `maxMessageBytes` of entries).
     static let maxFrameBytes = 64 << 20
@@ -76,19 +78,18 @@ public final class NIOPeerTransport: PeerTransport, @unchecked Sendable {
     }
 
     /// Listens on `host:port` for peers (port 0 picks one; the bound port is returned) and
-    /// dials every other member of `peers` (id → `HOST:PORT`). Frames received are handed to
+    /// dials every other member of `peers` (id → `HOST:PORT`), unless ``setPeers(_:)`` was
+    /// called before (the node's own view, which wins). Frames received are handed to
     /// `deliver` with the sender's id.
     public func start(
         nodeID: NodeID, identity: ClusterIdentity, peers: [NodeID: String], host: String, port: Int,
         deliver: @escaping @Sendable (PeerFrame, NodeID) -> Void
     ) async throws -> Int {
         let hello = Hello(nodeID: nodeID, identity: identity)
-        var dialled: [NodeID: PeerConnection] = [:]
         for (id, address) in peers where id != nodeID {
-            guard let target = HostPort(address) else {
+            guard HostPort(address) != nil else {
                 throw StartupError(description: "peer \(id) has an invalid address \(address) (want HOST:PORT)")
             }
-            dialled[id] = PeerConnection(hello: hello, to: id, address: target, tls: clientContext, group: group, logger: logger)
         }
         let serverContext = self.serverContext
         let logger = self.logger
@@ -112,13 +113,61 @@ public final class NIOPeerTransport: PeerTransport, @unchecked Sendable {
             throw StartupError(description: "cannot listen for peers on \(host):\(port): \(error)")
         }
         listener.withLock { $0 = channel }
-        connections.withLock { $0 = dialled }
-        for connection in dialled.values { connection.connect() }
+        reconcile { p in
+            p.hello = hello
+            if p.wanted == nil { p.wanted = peers }
+        }
         return channel.localAddress?.port ?? port
     }
 
     public func send(_ frames: [PeerFrame], to peer: NodeID) {
         connections.withLock { $0[peer] }?.send(frames)
+    }
+
+    /// Keeps connections to exactly `peers` (docs/cluster.md "Membership changes"): dials new
+    /// ones and ones whose address changed, closes the others. Before ``start(nodeID:peers:host:port:deliver:)``
+    /// it only records them. Invalid addresses are skipped (logged).
+    public func setPeers(_ peers: [NodeID: String]) {
+        reconcile { $0.wanted = peers }
+    }
+
+    private struct Plan {
+        /// Set by `start`: this node's hello (its id and identity).
+        var hello: Hello?
+        var wanted: [NodeID: String]?
+    }
+
+    /// Applies `change` to the plan and, once started, makes the connections match it.
+    private func reconcile(_ change: (inout Plan) -> Void) {
+        let (opened, closed) = plan.withLock { p -> ([PeerConnection], [PeerConnection]) in
+            change(&p)
+            guard let hello = p.hello, let wanted = p.wanted else { return ([], []) }
+            let nodeID = hello.nodeID
+            return connections.withLock { current in
+                var opened: [PeerConnection] = []
+                var closed: [PeerConnection] = []
+                for (id, connection) in current where wanted[id].flatMap(HostPort.init) != connection.address || id == nodeID {
+                    closed.append(connection)
+                    current[id] = nil
+                }
+                for (id, address) in wanted where id != nodeID && current[id] == nil {
+                    guard let target = HostPort(address) else {
+                        logger.warning("peer address is not HOST:PORT; not dialling", metadata: ["peer": "\(id)", "address": "\(address)"])
+                        continue
+                    }
+                    let connection = PeerConnection(hello: hello, to: id, address: target, tls: clientContext, group: group, logger: logger)
+                    current[id] = connection
+                    opened.append(connection)
+                }
+                return (opened, closed)
+            }
+        }
+        for connection in closed { connection.close() }
+        for connection in opened { connection.connect() }
+        if !opened.isEmpty || !closed.isEmpty {
+            logger.debug("peer connections changed", metadata: [
+                "peers.dialled": "\(opened.map(\.peer))", "peers.closed": "\(closed.map(\.peer))"])
+        }
     }
 
     /// Closes the listener and every connection.
@@ -247,7 +296,9 @@ final class PeerConnection: @unchecked Sendable {
 
     private let hello: Hello
     private let to: NodeID
-    private let address: HostPort
+    /// The peer's address (compared when the peer set changes).
+    let address: HostPort
+    var peer: NodeID { to }
     private let tls: NIOSSLContext?
     private let group: any EventLoopGroup
     private let logger: Logger

@@ -33,7 +33,7 @@ struct RaftLog: Sendable {
         commitIndex = min(max(commit, snapshot.index), last)
         appliedIndex = snapshot.index
         for e in entries where e.kind == .configuration {
-            if let m = try? Membership(decoding: e.data) { membershipHistory.append((e.index, m)) }
+            if let m = try? ConfigurationEntry(decoding: e.data).membership { membershipHistory.append((e.index, m)) }
         }
     }
 
@@ -98,7 +98,7 @@ struct RaftLog: Sendable {
 
     private mutating func appendOne(_ e: Entry) {
         entries.append(e)
-        if e.kind == .configuration, let m = try? Membership(decoding: e.data) {
+        if e.kind == .configuration, let m = try? ConfigurationEntry(decoding: e.data).membership {
             membershipHistory.append((e.index, m))
         }
     }

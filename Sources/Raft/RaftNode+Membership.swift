@@ -12,17 +12,22 @@ extension RaftNode {
     /// Proposes a single-server membership change (thesis §4.2). It takes effect on each server
     /// as soon as the entry is in its log (thesis §4.1); the next change is accepted once it
     /// commits. Removing the leader itself is allowed: it keeps leading without counting its own
-    /// vote until the change commits, then steps down (thesis §4.2.2).
+    /// vote until the change commits, then steps down (thesis §4.2.2). `context` travels in the
+    /// entry (``ConfigurationEntry``) for the driver, e.g. the new member's peer address.
     @discardableResult
-    public mutating func proposeMembershipChange(_ change: MembershipChange) throws(RaftError) -> LogPosition {
+    public mutating func proposeMembershipChange(_ change: MembershipChange, context: [UInt8] = []) throws(RaftError) -> LogPosition {
         try checkCanPropose(bytes: 0)
         guard log.term(at: log.commitIndex) == term else { throw RaftError(.leaderNotReady) }
         guard log.membershipIndex <= log.commitIndex else { throw RaftError(.membershipChangePending) }
         guard let next = log.membership.applying(change) else { throw RaftError(.invalidMembershipChange) }
-        let pos = appendAsLeader(kind: .configuration, data: next.encoded())
+        let pos = appendAsLeader(kind: .configuration, data: ConfigurationEntry(membership: next, context: context).encoded())
         broadcastAppend(sendIfEmpty: false)
         return pos
     }
+
+    /// Whether the latest configuration entry is not committed yet: no other change is
+    /// accepted until it is (thesis §4.1).
+    public var membershipChangePending: Bool { log.membershipIndex > log.commitIndex }
 
     /// Makes the leader's progress map match the membership (new members start probing).
     mutating func syncProgress() {

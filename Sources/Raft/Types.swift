@@ -6,7 +6,8 @@ public typealias NodeID = UInt64
 public enum EntryKind: UInt8, Sendable, Hashable {
     /// An opaque state-machine command.
     case normal = 0
-    /// A membership change; `data` is the encoded resulting ``Membership``.
+    /// A membership change; `data` is an encoded ``ConfigurationEntry`` (the resulting
+    /// ``Membership`` and the driver's context).
     case configuration = 1
     /// The no-op a leader appends at the start of its term so it can commit (§5.4.2, §8).
     case empty = 2
@@ -19,7 +20,7 @@ public struct Entry: Sendable, Hashable {
     /// The entry's position in the log, starting at 1.
     public var index: UInt64
     public var kind: EntryKind
-    /// Opaque command bytes for `.normal`; encoded ``Membership`` for `.configuration`.
+    /// Opaque command bytes for `.normal`; an encoded ``ConfigurationEntry`` for `.configuration`.
     public var data: [UInt8]
 
     public init(term: UInt64, index: UInt64, kind: EntryKind = .normal, data: [UInt8] = []) {

@@ -81,6 +81,36 @@ extension Membership {
     }
 }
 
+/// What a configuration entry carries (thesis §4.1): the resulting membership and an opaque
+/// context the driver attaches (the added member's peer address, so every server learns it
+/// from the log). Entries written before the context existed hold the membership alone and
+/// decode with an empty context.
+public struct ConfigurationEntry: Sendable, Hashable {
+    public var membership: Membership
+    public var context: [UInt8]
+
+    public init(membership: Membership, context: [UInt8] = []) {
+        self.membership = membership
+        self.context = context
+    }
+
+    /// The membership, then (only when the context is not empty) the context with a 32-bit
+    /// length prefix, so an entry without a context is byte-identical to the old format.
+    public func encoded() -> [UInt8] {
+        var w = ByteWriter()
+        membership.encode(into: &w)
+        if !context.isEmpty { w.u32Blob(context) }
+        return w.bytes
+    }
+
+    public init(decoding bytes: [UInt8]) throws(BinaryDecodingError) {
+        var r = ByteReader(bytes)
+        membership = try Membership(from: &r)
+        context = r.isAtEnd ? [] : try r.u32Blob()
+        try r.expectEnd()
+    }
+}
+
 extension SnapshotMetadata {
     public func encode(into w: inout ByteWriter) {
         w.u64(index)

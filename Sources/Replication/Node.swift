@@ -43,6 +43,16 @@ public struct NodeConfiguration: Sendable {
     /// The leader keeps log entries a follower still needs unless it is further behind than
     /// this many entries (it would then need a snapshot).
     public var maxFollowerLagEntries: UInt64 = 200_000
+    /// The leader promotes a learner to voter once the learner has acknowledged entries and
+    /// its match index is within this many entries of the leader's last index (thesis
+    /// §4.2.1: a new voter that is far behind would stall commitment while it catches up).
+    public var promoteLag: UInt64 = 1000
+    /// A new data directory is initialized as a non-member (empty membership, no bootstrap)
+    /// that waits for the leader to add it (`runnel serve --join`); `peers` then names the
+    /// existing members' addresses and this node's own. Ignored once the directory exists.
+    public var joinExisting = false
+    /// The cluster a joining node joins (from the join answer); peers refuse another id.
+    public var joinClusterID: ClusterID?
     /// Called on the Raft thread after every synced log write with the number of entries it
     /// carried and how long the write took (metrics hang off it).
     public var onEntrySynced: (@Sendable (_ entries: Int, _ nanoseconds: UInt64) -> Void)?
@@ -87,8 +97,9 @@ public final class Node: Sendable {
     private let roleChanges: AsyncStream<RaftRole>
     /// This node's id (from its data).
     public let nodeID: UInt64
-    /// Peer addresses by node id (from the data directory, updated from flags).
-    public let peerAddresses: [UInt64: String]
+    /// Peer addresses by node id: from the data directory, updated from flags and from the
+    /// configuration entries that add members.
+    public var peerAddresses: [UInt64: String] { driver.knownAddresses.withLock { $0 } }
     /// The cluster this node belongs to and its data directory's incarnation.
     public let identity: ClusterIdentity
     let logger: Logger
@@ -132,6 +143,14 @@ public final class Node: Sendable {
                 try log.setClusterIdentity(identity)
             }
             admission = try log.admission()
+        } else if configuration.joinExisting {
+            nodeID = configuration.nodeID
+            // A member once the leader adds it; it learns the membership from the leader.
+            identity = ClusterIdentity(clusterID: configuration.joinClusterID ?? .none, incarnation: ClusterIdentity.newIncarnation())
+            admission = .member
+            try log.initialize(nodeID: nodeID, peers: addresses, identity: identity, admission: admission, state: nil)
+            logger.info("initialized a new node outside the cluster; waiting to be added", metadata: [
+                "node": "\(nodeID)", "peers": "\(addresses)"])
         } else {
             nodeID = configuration.nodeID
             guard configuration.peers.isEmpty || configuration.peers[nodeID] != nil else {
@@ -153,7 +172,6 @@ public final class Node: Sendable {
             }
         }
         self.identity = identity
-        peerAddresses = addresses
         guard let persistent = try log.persistentState() else {
             throw StorageError(.corruption, "raft state missing")
         }
@@ -174,7 +192,7 @@ public final class Node: Sendable {
         applier = ApplyLoop(nodeID: nodeID, state: state, model: model, appliedIndex: applied, waiters: waiters, logger: logger)
         driver = RaftDriver(
             id: nodeID, node: node, configuration: configuration, log: log, applier: applier, waiters: waiters,
-            transport: transport, lastTime: lastTime, logger: logger,
+            transport: transport, addresses: addresses, lastTime: lastTime, logger: logger,
             identity: identity, admission: admission,
             initialVoters: configuration.peers.isEmpty ? [nodeID] : Array(configuration.peers.keys))
         let (roles, roleContinuation) = AsyncStream.makeStream(of: RaftRole.self, bufferingPolicy: .bufferingNewest(1))
@@ -254,6 +272,47 @@ public final class Node: Sendable {
         }
     }
 
+    /// Adds node `id`, reached at `address` (`HOST:PORT`), as a learner; the leader promotes it
+    /// to voter once it has caught up within ``NodeConfiguration/promoteLag`` (api.md §3). Any
+    /// node may be asked: the request goes to the leader over the peer transport, from a node
+    /// that is not a member yet too. Adding a member again with its address changes nothing
+    /// (`changed == false`); with `replace`, a member is removed and then added again as a
+    /// learner (a node that lost its disk), as two changes driven by the leader.
+    ///
+    /// Throws `membershipChangeInProgress` while another change is uncommitted or a learner
+    /// awaits promotion, `memberConflict` for a member at another address (without
+    /// `replace`), `invalidRequest` for a bad id or address, `unavailable` when no leader
+    /// answered within ``NodeConfiguration/proposalTimeout``.
+    public func addMember(id: UInt64, address: String, replace: Bool = false) async throws(ReplicationError) -> MemberChange {
+        try await changeMembership(MembershipRequest(action: replace ? .replace : .add, member: id, address: address))
+    }
+
+    /// Removes member `id` (api.md §3). Removing the leader is allowed: it keeps leading until
+    /// the change commits, then hands leadership to an up-to-date voter and steps down (thesis
+    /// §4.2.2). Removing a learner that awaits promotion is allowed while nothing else is in
+    /// flight (abandoning a join). Throws `memberNotFound` for an id that is not a member, and
+    /// otherwise as ``addMember(id:address:replace:)``.
+    public func removeMember(id: UInt64) async throws(ReplicationError) -> MemberChange {
+        try await changeMembership(MembershipRequest(action: .remove, member: id))
+    }
+
+    private func changeMembership(_ request: MembershipRequest) async throws(ReplicationError) -> MemberChange {
+        let seq = sequence.add(1, ordering: .relaxed).newValue
+        let answer = await withCheckedContinuation { (continuation: CheckedContinuation<MembershipAnswer, Never>) in
+            driver.submitMembership(request, seq: seq) { continuation.resume(returning: $0) }
+        }
+        let change = MemberChange(member: request.member, address: answer.address, voter: answer.voter, index: answer.index,
+                                  changed: answer.outcome == .accepted)
+        switch answer.outcome {
+        case .accepted, .unchanged: return change
+        case .inProgress: throw ReplicationError(.membershipChangeInProgress, answer.message)
+        case .notFound: throw ReplicationError(.memberNotFound, answer.message)
+        case .conflict: throw ReplicationError(.memberConflict, answer.message)
+        case .invalid: throw ReplicationError(.invalidRequest, answer.message)
+        case .notLeader, .unavailable: throw ReplicationError(.unavailable, answer.message)
+        }
+    }
+
     /// How long a graceful shutdown waits for another node to take over leadership.
     public var handOffTimeout: Duration { configuration.handOffTimeout }
 
@@ -278,6 +337,7 @@ public final class Node: Sendable {
     /// waits, and closes the database.
     public func shutdown() {
         driver.stop()
+        driver.closeMembershipCallers("the node is shutting down")
         applier.stop()
         waiters.close(ReplicationError(.closed, "the node is shutting down"))
         do { try storage.close() } catch {

@@ -27,6 +27,12 @@ public enum PeerFrame: Sendable {
     /// is a member that has seen an entry committed). One established answer means the asker
     /// lost its data and must be replaced instead of bootstrapping.
     case clusterInfo(clusterID: ClusterID, established: Bool)
+    /// An operator's membership change for the leader (api.md §3), numbered by the sender.
+    /// `replyAddress` is the sender's own peer address when the receiver may not know it (a
+    /// node that is not a member yet), so the receiver can dial back; empty otherwise.
+    case membershipRequest(seq: UInt64, request: MembershipRequest, replyAddress: String)
+    /// The answer to the sender's `membershipRequest` `seq`.
+    case membershipResponse(seq: UInt64, answer: MembershipAnswer)
 
     public enum ForwardRejection: UInt8, Sendable {
         case notLeader = 1
@@ -38,7 +44,7 @@ public enum PeerFrame: Sendable {
     public static let protocolVersion: UInt8 = 2
 
     private enum Kind: UInt8 {
-        case raft = 1, forward, forwardAccepted, forwardRejected
+        case raft = 1, forward, forwardAccepted, forwardRejected, membershipRequest, membershipResponse
         case clusterQuery = 20, clusterInfo
     }
 
@@ -79,6 +85,15 @@ public enum PeerFrame: Sendable {
             w.u8(Kind.clusterInfo.rawValue)
             clusterID.encode(into: &w)
             w.u8(established ? 1 : 0)
+        case .membershipRequest(let seq, let request, let replyAddress):
+            w.u8(Kind.membershipRequest.rawValue)
+            w.varint(seq)
+            request.encode(into: &w)
+            w.varintString(replyAddress)
+        case .membershipResponse(let seq, let answer):
+            w.u8(Kind.membershipResponse.rawValue)
+            w.varint(seq)
+            answer.encode(into: &w)
         }
         return w.bytes
     }
@@ -119,6 +134,13 @@ public enum PeerFrame: Sendable {
         case .clusterInfo:
             let clusterID = try ClusterID(from: &r)
             self = .clusterInfo(clusterID: clusterID, established: try r.u8() != 0)
+        case .membershipRequest:
+            let seq = try r.varint()
+            let request = try MembershipRequest(from: &r)
+            self = .membershipRequest(seq: seq, request: request, replyAddress: try MembershipRequest.address(&r))
+        case .membershipResponse:
+            let seq = try r.varint()
+            self = .membershipResponse(seq: seq, answer: try MembershipAnswer(from: &r))
         }
         try r.expectEnd()
     }
@@ -128,4 +150,9 @@ public enum PeerFrame: Sendable {
 /// tests may pass their own. `send` must not block: it queues (bounded) and returns.
 public protocol PeerTransport: AnyObject, Sendable {
     func send(_ frames: [PeerFrame], to peer: NodeID)
+    /// The peers to keep connections to, by id (`HOST:PORT`), as membership changes teach the
+    /// driver (docs/cluster.md "Membership changes"): dial the new ones and ones whose address
+    /// changed, close the ones no longer listed. This node's own id may be listed; it is
+    /// ignored. Called on the Raft thread: it must not block.
+    func setPeers(_ peers: [NodeID: String])
 }

@@ -28,6 +28,8 @@ extension RaftDriver {
             case .notLeader: unrouted += commands  // routed again once a leader is known
             case .busy: waiters.fail(seqs, ReplicationError(.busy, "the leader has too many uncommitted writes"))
             }
+        case .membershipRequest, .membershipResponse:
+            handleMembershipFrame(frame, from: from)
         }
     }
 

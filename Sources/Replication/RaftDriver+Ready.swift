@@ -55,6 +55,7 @@ extension RaftDriver {
         try log.save(entries: ready.entries, hardState: ready.hardState, sync: true)
         let elapsed = configuration.monotonicClock.nanoseconds() - started
         if let hs = ready.hardState { lastSyncedHardState = hs }
+        try noteConfigurationEntries(ready.entries)
         for entry in ready.entries where entry.kind == .normal {
             if let t = CommandBatch.time(of: entry.data) { lastTime = max(lastTime, t) }
         }

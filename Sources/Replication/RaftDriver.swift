@@ -22,9 +22,13 @@ final class RaftDriver: @unchecked Sendable {
         /// leader's term ended without them): routed again.
         var lost: [UInt64] = []
         var operations: [@Sendable (inout RaftNode) -> Void] = []
+        /// Operators' membership requests (RaftDriver+Membership.swift).
+        var membership: [(seq: UInt64, request: MembershipRequest)] = []
         /// Commands waiting to be proposed: local ones and those in forward frames.
         var proposals = 0
-        var isEmpty: Bool { local.isEmpty && frames.isEmpty && reads.isEmpty && lost.isEmpty && operations.isEmpty }
+        var isEmpty: Bool {
+            local.isEmpty && frames.isEmpty && reads.isEmpty && lost.isEmpty && operations.isEmpty && membership.isEmpty
+        }
     }
 
     let id: NodeID
@@ -50,6 +54,11 @@ final class RaftDriver: @unchecked Sendable {
 
     /// The latest role, term, leader and progress, for status, readiness and metrics.
     let status: Mutex<ClusterStatus>
+    /// Peer addresses by node id (stored in the data directory; configuration entries add to
+    /// them), written by the Raft thread.
+    let knownAddresses: Mutex<[NodeID: String]>
+    /// Callers of membership requests waiting for an answer, by sequence number.
+    let membershipCallers = Mutex<[UInt64: @Sendable (MembershipAnswer) -> Void]>([:])
     /// Told of every role change, on the Raft thread (set before `start`).
     var onRoleChange: (@Sendable (RaftRole) -> Void)?
 
@@ -76,8 +85,10 @@ final class RaftDriver: @unchecked Sendable {
     var probeAnswers: [NodeID: Bool] = [:]
     var probeTicks: UInt64 = 0
 
+    var members = MembershipState()
+
     init(id: NodeID, node: RaftNode, configuration: NodeConfiguration, log: LogStore, applier: ApplyLoop,
-         waiters: Waiters, transport: (any PeerTransport)?, lastTime: Int64, logger: Logger,
+         waiters: Waiters, transport: (any PeerTransport)?, addresses: [NodeID: String], lastTime: Int64, logger: Logger,
          identity: ClusterIdentity, admission: Admission, initialVoters: [NodeID]) {
         self.id = id
         self.identity = identity
@@ -94,6 +105,7 @@ final class RaftDriver: @unchecked Sendable {
         compactedThrough = node.firstIndex > 0 ? node.firstIndex - 1 : 0
         lastSyncedHardState = node.hardState
         status = Mutex(ClusterStatus(node: node, admission: admission))
+        knownAddresses = Mutex(addresses)
     }
 
     func start() {
@@ -173,6 +185,7 @@ final class RaftDriver: @unchecked Sendable {
     func run() {
         nextTick = configuration.monotonicClock.nanoseconds() + configuration.tickNanoseconds
         if node.membership.voters == [id] { node.campaign() }
+        updatePeers()
         // The first turn runs at once, so a single voter's self-election is persisted and
         // published without waiting for the first tick.
         var work: Inbox? = Inbox()
@@ -242,6 +255,7 @@ final class RaftDriver: @unchecked Sendable {
         route(forwardedFrom: work.frames)
         unroutedReads += work.reads
         routeReads(now: now)
+        driveMembership(work.membership, now: now, ticked: ticked)
         try processReady()
         if ticked {
             try probeIfDue()

@@ -1,12 +1,14 @@
 import Storage
 
-/// Why the node could not take or answer a write or a read barrier. The HTTP layer maps
-/// the codes to 503 with `Retry-After` (all but `storage`) or 500 (`storage`).
+/// Why the node could not take or answer a write, a read barrier or a membership change. The
+/// HTTP layer maps the codes to 503 with `Retry-After` (`closed`, `busy`, `unavailable`,
+/// `timeout`), 500 (`storage`), and 409, 404 or 400 for the membership refusals.
 public struct ReplicationError: Error, Sendable, CustomStringConvertible {
     /// A stable reason. A struct over a private enum, so it can grow.
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         fileprivate enum Value: String, Sendable {
             case closed, busy, unavailable, timeout, storage
+            case membershipChangeInProgress, memberNotFound, memberConflict, invalidRequest
         }
         fileprivate let value: Value
         public var description: String { value.rawValue }
@@ -23,6 +25,16 @@ public struct ReplicationError: Error, Sendable, CustomStringConvertible {
         /// The node's storage failed (`underlying` is the `StorageError`); the node refuses
         /// further writes until restarted.
         public static let storage = Code(value: .storage)
+        /// A membership change is refused: another one is uncommitted or a learner awaits
+        /// promotion (one change at a time, Raft thesis §4.2).
+        public static let membershipChangeInProgress = Code(value: .membershipChangeInProgress)
+        /// The node named by a membership change is not a member.
+        public static let memberNotFound = Code(value: .memberNotFound)
+        /// The membership change contradicts the membership (a member at another address, the
+        /// last voter, the leader replacing itself).
+        public static let memberConflict = Code(value: .memberConflict)
+        /// The request is malformed (a zero id, an address that is not `HOST:PORT`).
+        public static let invalidRequest = Code(value: .invalidRequest)
     }
 
     public var code: Code

@@ -107,6 +107,11 @@ public final class InMemoryPeerHub: Sendable {
 public final class InMemoryPeerTransport: PeerTransport {
     public let id: NodeID
     private let hub: InMemoryPeerHub
+    private let dialled = Mutex<[NodeID: String]?>(nil)
+
+    /// The peers the driver last asked to be connected to (`nil` before the first call). The
+    /// hub reaches every registered node by id whatever this says.
+    public var peers: [NodeID: String]? { dialled.withLock { $0 } }
 
     init(id: NodeID, hub: InMemoryPeerHub) {
         self.id = id
@@ -115,5 +120,9 @@ public final class InMemoryPeerTransport: PeerTransport {
 
     public func send(_ frames: [PeerFrame], to peer: NodeID) {
         hub.send(frames, from: id, to: peer)
+    }
+
+    public func setPeers(_ peers: [NodeID: String]) {
+        dialled.withLock { $0 = peers }
     }
 }

@@ -83,7 +83,7 @@ public final class RunnelCluster: @unchecked Sendable {
     }
 
     /// Ports free on loopback right now (bound, then released).
-    static func freePorts(_ count: Int) throws -> [Int] {
+    public static func freePorts(_ count: Int) throws -> [Int] {
         var channels: [any Channel] = []
         defer { for c in channels { try? c.close().wait() } }
         for _ in 0..<count {

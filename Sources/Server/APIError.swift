@@ -40,13 +40,25 @@ struct APIError: Error {
     }
 
     /// A node that could not take or confirm the request: 503 with `Retry-After`, except a
-    /// storage failure (500).
+    /// storage failure (500) and the membership refusals (409, 404, 400; api.md §3).
     init(_ error: ReplicationError) {
         switch error.code {
         case .busy: self.init(.serviceUnavailable, "overloaded", error.message)
         case .unavailable: self.init(.serviceUnavailable, "unavailable", error.message)
         case .timeout: self.init(.serviceUnavailable, "commit_timeout", error.message)
         case .closed: self.init(.serviceUnavailable, "shutting_down", error.message)
+        case .membershipChangeInProgress:
+            self.init(.conflict, "membership_change_in_progress", error.message)
+            return
+        case .memberNotFound:
+            self.init(.notFound, "member_not_found", error.message)
+            return
+        case .memberConflict:
+            self.init(.conflict, "member_conflict", error.message)
+            return
+        case .invalidRequest:
+            self.init(.badRequest, "invalid_member", error.message)
+            return
         default:
             self.init(.internalServerError, "storage_failure", error.message)
             return

@@ -1,3 +1,4 @@
+import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
@@ -65,12 +66,67 @@ extension RunnelResponder {
             }
             store.transferLeadership(to: target)
             return json(.accepted, "{\"transfer\":\"started\"}")
-        case (.addMember, _), (.removeMember, _), (.snapshot, _):
-            throw APIError(.notImplemented, "not_implemented",
-                           "membership changes and on-demand snapshots are not available in this version (docs/cluster.md)")
+        case (.addMember, .post):
+            return try await addMember(request)
+        case (.removeMember(let raw), .delete):
+            guard let id = UInt64(raw), id > 0 else {
+                throw APIError.badRequest("invalid_member_id", "the member id must be a positive integer, got \(raw)")
+            }
+            let change: MemberChange
+            do { change = try await store.removeMember(id: id) } catch { throw APIError(error) }
+            return json(.accepted, memberChangeJSON(change, action: "remove", members: nil))
+        case (.snapshot, _):
+            throw APIError(.notImplemented, "not_implemented", "on-demand snapshots are not available in this version (docs/cluster.md)")
         default:
             throw APIError(.methodNotAllowed, "method_not_allowed", "\(request.method) is not supported here")
         }
+    }
+
+    /// The body of `POST /admin/v1/cluster/members` (api.md §3).
+    struct AddMemberBody: Decodable {
+        var id: UInt64
+        var address: String
+        var replace: Bool?
+    }
+
+    /// `POST /admin/v1/cluster/members {"id","address","replace"?}`: 202 with the member once
+    /// the leader appended the change, 200 when the member already exists at that address.
+    /// The answer also lists the members as this node knows them (what `--join` starts from).
+    func addMember(_ request: Request) async throws -> Response {
+        let body = try await readBody(request)
+        let parsed: AddMemberBody
+        do { parsed = try JSONDecoder().decode(AddMemberBody.self, from: Data(body)) } catch {
+            throw APIError.badRequest("invalid_body", "expected {\"id\": <node id>, \"address\": \"HOST:PORT\", \"replace\": <bool, optional>}")
+        }
+        guard parsed.id > 0 else { throw APIError.badRequest("invalid_member_id", "the member id must be a positive integer") }
+        guard PeerAddress.isValid(parsed.address) else {
+            throw APIError.badRequest("invalid_address", "address must be the member's peer address HOST:PORT, got \(parsed.address)")
+        }
+        let change: MemberChange
+        do {
+            change = try await store.addMember(id: parsed.id, address: parsed.address, replace: parsed.replace ?? false)
+        } catch {
+            throw APIError(error)
+        }
+        let action = parsed.replace == true ? "replace" : "add"
+        return json(change.changed ? .accepted : .ok, memberChangeJSON(change, action: action, members: store.clusterStatus))
+    }
+
+    /// `{"id","address","voter","change","log_index","members"?}`: the member as the change
+    /// leaves it (an added member is a learner until promoted).
+    func memberChangeJSON(_ change: MemberChange, action: String, members status: ClusterStatus?) -> String {
+        let address = change.address.isEmpty ? "null" : JSONText.quote(change.address)
+        var out = "{\"id\":\(change.member),\"address\":\(address),\"voter\":\(change.voter)"
+            + ",\"change\":\"\(change.changed ? action : "none")\",\"log_index\":\(change.index)"
+        if let status {
+            let addresses = store.peerAddresses
+            let list = status.membership.allMembers.map { id in
+                "{\"id\":\(id),\"address\":\(addresses[id].map(JSONText.quote) ?? "null"),\"voter\":\(status.membership.isVoter(id))}"
+            }
+            out += ",\"cluster_id\":\"\(store.identity.clusterID)\",\"leader_id\":\(status.leaderID)"
+                + ",\"members\":[\(list.joined(separator: ","))]"
+        }
+        return out + "}"
     }
 
     /// `{"to": N}` → N.
@@ -87,13 +143,17 @@ extension RunnelResponder {
         case .follower: status.membership.isLearner(status.nodeID) ? "learner" : "follower"
         }
         let match = Dictionary(uniqueKeysWithValues: status.followers.map { ($0.id, $0.match) })
+        let addresses = store.peerAddresses
         let members = status.membership.allMembers.map { id -> String in
-            let address = store.peerAddresses[id].map(JSONText.quote) ?? "null"
+            let address = addresses[id].map(JSONText.quote) ?? "null"
             let matchIndex = id == status.nodeID ? (status.role == .leader ? String(status.lastIndex) : "null")
                 : match[id].map(String.init) ?? "null"
-            return "{\"id\":\(id),\"address\":\(address),\"voter\":\(status.membership.isVoter(id)),\"match_index\":\(matchIndex)}"
+            let memberRole = status.membership.isLearner(id) ? "learner" : id == status.leaderID ? "leader" : "follower"
+            return "{\"id\":\(id),\"address\":\(address),\"voter\":\(status.membership.isVoter(id)),\"role\":\"\(memberRole)\""
+                + ",\"match_index\":\(matchIndex)}"
         }
-        return "{\"node_id\":\(status.nodeID),\"role\":\"\(role)\",\"term\":\(status.term),\"leader_id\":\(status.leaderID)"
+        return "{\"node_id\":\(status.nodeID),\"cluster_id\":\"\(store.identity.clusterID)\",\"admission\":\"\(status.admission.name)\""
+            + ",\"role\":\"\(role)\",\"term\":\(status.term),\"leader_id\":\(status.leaderID)"
             + ",\"commit_index\":\(status.commitIndex),\"applied_index\":\(store.appliedIndex)"
             + ",\"members\":[\(members.joined(separator: ","))]}"
     }

@@ -30,10 +30,11 @@ public enum AdminRoute: Sendable, Hashable {
     case cluster
     /// `POST /admin/v1/cluster/transfer-leader`
     case transferLeader
-    /// `POST /admin/v1/cluster/members` (not available in this version).
+    /// `POST /admin/v1/cluster/members`: add a member (a learner, promoted once caught up).
     case addMember
-    /// `DELETE /admin/v1/cluster/members/{id}` (not available in this version).
-    case removeMember
+    /// `DELETE /admin/v1/cluster/members/{id}`, with the raw `{id}` segment (validated by the
+    /// handler, so a malformed id is a 400 rather than a 404).
+    case removeMember(String)
     /// `POST /admin/v1/snapshot` (not available in this version).
     case snapshot
 
@@ -80,7 +81,7 @@ public enum Route: Sendable, Hashable {
         default: break
         }
         if let id = raw.dropPrefix("/admin/v1/cluster/members/"), !id.isEmpty, !id.contains("/") {
-            self = .admin(.removeMember); return
+            self = .admin(.removeMember(id)); return
         }
         // Anything else under the admin prefix, however spelled, is no route at all: not an
         // `invalid` stream path, which would answer with the stream API's CORS headers.

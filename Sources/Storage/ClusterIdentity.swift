@@ -88,4 +88,13 @@ public enum Admission: UInt8, Sendable {
     /// The cluster exists and this node's data is gone: it must be re-admitted (replaced)
     /// before it may vote or acknowledge anything.
     case awaitingReplacement = 2
+
+    /// As shown by `/admin/v1/cluster`.
+    public var name: String {
+        switch self {
+        case .member: "member"
+        case .probing: "probing"
+        case .awaitingReplacement: "awaiting_replacement"
+        }
+    }
 }

@@ -31,8 +31,14 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Initial voters ID=HOST:PORT,... with their peer addresses, this node included (env RUNNEL_PEERS). Omit for a single node.")
     var peers: String?
 
-    @Option(help: "Join an existing cluster through URL (env RUNNEL_JOIN). Not available in this version.")
+    @Option(help: "Join an existing cluster through the admin API at URL (any member, e.g. http://10.0.0.1:4437) when the data directory is new; needs --node-id and --advertise (env RUNNEL_JOIN). Ignored when the data directory already holds a node.")
     var join: String?
+
+    @Option(help: "The peer address HOST:PORT other nodes reach this node at (env RUNNEL_ADVERTISE; default: the peer listen address).")
+    var advertise: String?
+
+    @Option(help: "PEM file of the CAs to trust when --join names an https:// URL (env RUNNEL_JOIN_CA).")
+    var joinCa: String?
 
     @Option(help: "CA certificate (PEM) for mutual TLS between peers (env RUNNEL_PEER_TLS_CA); needs --tls-cert and --tls-key.")
     var peerTlsCa: String?
@@ -139,14 +145,41 @@ struct Serve: AsyncParsableCommand {
         server.tlsKeyPath = Env.value(tlsKey, "RUNNEL_TLS_KEY")
 
         let dataDirectory = Env.value(dataDir, "RUNNEL_DATA_DIR", default: "./runnel-data")
-        if Env.value(join, "RUNNEL_JOIN") != nil {
-            throw ValidationError("--join is not available in this version: start every node with the same --peers (docs/cluster.md)")
-        }
-        let peerMap = try Self.parsePeers(Env.value(peers, "RUNNEL_PEERS"), nodeID: nodeID)
+        var peerMap = try Self.parsePeers(Env.value(peers, "RUNNEL_PEERS"), nodeID: nodeID)
         var peerListenAddress: HostPort?
         if let text = Env.value(peerListen, "RUNNEL_PEER_LISTEN") ?? peerMap[nodeID] {
             guard let parsed = HostPort(text) else { throw ValidationError("--peer-listen must be HOST:PORT, got \(text)") }
             peerListenAddress = parsed
+        }
+        let advertised = Env.value(advertise, "RUNNEL_ADVERTISE")
+        if let advertised {
+            guard let parsed = HostPort(advertised), parsed.port != 0, !["0.0.0.0", "::"].contains(parsed.host) else {
+                throw ValidationError("--advertise must be a HOST:PORT others can dial, got \(advertised)")
+            }
+            peerMap[nodeID] = advertised
+            if peerListenAddress == nil { peerListenAddress = parsed }
+        }
+        // `--join` only matters for a new data directory: a joined node restarts from its data.
+        var joining = false
+        var joinCluster: ClusterID?
+        if let joinURL = Env.value(join, "RUNNEL_JOIN") {
+            let initialized = FileManager.default.fileExists(atPath: (dataDirectory as NSString).appendingPathComponent("db/CURRENT"))
+            if initialized {
+                logger.info("--join ignored: the data directory already holds a node; resuming from it", metadata: ["data.dir": "\(dataDirectory)"])
+            } else {
+                guard Env.value(nodeId.map(String.init), "RUNNEL_NODE_ID") != nil else {
+                    throw ValidationError("--join needs --node-id: the id this node will have in the cluster")
+                }
+                guard Env.value(peers, "RUNNEL_PEERS") == nil else {
+                    throw ValidationError("--join and --peers exclude each other: --peers bootstraps a new cluster")
+                }
+                guard let own = advertised ?? Env.value(peerListen, "RUNNEL_PEER_LISTEN"),
+                      let parsed = HostPort(own), parsed.port != 0, !["0.0.0.0", "::"].contains(parsed.host) else {
+                    throw ValidationError("--join needs --advertise HOST:PORT (or a dialable --peer-listen): the peer address the cluster reaches this node at")
+                }
+                (peerMap, joinCluster) = try await Join.run(url: joinURL, caFile: Env.value(joinCa, "RUNNEL_JOIN_CA"), nodeID: nodeID, advertise: own, logger: logger)
+                joining = true
+            }
         }
         var peerTLS: PeerTLS?
         if let ca = Env.value(peerTlsCa, "RUNNEL_PEER_TLS_CA") {
@@ -161,6 +194,8 @@ struct Serve: AsyncParsableCommand {
         var storage = NodeConfiguration(dataDirectory: dataDirectory)
         storage.nodeID = nodeID
         storage.peers = peerMap
+        storage.joinExisting = joining
+        storage.joinClusterID = joinCluster
         storage.onEntrySynced = metrics.entrySynced
         if let text = Env.value(groupCommitLinger.map(String.init), "RUNNEL_GROUP_COMMIT_LINGER") {
             guard let value = Int(text), value >= 0 else { throw ValidationError("--group-commit-linger must be 0 or more") }
@@ -178,7 +213,8 @@ struct Serve: AsyncParsableCommand {
         let store = try Node(configuration: storage, transport: transport, logger: logger)
         logger.info("storage open", metadata: ["data.dir": "\(dataDirectory)", "raft.applied": "\(store.appliedIndex)"])
         // Identity and peers come from the data directory once it exists (api.md §4).
-        if store.peerAddresses.count > 1 {
+        // A single node listens for peers too once it has a peer address, so members can be added.
+        if store.peerAddresses.count > 1 || peerListenAddress != nil {
             let listen = peerListenAddress ?? store.peerAddresses[store.nodeID].flatMap(HostPort.init) ?? HostPort("0.0.0.0:4438")!
             let port = try await transport.start(
                 nodeID: store.nodeID, identity: store.identity, peers: store.peerAddresses, host: listen.host, port: listen.port

@@ -175,7 +175,19 @@ import Testing
         #expect(status.text.contains("\"leader_id\":\(leader + 1)"))
         #expect(status.text.contains("\"voter\":true"))
         #expect(try await client.request("POST", "/admin/v1/cluster/transfer-leader").status == 409)
-        #expect(try await client.request("POST", "/admin/v1/cluster/members", body: Array("{}".utf8)).status == 501)
+        // Malformed membership requests: 400 with a stable code, on any node.
+        for (method, path, body, code) in [
+            ("POST", "/admin/v1/cluster/members", "{}", "invalid_body"),
+            ("POST", "/admin/v1/cluster/members", "{\"id\":\"4\",\"address\":\"127.0.0.1:1\"}", "invalid_body"),
+            ("POST", "/admin/v1/cluster/members", "{\"id\":0,\"address\":\"127.0.0.1:1\"}", "invalid_member_id"),
+            ("POST", "/admin/v1/cluster/members", "{\"id\":4,\"address\":\"no-port\"}", "invalid_address"),
+            ("DELETE", "/admin/v1/cluster/members/x", "", "invalid_member_id"),
+        ] {
+            let response = try await client.request(method, path, body: Array(body.utf8))
+            #expect(response.status == 400 && response.text.contains("\"\(code)\""), "\(path) \(body): \(response.text)")
+        }
+        let unknown = try await client.request("DELETE", "/admin/v1/cluster/members/9")
+        #expect(unknown.status == 404 && unknown.text.contains("member_not_found"), "\(unknown.text)")
         await client.close()
 
         let leaderClient = try await HTTPTestClient(port: cluster.nodes[leader].port)

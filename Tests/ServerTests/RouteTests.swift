@@ -18,7 +18,11 @@ import Testing
         ("/admin", .notFound),
         ("/admin/v1/cluster/transfer-leader", .admin(.transferLeader)),
         ("/admin/v1/cluster/members", .admin(.addMember)),
-        ("/admin/v1/cluster/members/3", .admin(.removeMember)),
+        ("/admin/v1/cluster/members/3", .admin(.removeMember("3"))),
+        ("/admin/v1/cluster/members/x", .admin(.removeMember("x"))),
+        ("/admin/v1/cluster/members/", .notFound),
+        ("/admin/v1/cluster/members/3/4", .notFound),
+        ("/admin/v1/cluster/members%2F3", .notFound),
         ("/admin/v1/snapshot", .admin(.snapshot)),
         ("/healthz", .health),
         ("/health%7A", .notFound),
@@ -99,7 +103,8 @@ import Testing
     @Test func adminAndOpsAnswerOneMethodAndNoCORS() {
         #expect(Route.admin(.cluster).allowedMethods == [.get])
         #expect(Route.admin(.transferLeader).allowedMethods == [.post])
-        #expect(Route.admin(.removeMember).allowedMethods == [.delete])
+        #expect(Route.admin(.removeMember("3")).allowedMethods == [.delete])
+        #expect(Route.admin(.addMember).allowedMethods == [.post])
         #expect(Route.metrics.allowedMethods == [.get, .head])
         #expect(!Route.admin(.cluster).isCrossOrigin)
         #expect(!Route.metrics.isCrossOrigin)

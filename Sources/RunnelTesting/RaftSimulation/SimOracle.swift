@@ -119,7 +119,7 @@ struct SimOracle {
         } else {
             throw sim.fail("State Machine Safety", "node \(node.id) applied \(e.index) but only \(appliedHashes.count - 1) are known")
         }
-        if e.kind == .configuration, e.index > committedMembershipIndex, let m = try? Membership(decoding: e.data) {
+        if e.kind == .configuration, e.index > committedMembershipIndex, let m = try? ConfigurationEntry(decoding: e.data).membership {
             committedMembership = m
             committedMembershipIndex = e.index
         }

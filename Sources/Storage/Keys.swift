@@ -64,3 +64,8 @@ extension Keys {
         do { return try BigEndian.read(UInt64.self, from: bytes, at: offset) } catch { throw StorageError(error, "stored integer") }
     }
 }
+
+extension Keys {
+    // raft_state: the redo marker of a snapshot install in progress (docs/state-transfer.md §3).
+    static let installMarker: [UInt8] = Array("installing".utf8)
+}

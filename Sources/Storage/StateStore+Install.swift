@@ -6,12 +6,13 @@ extension StateStore {
     /// Replaces the whole applied state with the snapshot file at `path` and returns it
     /// loaded, as `load()` does (docs/state-transfer.md §3, step 2).
     ///
-    /// Deletes every row of `meta` and `payloads`, writes the file's records in unsynced
-    /// batches of about `batchBytes`, and ends with one synced batch holding the applied
-    /// index: until then the state has no applied index of the snapshot. Idempotent: after a
-    /// crash anywhere in it, running it again from the same file gives the same state. The
-    /// caller holds the install marker (`LogStore.beginInstall`) across it, so a crash is
-    /// redone on the next start.
+    /// Deletes every row of `meta` and `payloads`, writes the file's records in batches of
+    /// about `batchBytes` that bypass the WAL (the data is written once, not twice), flushes
+    /// the memtables (making those batches durable) and ends with one synced batch holding
+    /// the applied index: until then the state has no applied index of the snapshot.
+    /// Idempotent: after a crash anywhere in it, running it again from the same file gives
+    /// the same state. The caller holds the install marker (`LogStore.beginInstall`) across
+    /// it, so a crash is redone on the next start.
     ///
     /// The file is checked while it is read (order, count, checksum, the applied-index row
     /// against the header); on `.corruption` the state is partly written and the marker
@@ -37,14 +38,21 @@ extension StateStore {
             batch.put(key: key, value: value, in: cf)
             pending += key.count + value.count
             if pending >= batchBytes {
-                do throws(RocksDBError) { try db.write(batch, sync: false) } catch { throw StorageError(error) }
+                do throws(RocksDBError) { try db.writeUnlogged(batch) } catch { throw StorageError(error) }
                 batch = WriteBatch()
                 pending = 0
             }
         }
         guard let appliedIndexRow else { throw StorageError(.corruption, "snapshot file \(path): no applied index") }
-        batch.put(Keys.appliedIndex, appliedIndexRow, in: meta)
-        do { try db.write(batch, sync: true) } catch { throw StorageError(error) }
+        do {
+            try db.writeUnlogged(batch)
+            try db.flush()
+            let last = WriteBatch()
+            last.put(Keys.appliedIndex, appliedIndexRow, in: meta)
+            try db.write(last, sync: true)
+        } catch {
+            throw StorageError(error)
+        }
         return try load()
     }
 

@@ -387,6 +387,44 @@ import Testing
         }
     }
 
+    /// The driver's two calls: a full install, and the redo of one interrupted after the
+    /// marker was written (the state still the old one).
+    @Test func nodeStorageInstallsAndRedoesAnInterruptedInstall() throws {
+        try withDirectory { dir in
+            var source = try Node(path: dir + "/a")
+            try source.fill(streams: 5, units: 8, unitSize: 300)
+            let written = try SnapshotFile.write(
+                try source.storage.state.captureView(), metadata: metadata(at: source.applied), peers: Self.peers,
+                to: dir + "/snap")
+            let verified = try SnapshotFile.verify(path: written.path)
+
+            var target = try Node(path: dir + "/b")
+            try target.fill(streams: 2, units: 2, unitSize: 10, tag: "old")
+            #expect(try target.storage.redoInterruptedInstall(snapshotDirectory: dir + "/snap") == nil)
+            let (model, applied) = try target.storage.installSnapshot(verified)
+            #expect(applied == source.applied)
+            #expect(model.streams == source.model.streams)
+            #expect(try target.storage.log.installMarker() == nil)
+            #expect(try target.storage.log.peerAddresses() == Self.peers)
+            #expect(try target.storage.log.persistentState()?.snapshot?.metadata == metadata(at: source.applied))
+
+            // Crash after the marker: the state is still the old one until the redo.
+            var other = try Node(path: dir + "/c")
+            try other.fill(streams: 2, units: 2, unitSize: 10, tag: "old")
+            try other.storage.log.beginInstall(metadata(at: source.applied), fileName: written.name, peers: Self.peers)
+            let redone = try #require(try other.storage.redoInterruptedInstall(snapshotDirectory: dir + "/snap"))
+            #expect(redone.appliedIndex == source.applied)
+            #expect(sameRows(try other.rows(), try source.rows()))
+            #expect(try other.storage.log.installMarker() == nil)
+
+            // A marker whose file is gone stays, and the redo throws.
+            let lost = try Node(path: dir + "/d")
+            try lost.storage.log.beginInstall(metadata(at: 7), fileName: "7-3.snap")
+            #expect(throws: StorageError.self) { try lost.storage.redoInterruptedInstall(snapshotDirectory: dir + "/snap") }
+            #expect(try lost.storage.log.installMarker()?.index == 7)
+        }
+    }
+
     @Test func thePeerAddressBookIsEncodedAsLogStoreStoresIt() throws {
         try withDirectory { dir in
             let storage = try NodeStorage(path: dir + "/db")

@@ -121,6 +121,16 @@ public struct ByteReader: Sendable {
         return try checkedCount(UInt64(try u32()), minElementSize: minElementSize, start: start)
     }
 
+    /// Moves past `n` bytes without copying them (their offset is ``offset`` before the call);
+    /// throws `.truncated` if fewer are left.
+    @inlinable
+    public mutating func skip(_ n: UInt64) throws(BinaryDecodingError) {
+        guard n <= UInt64(remaining) else {
+            throw BinaryDecodingError(.truncated, offset: position, "skipping \(n) with \(remaining) bytes left")
+        }
+        position += Int(n)
+    }
+
     /// Every byte left (the counterpart of ``ByteWriter/raw(_:)`` at the end of a buffer).
     @inlinable
     public mutating func rest() -> [UInt8] {

@@ -19,6 +19,24 @@ public struct ByteWriter: Sendable {
     /// The bytes written so far.
     @inlinable public var bytes: [UInt8] { storage }
 
+    /// How many bytes have been written.
+    @inlinable public var count: Int { storage.count }
+
+    /// Lends the bytes written so far without copying them.
+    @inlinable
+    public func withUnsafeBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
+        // `Array.withUnsafeBytes` rethrows untyped; keep the caller's error type.
+        var result: Result<R, E>!
+        storage.withUnsafeBytes { buffer in
+            do throws(E) { result = .success(try body(buffer)) } catch { result = .failure(error) }
+        }
+        return try result.get()
+    }
+
+    /// Forgets the bytes written, keeping the buffer for reuse (a writer that flushes its
+    /// contents to a file and starts over).
+    @inlinable public mutating func removeAll() { storage.removeAll(keepingCapacity: true) }
+
     /// One byte.
     @inlinable public mutating func u8(_ v: UInt8) { storage.append(v) }
 

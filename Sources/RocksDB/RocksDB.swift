@@ -35,6 +35,7 @@ public final class RocksDB: @unchecked Sendable {
     let readOptions: OpaquePointer
     private let syncWrite: OpaquePointer
     private let asyncWrite: OpaquePointer
+    private let unloggedWrite: OpaquePointer
     private let state = Mutex(State())
     /// The directory the database lives in.
     public let path: String
@@ -103,6 +104,8 @@ public final class RocksDB: @unchecked Sendable {
         syncWrite = rocksdb_writeoptions_create()
         rocksdb_writeoptions_set_sync(syncWrite, 1)
         asyncWrite = rocksdb_writeoptions_create()
+        unloggedWrite = rocksdb_writeoptions_create()
+        rocksdb_writeoptions_disable_WAL(unloggedWrite, 1)
     }
 
     deinit {
@@ -110,6 +113,7 @@ public final class RocksDB: @unchecked Sendable {
         rocksdb_readoptions_destroy(readOptions)
         rocksdb_writeoptions_destroy(syncWrite)
         rocksdb_writeoptions_destroy(asyncWrite)
+        rocksdb_writeoptions_destroy(unloggedWrite)
         rocksdb_options_destroy(dbOptions)
         rocksdb_options_destroy(cfOptions)
     }
@@ -188,6 +192,15 @@ public final class RocksDB: @unchecked Sendable {
     public func write(_ batch: WriteBatch, sync: Bool) throws(RocksDBError) {
         let raw = batch.raw
         try rocksCall { err in rocksdb_write(db, sync ? syncWrite : asyncWrite, raw, err) }
+    }
+
+    /// Applies `batch` atomically without writing it to the WAL: a bulk load that can be
+    /// redone from its source (a snapshot install) writes its data once instead of twice. The
+    /// batch is lost in a crash unless `flush()` has returned since; a later logged write does
+    /// not make it durable.
+    public func writeUnlogged(_ batch: WriteBatch) throws(RocksDBError) {
+        let raw = batch.raw
+        try rocksCall { err in rocksdb_write(db, unloggedWrite, raw, err) }
     }
 
     /// Flushes memtables of every column family to SST files.

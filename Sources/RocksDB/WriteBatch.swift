@@ -42,6 +42,17 @@ public final class WriteBatch {
         }
     }
 
+    /// Stores `value` under `key`, both given as raw bytes (an iterator's current entry, a
+    /// record in a file buffer), without intermediate arrays. RocksDB copies them into the batch.
+    public func put(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, in cf: ColumnFamily) {
+        var zero: CChar = 0
+        withUnsafeMutablePointer(to: &zero) { empty in
+            let k = key.baseAddress.map { $0.assumingMemoryBound(to: CChar.self) } ?? UnsafePointer(empty)
+            let v = value.baseAddress.map { $0.assumingMemoryBound(to: CChar.self) } ?? UnsafePointer(empty)
+            rocksdb_writebatch_put_cf(raw, cf.handle, k, key.count, v, value.count)
+        }
+    }
+
     public func delete(_ key: [UInt8], in cf: ColumnFamily) {
         key.withSlice { k, kLen in rocksdb_writebatch_delete_cf(raw, cf.handle, k, kLen) }
     }

@@ -70,4 +70,6 @@ extension Keys {
     // whether the node is a member yet (docs/state-transfer.md §5).
     static let clusterIdentity: [UInt8] = Array("cluster_identity".utf8)
     static let admission: [UInt8] = Array("admission".utf8)
+    // raft_state: the redo marker of a snapshot install in progress (docs/state-transfer.md §3).
+    static let installMarker: [UInt8] = Array("installing".utf8)
 }

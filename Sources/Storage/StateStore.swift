@@ -6,8 +6,8 @@ import StreamModel
 /// stored data units in `payloads` (design.md "Storage layout").
 public final class StateStore: Sendable {
     let db: RocksDB
-    private let meta: ColumnFamily
-    private let payloads: ColumnFamily
+    let meta: ColumnFamily
+    let payloads: ColumnFamily
 
     init(db: RocksDB) throws(RocksDBError) {
         self.db = db

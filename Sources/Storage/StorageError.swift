@@ -6,7 +6,7 @@ import RocksDB
 public struct StorageError: Error, Sendable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         fileprivate enum Value: String, Sendable {
-            case io, corruption
+            case io, corruption, invalidArgument
         }
         fileprivate let value: Value
         public var description: String { value.rawValue }
@@ -14,6 +14,9 @@ public struct StorageError: Error, Sendable, CustomStringConvertible {
         public static let io = Code(value: .io)
         /// Stored bytes do not decode.
         public static let corruption = Code(value: .corruption)
+        /// The caller asked for something inconsistent, such as a snapshot whose metadata
+        /// names another index than the state it is written from.
+        public static let invalidArgument = Code(value: .invalidArgument)
     }
 
     public var code: Code

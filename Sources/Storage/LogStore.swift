@@ -112,7 +112,7 @@ public final class LogStore: Sendable {
             throw StorageError(.corruption, "raft state: \(error)")
         }
         let entries = try entries(from: snapshot.index + 1, through: .max)
-        return PersistentState(hardState: hardState, snapshot: Snapshot(metadata: snapshot), entries: entries)
+        return PersistentState(hardState: hardState, snapshot: snapshot, entries: entries)
     }
 
     /// The node's id, fixed when its data directory was initialized.
@@ -126,7 +126,7 @@ public final class LogStore: Sendable {
         batch.put(Keys.nodeIdentity, BigEndian.bytes(nodeID), in: self.state)
         batch.put(Keys.peerAddresses, Self.encode(peers), in: self.state)
         batch.put(Keys.hardState, state.hardState.encoded(), in: self.state)
-        batch.put(Keys.snapshot, (state.snapshot?.metadata ?? SnapshotMetadata()).encoded(), in: self.state)
+        batch.put(Keys.snapshot, (state.snapshot ?? SnapshotMetadata()).encoded(), in: self.state)
         do { try db.write(batch, sync: true) } catch { throw StorageError(error) }
     }
 

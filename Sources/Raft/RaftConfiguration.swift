@@ -25,6 +25,11 @@ public struct RaftConfiguration: Sendable, Hashable {
     public var maxUncommittedBytes: Int = 64 << 20
     /// InstallSnapshot chunk size (paper §7).
     public var snapshotChunkBytes: Int = 1 << 20
+    /// Bound on the entry bytes the log keeps in memory when the node has a
+    /// ``LogEntrySource``: entries that are durable and already handed out for applying are
+    /// evicted oldest first past it and read back from the source when a lagging follower or
+    /// the apply loop needs them. Without a source nothing is evicted.
+    public var maxInMemoryLogBytes: Int = 64 << 20
     /// Seed of the generator that randomizes election timeouts. The driver passes a random value;
     /// tests pass a fixed one so runs replay exactly.
     public var randomSeed: UInt64 = 0

@@ -5,6 +5,7 @@ public struct RaftError: Error, Sendable, Hashable, CustomStringConvertible {
         private enum Base: Hashable, Sendable {
             case notLeader, uncommittedLimit, transferInProgress, membershipChangePending
             case leaderNotReady, invalidMembershipChange, invalidTransferTarget, snapshotOutOfRange
+            case compactionOutOfRange
         }
         private let base: Base
         private init(_ base: Base) { self.base = base }
@@ -23,8 +24,10 @@ public struct RaftError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let invalidMembershipChange = Code(.invalidMembershipChange)
         /// The transfer target is not another voter.
         public static let invalidTransferTarget = Code(.invalidTransferTarget)
-        /// A snapshot index is not between the last snapshot and the applied index.
+        /// A snapshot index is not above the latest snapshot, or not in the log up to the applied index.
         public static let snapshotOutOfRange = Code(.snapshotOutOfRange)
+        /// A compaction index is beyond the latest snapshot or the applied index.
+        public static let compactionOutOfRange = Code(.compactionOutOfRange)
 
         public var description: String { "\(base)" }
     }

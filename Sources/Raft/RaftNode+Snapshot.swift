@@ -1,33 +1,68 @@
 // Log compaction and InstallSnapshot (paper §7; thesis chapter 5), streamed in chunks with one
-// chunk in flight. A transfer restarts from byte 0 whenever the follower sees a different
-// snapshot or sender, and resumes from the follower's offset otherwise.
+// chunk in flight. The snapshot bytes never enter the core: the leader's driver reads chunks
+// from its snapshot file (`Ready.snapshotChunkReads`), the follower's driver writes them to a
+// staging file (`Ready.snapshotChunksReceived`) and verifies it before the core installs it. A
+// transfer restarts from byte 0 whenever the follower sees a different snapshot or sender (or
+// the file fails verification), and resumes from the follower's offset otherwise, also across a
+// follower restart (`resumeIncomingSnapshot`).
 
-/// A snapshot being received in chunks.
+/// A snapshot being received in chunks: only the count of bytes the driver has been handed.
 struct IncomingSnapshot: Sendable {
     var from: NodeID
+    /// The term the transfer started (or was last continued) in.
     var term: UInt64
     var metadata: SnapshotMetadata
-    var data: [UInt8]
+    /// Size of the whole file, as the first chunk said (unknown for a resumed transfer until
+    /// its next chunk).
+    var totalBytes: UInt64?
+    /// Bytes accepted so far (handed to the driver, or found in its staging file on resume).
+    var received: UInt64
+    /// Resumed after a restart: the next chunk from `from` for `metadata` continues it in any term.
+    var resumed: Bool
+    /// Every byte arrived; waiting for ``RaftNode/snapshotReceived(metadata:valid:)``.
+    var awaitingVerification = false
 }
 
 extension RaftNode {
-    /// The driver captured the state machine at `index` (at or below ``appliedIndex``) as `data`.
-    /// Compacts the log through `index` and keeps the snapshot to stream to followers that need
-    /// compacted entries (paper §7). Returns the metadata to persist with `data`; the driver may
-    /// then delete its stored log entries through `index`.
+    /// The metadata a snapshot at `index` carries (term and membership there), for the driver to
+    /// write in the snapshot file's header before it calls ``snapshotTaken(index:size:)``; nil if
+    /// `index` is compacted, beyond the applied index, or 0.
+    public func snapshotMetadata(at index: UInt64) -> SnapshotMetadata? {
+        guard index > 0, index <= log.appliedIndex, let t = log.term(at: index) else { return nil }
+        return SnapshotMetadata(index: index, term: t, membership: log.membership(at: index))
+    }
+
+    /// The driver wrote a snapshot file of `size` bytes capturing the state machine at `index`
+    /// (at or below ``appliedIndex``, above the previous snapshot). The node streams it to
+    /// followers that need entries at or below the log start (paper §7); it does not compact the
+    /// log: ``compact(through:)`` does. Returns the snapshot's metadata.
     @discardableResult
-    public mutating func snapshotTaken(index: UInt64, data: [UInt8]) throws(RaftError) -> SnapshotMetadata {
-        guard index > log.snapshotIndex, index <= log.appliedIndex, let t = log.term(at: index) else {
+    public mutating func snapshotTaken(index: UInt64, size: UInt64) throws(RaftError) -> SnapshotMetadata {
+        guard let meta = snapshotMetadata(at: index), index > snapshot?.metadata.index ?? 0 else {
             throw RaftError(.snapshotOutOfRange)
         }
-        let meta = SnapshotMetadata(index: index, term: t, membership: log.membership(at: index))
-        log.compact(to: index)
-        snapshot = Snapshot(metadata: meta, data: data)
+        snapshot = Snapshot(metadata: meta, size: size)
         return meta
+    }
+
+    /// Discards log entries through `index`, which must be at or below the latest snapshot's
+    /// index and the applied index (paper §7): a follower that needs them gets the snapshot.
+    /// Returns the metadata of the new log start, to persist before the driver deletes its
+    /// stored entries through `index`. Compacting at or below the current start changes nothing.
+    @discardableResult
+    public mutating func compact(through index: UInt64) throws(RaftError) -> SnapshotMetadata {
+        guard let snap = snapshot, index <= snap.metadata.index, index <= log.appliedIndex else {
+            throw RaftError(.compactionOutOfRange)
+        }
+        log.compact(to: index)
+        return SnapshotMetadata(index: log.snapshotIndex, term: log.snapshotTerm, membership: log.baseMembership)
     }
 
     /// Latest snapshot held by this node (taken locally or installed from the leader).
     public var latestSnapshotMetadata: SnapshotMetadata? { snapshot?.metadata }
+
+    /// The snapshot file this node serves to followers (metadata and size), if any.
+    public var availableSnapshot: Snapshot? { snapshot }
 
     // MARK: Leader
 
@@ -40,6 +75,7 @@ extension RaftNode {
         return sendSnapshotChunk(to: to)
     }
 
+    /// Asks the driver to read and send the next chunk (`Ready.snapshotChunkReads`).
     @discardableResult
     mutating func sendSnapshotChunk(to: NodeID) -> Bool {
         guard let snap = snapshot, let pr = progress[to], pr.state == .snapshot, var t = pr.snapshotTransfer,
@@ -49,15 +85,26 @@ extension RaftNode {
             t = SnapshotTransfer(index: snap.metadata.index, term: snap.metadata.term, offset: 0,
                                  chunkInFlight: false, idleHeartbeats: 0)
         }
-        let total = UInt64(snap.data.count)
+        let total = snap.size
         let start = min(t.offset, total)
-        let end = min(start + UInt64(max(configuration.snapshotChunkBytes, 1)), total)
-        let chunk = Array(snap.data[Int(start)..<Int(end)])
+        let end = start + min(UInt64(max(configuration.snapshotChunkBytes, 1)), total - start)
         t.chunkInFlight = true
         t.idleHeartbeats = 0
         progress.with(to) { $0.snapshotTransfer = t }
-        send(to: to, .snapshotChunk(metadata: snap.metadata, totalBytes: total, offset: start, data: chunk, done: end == total))
+        out.snapshotChunkReads.append(SnapshotChunkRead(
+            to: to, metadata: snap.metadata, totalBytes: total, offset: start, length: Int(end - start),
+            done: end == total, term: term))
         return true
+    }
+
+    /// The message carrying a chunk the driver read for `read`, from this node in the read's
+    /// term; nil (send nothing) if this node no longer leads that term or `data` is not the
+    /// requested length (a failed or short read: the core resends the chunk when it stays
+    /// unanswered).
+    public func snapshotChunkMessage(for read: SnapshotChunkRead, data: [UInt8]) -> Message? {
+        guard role == .leader, term == read.term, data.count == read.length else { return nil }
+        return Message(from: id, to: read.to, term: read.term, payload: .snapshotChunk(
+            metadata: read.metadata, totalBytes: read.totalBytes, offset: read.offset, data: data, done: read.done))
     }
 
     /// A chunk unanswered for a few heartbeats was probably lost: send it again.
@@ -101,36 +148,85 @@ extension RaftNode {
             send(to: from, .snapshotResponse(snapshotIndex: meta.index, nextOffset: 0, installedIndex: log.commitIndex))
             return
         }
-        if let inc = incomingSnapshot, inc.from == from, inc.term == term, inc.metadata == meta {
-            // Continuing the same transfer.
+        if let inc = incomingSnapshot, inc.from == from, inc.metadata == meta, inc.term == term || inc.resumed,
+           inc.totalBytes ?? total == total {
+            // Continuing the same transfer (a resumed one adopts the sender's current term).
+            incomingSnapshot!.term = term
+            incomingSnapshot!.totalBytes = total
+            incomingSnapshot!.resumed = false
+            // Every byte is in; the answer waits for the driver's verification.
+            if inc.awaitingVerification { return }
         } else {
             guard offset == 0 else {
                 send(to: from, .snapshotResponse(snapshotIndex: meta.index, nextOffset: 0, installedIndex: 0))
                 return
             }
-            incomingSnapshot = IncomingSnapshot(from: from, term: term, metadata: meta, data: [])
+            incomingSnapshot = IncomingSnapshot(from: from, term: term, metadata: meta, totalBytes: total, received: 0,
+                                                resumed: false)
         }
-        let have = UInt64(incomingSnapshot!.data.count)
+        let have = incomingSnapshot!.received
         guard offset == have else {
             send(to: from, .snapshotResponse(snapshotIndex: meta.index, nextOffset: have, installedIndex: 0))
             return
         }
-        incomingSnapshot!.data += data
-        let received = UInt64(incomingSnapshot!.data.count)
-        guard done, received == total else {
-            send(to: from, .snapshotResponse(snapshotIndex: meta.index, nextOffset: received, installedIndex: 0))
+        let (received, overflow) = have.addingReportingOverflow(UInt64(data.count))
+        guard !overflow, received <= total, done == (received == total) else {
+            // Inconsistent sizes: drop what was received and start over from byte 0.
+            incomingSnapshot = nil
+            send(to: from, .snapshotResponse(snapshotIndex: meta.index, nextOffset: 0, installedIndex: 0))
             return
         }
-        let complete = Snapshot(metadata: meta, data: incomingSnapshot!.data)
-        incomingSnapshot = nil
-        if log.matchTerm(meta.index, meta.term) {
-            // The log already holds the snapshot's last entry: only the commit index moves (§7).
-            log.commitIndex = max(log.commitIndex, meta.index)
+        out.snapshotChunksReceived.append(ReceivedSnapshotChunk(
+            from: from, metadata: meta, totalBytes: total, offset: offset, data: data, done: done))
+        incomingSnapshot!.received = received
+        if done {
+            incomingSnapshot!.awaitingVerification = true
         } else {
-            log.restore(meta)
-            snapshot = complete
-            snapshotToInstall = complete
+            send(to: from, .snapshotResponse(snapshotIndex: meta.index, nextOffset: received, installedIndex: 0))
         }
-        send(to: from, .snapshotResponse(snapshotIndex: meta.index, nextOffset: received, installedIndex: meta.index))
+    }
+
+    /// The driver has the whole snapshot `metadata` in its staging file (the last chunk of
+    /// ``Ready/snapshotChunksReceived`` is durable) and checked it. If `valid`, the node installs
+    /// it (paper §7 receiver steps 6–8): when the log already holds the snapshot's last entry only
+    /// the commit index moves, otherwise the log is replaced and ``Ready/snapshot`` asks the driver
+    /// to install the file; the leader hears of it once that is durable. If not `valid` (checksum
+    /// mismatch), the transfer is dropped and the leader told to start over from byte 0. Ignored
+    /// unless the node is waiting for exactly this snapshot.
+    public mutating func snapshotReceived(metadata: SnapshotMetadata, valid: Bool) {
+        guard let inc = incomingSnapshot, inc.awaitingVerification, inc.metadata == metadata else { return }
+        incomingSnapshot = nil
+        guard valid else {
+            send(to: inc.from, .snapshotResponse(snapshotIndex: metadata.index, nextOffset: 0, installedIndex: 0))
+            return
+        }
+        if metadata.index <= log.commitIndex || role == .leader {
+            // Covered meanwhile by appends (a leader's log holds every committed entry, §5.4).
+            send(to: inc.from, .snapshotResponse(snapshotIndex: metadata.index, nextOffset: 0, installedIndex: log.commitIndex))
+            return
+        }
+        if log.matchTerm(metadata.index, metadata.term) {
+            // The log already holds the snapshot's last entry: only the commit index moves (§7).
+            log.commitIndex = max(log.commitIndex, metadata.index)
+        } else {
+            log.restore(metadata)
+            snapshot = Snapshot(metadata: metadata, size: inc.received)
+            snapshotToInstall = metadata
+        }
+        send(to: inc.from, .snapshotResponse(snapshotIndex: metadata.index, nextOffset: inc.received, installedIndex: metadata.index))
+    }
+
+    /// Tells a freshly started node that the driver's staging file already holds
+    /// `receivedBytes` bytes of snapshot `metadata` sent by `from` (a transfer interrupted by a
+    /// restart). The next chunk from `from` for the same snapshot continues at that offset,
+    /// whatever its term; anything else restarts the transfer from byte 0. Returns false when
+    /// the snapshot is no longer needed (it is at or below the commit index): the driver may
+    /// delete the staging file.
+    @discardableResult
+    public mutating func resumeIncomingSnapshot(metadata: SnapshotMetadata, from: NodeID, receivedBytes: UInt64) -> Bool {
+        guard metadata.index > log.commitIndex, from != 0, from != id else { return false }
+        incomingSnapshot = IncomingSnapshot(from: from, term: term, metadata: metadata, totalBytes: nil,
+                                            received: receivedBytes, resumed: true)
+        return true
     }
 }

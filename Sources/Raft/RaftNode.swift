@@ -5,7 +5,9 @@ import SeededRandom
 ///
 /// Inputs are method calls: ``tick()``, ``receive(_:)``, ``propose(_:)``,
 /// ``proposeMembershipChange(_:)``, ``readIndex(context:)``, ``transferLeadership(to:)``,
-/// ``persisted(upTo:term:)`` and ``snapshotTaken(index:data:)``. Outputs accumulate and are
+/// ``persisted(upTo:term:)``, ``snapshotTaken(index:size:)``, ``compact(through:)``,
+/// ``snapshotReceived(metadata:valid:)`` and ``resumeIncomingSnapshot(metadata:from:receivedBytes:)``.
+/// Outputs accumulate and are
 /// drained with ``ready()``; see ``Ready`` for the persistence contract the driver must honour.
 /// There is no I/O, clock or thread here: time is the number of ticks, randomness is seeded by
 /// ``RaftConfiguration/randomSeed``.
@@ -41,10 +43,10 @@ public struct RaftNode: Sendable {
     var reads = ReadIndexState()
 
     // Snapshot state.
-    /// The latest snapshot this node holds (taken locally or received), served to followers.
+    /// The latest snapshot file this node holds (taken locally or received), served to followers.
     var snapshot: Snapshot?
     var incomingSnapshot: IncomingSnapshot?
-    var snapshotToInstall: Snapshot?
+    var snapshotToInstall: SnapshotMetadata?
 
     // Output bookkeeping.
     var out = Ready()
@@ -53,15 +55,24 @@ public struct RaftNode: Sendable {
     var lastSoftState: SoftState
 
     /// Restarts (or first starts) a node from the state its driver made durable.
-    public init(id: NodeID, configuration: RaftConfiguration, state: PersistentState) {
+    ///
+    /// `entrySource` reads back entries the node no longer keeps in memory (see
+    /// ``LogEntrySource``); with it the in-memory log is bounded by
+    /// ``RaftConfiguration/maxInMemoryLogBytes`` and `state` may hold only the unapplied tail
+    /// of the log (``PersistentState/outline``). Without it every entry since the last
+    /// compaction stays in memory and `state.entries` must hold them all.
+    public init(id: NodeID, configuration: RaftConfiguration, state: PersistentState,
+                entrySource: (any LogEntrySource)? = nil) {
         precondition(id != 0, "node id 0 is reserved")
         self.id = id
         self.configuration = configuration
-        let meta = state.snapshot?.metadata ?? SnapshotMetadata()
-        log = RaftLog(snapshot: meta, entries: state.entries, commit: state.hardState.commit)
+        let meta = state.snapshot ?? SnapshotMetadata()
+        log = RaftLog(snapshot: meta, outline: state.outline, tail: state.entries, commit: state.hardState.commit,
+                      applied: state.appliedIndex, source: entrySource,
+                      maxCachedBytes: configuration.maxInMemoryLogBytes)
         term = state.hardState.term
         vote = state.hardState.vote
-        snapshot = state.snapshot
+        snapshot = state.availableSnapshot
         rng = SplitMix64(seed: configuration.randomSeed ^ (id &* 0x9E37_79B9_7F4A_7C15))
         lastHardState = state.hardState
         lastSoftState = SoftState(role: .follower, leader: 0, term: state.hardState.term)
@@ -88,8 +99,14 @@ public struct RaftNode: Sendable {
     public var hardState: HardState { HardState(term: term, vote: vote, commit: log.commitIndex) }
     /// The term of the entry at `index`, or nil if compacted or absent.
     public func term(at index: UInt64) -> UInt64? { log.term(at: index) }
-    /// The entry at `index`, or nil if compacted or absent.
+    /// The entry at `index`, or nil if compacted or absent (read back from the
+    /// ``LogEntrySource`` if it is no longer in memory).
     public func entry(at index: UInt64) -> Entry? { log.entry(at: index) }
+    /// Bytes of log entries held in memory (bounded by
+    /// ``RaftConfiguration/maxInMemoryLogBytes`` when the node has a ``LogEntrySource``).
+    public var inMemoryLogBytes: Int { log.cachedBytes }
+    /// First index whose entry is held in memory (``lastIndex`` + 1 when none is).
+    public var firstInMemoryIndex: UInt64 { log.cacheStart }
     /// Whether this node may start elections: it is a voter in its latest membership.
     public var isPromotable: Bool { log.membership.isVoter(id) }
 
@@ -98,8 +115,7 @@ public struct RaftNode: Sendable {
     /// Whether ``ready()`` has anything to hand out.
     public var hasReady: Bool {
         !out.isEmpty || !forwardedReads.isEmpty || snapshotToInstall != nil || log.emittedIndex < log.lastIndex
-            || hardState != lastHardState || min(log.commitIndex, log.stableIndex) > log.appliedIndex
-            || currentSoftState != lastSoftState
+            || hardState != lastHardState || log.hasCommittedToApply || currentSoftState != lastSoftState
     }
 
     var currentSoftState: SoftState { SoftState(role: role, leader: leaderID, term: term) }
@@ -158,6 +174,7 @@ public struct RaftNode: Sendable {
     /// Advances logical time by one tick: election timeout for followers and candidates,
     /// heartbeats and check-quorum for the leader (paper §5.2; thesis §6.2).
     public mutating func tick() {
+        log.retryReads()
         if role == .leader { tickLeader() } else { tickElection() }
     }
 

@@ -118,14 +118,17 @@ public struct SnapshotMetadata: Sendable, Hashable {
     }
 }
 
-/// A state-machine snapshot: metadata plus the opaque state bytes (paper §7).
+/// A state-machine snapshot the driver holds as a file (paper §7): what it captures and its
+/// size in bytes. The bytes never enter the core; chunks of them are read and written by the
+/// driver (``SnapshotChunkRead``, ``ReceivedSnapshotChunk``).
 public struct Snapshot: Sendable, Hashable {
     public var metadata: SnapshotMetadata
-    public var data: [UInt8]
+    /// Bytes in the snapshot file.
+    public var size: UInt64
 
-    public init(metadata: SnapshotMetadata, data: [UInt8] = []) {
+    public init(metadata: SnapshotMetadata, size: UInt64) {
         self.metadata = metadata
-        self.data = data
+        self.size = size
     }
 }
 

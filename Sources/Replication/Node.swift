@@ -176,7 +176,7 @@ public final class Node: Sendable {
             throw StorageError(.corruption, "raft state missing")
         }
         let (model, applied) = try state.load()
-        let snapshotIndex = persistent.snapshot?.metadata.index ?? 0
+        let snapshotIndex = persistent.snapshot?.index ?? 0
         guard applied >= snapshotIndex else {
             throw StorageError(.corruption, "applied state (\(applied)) is behind the log's compaction point (\(snapshotIndex))")
         }
@@ -186,7 +186,7 @@ public final class Node: Sendable {
         }
         var raft = configuration.raft
         raft.randomSeed = UInt64.random(in: 1...UInt64.max)
-        let node = RaftNode(id: nodeID, configuration: raft, state: persistent)
+        let node = RaftNode(id: nodeID, configuration: raft, state: persistent, entrySource: LogStoreEntrySource(log: log))
 
         view = Mutex(PublishedView(model: model, appliedIndex: applied))
         applier = ApplyLoop(nodeID: nodeID, state: state, model: model, appliedIndex: applied, waiters: waiters, logger: logger)

@@ -13,7 +13,8 @@ extension RaftDriver {
         while node.hasReady {
             let ready = node.ready()
             send(ready.messages)
-            if ready.snapshot != nil {
+            sendSnapshotChunks(ready.snapshotChunkReads)
+            if ready.snapshot != nil || !ready.snapshotChunksReceived.isEmpty {
                 // The leader compacted entries this node still needs. Installing a snapshot
                 // means transferring the applied state (docs/cluster.md, "Gaps"); until that
                 // exists the node stops rather than diverge.
@@ -75,6 +76,16 @@ extension RaftDriver {
         for (peer, frames) in byPeer { transport.send(frames, to: peer) }
     }
 
+    /// Serves the core's snapshot chunk reads. This version's snapshots are empty compaction
+    /// points (`compactIfDue`), so every read is of zero bytes; a follower that receives one
+    /// stops with `unavailable` (above). Reading real snapshot files comes with state transfer
+    /// (docs/state-transfer.md §2).
+    func sendSnapshotChunks(_ reads: [SnapshotChunkRead]) {
+        for read in reads where read.length == 0 {
+            if let message = node.snapshotChunkMessage(for: read, data: []) { send([message]) }
+        }
+    }
+
     /// Compacts the log behind the applied state, keeping a cushion, and on the leader keeping
     /// what a live follower still needs, so followers catch up from the log instead of needing
     /// a snapshot; a follower further behind than `maxFollowerLagEntries` no longer holds it back.
@@ -89,7 +100,13 @@ extension RaftDriver {
         }
         guard through > compactedThrough + configuration.retainedLogEntries / 2 else { return }
         let meta: SnapshotMetadata
-        do { meta = try node.snapshotTaken(index: through, data: []) } catch { return }
+        do {
+            // An empty snapshot (no state file yet): the compaction point a follower would need.
+            try node.snapshotTaken(index: through, size: 0)
+            meta = try node.compact(through: through)
+        } catch {
+            return
+        }
         // Not synced: the applied state it relies on was written earlier to the same WAL, so no
         // crash can keep this deletion and lose that state.
         try log.save(entries: [], snapshot: meta, compactThrough: through, sync: false)

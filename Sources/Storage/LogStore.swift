@@ -112,7 +112,7 @@ public final class LogStore: Sendable {
             throw StorageError(.corruption, "raft state: \(error)")
         }
         let entries = try entries(from: snapshot.index + 1, through: .max)
-        return PersistentState(hardState: hardState, snapshot: Snapshot(metadata: snapshot), entries: entries)
+        return PersistentState(hardState: hardState, snapshot: snapshot, entries: entries)
     }
 
     /// The node's id, fixed when its data directory was initialized.
@@ -147,7 +147,7 @@ public final class LogStore: Sendable {
 
     private static func putInitialState(_ state: PersistentState, into batch: WriteBatch, cf: ColumnFamily) {
         batch.put(Keys.hardState, state.hardState.encoded(), in: cf)
-        batch.put(Keys.snapshot, (state.snapshot?.metadata ?? SnapshotMetadata()).encoded(), in: cf)
+        batch.put(Keys.snapshot, (state.snapshot ?? SnapshotMetadata()).encoded(), in: cf)
     }
 
     /// The address each known member is reached at (peer transport).

@@ -96,7 +96,7 @@ import Testing
         h.elect(1)
         for i in 0..<8 { h.propose(1, [UInt8(i)]) }
         h.stabilize()
-        _ = try h[1].snapshotTaken(index: h[1].appliedIndex, data: [1, 2, 3, 4])
+        try h.takeSnapshot(1, index: h[1].appliedIndex, data: [1, 2, 3, 4])
         try h[1].proposeMembershipChange(.addLearner(4))
         h.add(4, state: PersistentState())
         h.stabilize()

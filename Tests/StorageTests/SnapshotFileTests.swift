@@ -366,7 +366,7 @@ import Testing
             #expect(try log.lastIndex() == 0)
             #expect(try log.peerAddresses() == Self.peers)
             let state = try #require(try log.persistentState())
-            #expect(state.snapshot?.metadata == meta)
+            #expect(state.snapshot == meta)
             #expect(state.entries.isEmpty)
             #expect(state.hardState == HardState(term: 2, vote: 1, commit: 5))
 
@@ -406,7 +406,7 @@ import Testing
             #expect(model.streams == source.model.streams)
             #expect(try target.storage.log.installMarker() == nil)
             #expect(try target.storage.log.peerAddresses() == Self.peers)
-            #expect(try target.storage.log.persistentState()?.snapshot?.metadata == metadata(at: source.applied))
+            #expect(try target.storage.log.persistentState()?.snapshot == metadata(at: source.applied))
 
             // Crash after the marker: the state is still the old one until the redo.
             var other = try Node(path: dir + "/c")

@@ -91,7 +91,8 @@ struct PerfectNetworkGroup {
     /// it, as a driver bounding its memory would.
     private mutating func compact() {
         for i in nodes.indices {
-            _ = try? nodes[i].snapshotTaken(index: nodes[i].appliedIndex, data: [])
+            _ = try? nodes[i].snapshotTaken(index: nodes[i].appliedIndex, size: 0)
+            _ = try? nodes[i].compact(through: nodes[i].appliedIndex)
         }
     }
 }

@@ -1,46 +1,135 @@
 import BinaryCodec
 import Raft
+import SeededRandom
 
-/// What a simulated node has on disk: it survives crashes, nothing else does.
-struct SimDisk {
+/// What a simulated node has on disk: it survives crashes, nothing else does. A reference type
+/// because the node's ``RaftNode`` reads entries back from it (``LogEntrySource``), as a real
+/// driver's node reads its RocksDB log.
+///
+/// `@unchecked Sendable`: the simulation is single-threaded; the core calls the source
+/// synchronously from the simulation's own thread.
+final class SimDisk: LogEntrySource, @unchecked Sendable {
     var hardState = HardState()
-    var snapshot: Snapshot?
+    /// The log start (compaction point or installed snapshot).
+    var logStart: SnapshotMetadata?
+    /// Entries `logStart.index + 1 ...`.
     var entries: [Entry] = []
+    /// The snapshot file this node serves (taken locally or installed), with its bytes.
+    var snapshotFile: (metadata: SnapshotMetadata, bytes: [UInt8])?
+    /// The staging file of an incoming transfer.
+    var staging: (metadata: SnapshotMetadata, from: NodeID, bytes: [UInt8])?
+    /// Chance that a read of the log returns only a prefix of what was asked (possibly nothing),
+    /// as a failing disk may: the core must cope.
+    var readFailureRate = 0.0
+    /// Chance that a written chunk is corrupted on its way to the staging file (caught by the
+    /// checksum; the transfer restarts from byte 0).
+    var corruptionRate = 0.0
+    private var rng: SplitMix64
+    private(set) var reads = 0
 
-    var persistentState: PersistentState {
-        PersistentState(hardState: hardState, snapshot: snapshot, entries: entries)
+    init(state: PersistentState, seed: UInt64) {
+        hardState = state.hardState
+        logStart = state.snapshot
+        entries = state.entries
+        rng = SplitMix64(seed: seed)
     }
 
-    /// Applies one `Ready`'s writes in the contract's order: snapshot, entries, hard state.
-    mutating func apply(_ w: PendingWrite) {
+    var baseIndex: UInt64 { logStart?.index ?? 0 }
+    var lastIndex: UInt64 { baseIndex + UInt64(entries.count) }
+
+    /// What a restart reads back. `tailFrom` picks how much of the log is passed in memory: nil
+    /// for the whole log (no outline), otherwise the entries from that index on plus an outline.
+    func persistentState(tailFrom: UInt64?) -> PersistentState {
+        let applied = snapshotFile?.metadata.index ?? 0
+        var state = PersistentState(hardState: hardState, snapshot: logStart,
+                                    availableSnapshot: snapshotFile.map { Snapshot(metadata: $0.metadata, size: UInt64($0.bytes.count)) },
+                                    entries: entries, appliedIndex: applied)
+        if let tailFrom {
+            let from = min(max(tailFrom, baseIndex + 1), lastIndex + 1)
+            state.outline = LogOutline(after: baseIndex, entries: entries)
+            state.entries = Array(entries[Int(from - baseIndex - 1)...])
+        }
+        return state
+    }
+
+    func entries(from: UInt64, through: UInt64, maxBytes: Int) -> [Entry] {
+        reads += 1
+        guard from > baseIndex, from <= through, from <= lastIndex else { return [] }
+        let end = min(through, lastIndex)
+        var out: [Entry] = []
+        var bytes = 0
+        for e in entries[Int(from - baseIndex - 1)...Int(end - baseIndex - 1)] {
+            out.append(e)
+            bytes += e.sizeInBytes
+            if bytes >= maxBytes { break }
+        }
+        if readFailureRate > 0, Double(rng.next() >> 11) / Double(1 << 53) < readFailureRate {
+            out.removeLast(Int(rng.next() % UInt64(out.count + 1)))
+        }
+        return out
+    }
+
+    /// Applies one `Ready`'s writes in the contract's order: snapshot, entries, hard state, chunks.
+    /// Returns the staging files whose last chunk became durable, for verification.
+    func apply(_ w: PendingWrite) -> [(metadata: SnapshotMetadata, from: NodeID, bytes: [UInt8])] {
         if let s = w.snapshot {
-            snapshot = s
+            logStart = s.metadata
             entries = []
+            snapshotFile = s
+            if staging?.metadata == s.metadata { staging = nil }
         }
         if let first = w.entries.first {
-            let base = snapshot?.metadata.index ?? 0
-            let keep = Int(first.index - base - 1)
-            precondition(keep >= 0 && keep <= entries.count, "disk gap: writing \(first.index) after \(base + UInt64(entries.count))")
+            let keep = Int(first.index - baseIndex - 1)
+            precondition(keep >= 0 && keep <= entries.count, "disk gap: writing \(first.index) after \(lastIndex)")
             entries.removeLast(entries.count - keep)
             entries.append(contentsOf: w.entries)
         }
         if let hs = w.hardState { hardState = hs }
+        var completed: [(metadata: SnapshotMetadata, from: NodeID, bytes: [UInt8])] = []
+        for c in w.chunks {
+            var data = c.data
+            if !data.isEmpty, corruptionRate > 0, Double(rng.next() >> 11) / Double(1 << 53) < corruptionRate {
+                data[Int(rng.next() % UInt64(data.count))] ^= 0x5A
+            }
+            if c.offset == 0 {
+                staging = (c.metadata, c.from, data)
+            } else {
+                staging!.bytes += data
+            }
+            if c.done, let st = staging { completed.append(st) }
+        }
+        return completed
     }
 
-    /// Durably records a locally taken snapshot and drops the entries it covers.
-    mutating func compact(_ snap: Snapshot) {
-        let base = snapshot?.metadata.index ?? 0
-        guard snap.metadata.index > base else { return }
-        let drop = min(Int(snap.metadata.index - base), entries.count)
+    /// Whether the chunks of `w` continue the staging file (the core hands out chunks only at the
+    /// offset the staging file has reached).
+    func acceptsChunks(of w: PendingWrite) -> Bool {
+        var size = staging.map { UInt64($0.bytes.count) }
+        var meta = staging?.metadata
+        var from = staging?.from
+        for c in w.chunks {
+            if c.offset != 0 {
+                guard meta == c.metadata, from == c.from, size == c.offset else { return false }
+            }
+            meta = c.metadata
+            from = c.from
+            size = c.offset + UInt64(c.data.count)
+        }
+        return true
+    }
+
+    /// Durably records a compaction: the new log start, and the entries it covers dropped.
+    func compact(_ start: SnapshotMetadata) {
+        guard start.index > baseIndex else { return }
+        let drop = min(Int(start.index - baseIndex), entries.count)
         entries.removeFirst(drop)
-        snapshot = snap
+        logStart = start
     }
 
-    /// Whether the entry (index, term) is durable here (in the log or under the snapshot).
+    /// Whether the entry (index, term) is durable here (in the log or under the log start).
     func holds(index: UInt64, term: UInt64) -> Bool {
-        let base = snapshot?.metadata.index ?? 0
-        if index <= base { return true }
-        let i = Int(index - base - 1)
+        if index <= baseIndex { return true }
+        let i = Int(index - baseIndex - 1)
         return i < entries.count && entries[i].term == term
     }
 }
@@ -48,13 +137,17 @@ struct SimDisk {
 /// One Ready's writes queued on the simulated disk, with the messages waiting for them.
 struct PendingWrite {
     var hardState: HardState?
-    var snapshot: Snapshot?
+    var snapshot: (metadata: SnapshotMetadata, bytes: [UInt8])?
     var entries: [Entry]
+    var chunks: [ReceivedSnapshotChunk] = []
     var mark: LogPosition?
     var messages: [Message]
 
     /// Group commit: a write that has not started yet absorbs the next one, as a driver
-    /// batches everything that arrived while the previous fsync was running.
+    /// batches everything that arrived while the previous fsync was running. Writes carrying
+    /// snapshot chunks are not merged (their order relative to an install matters).
+    func canAbsorb(_ next: PendingWrite) -> Bool { chunks.isEmpty && next.chunks.isEmpty }
+
     mutating func absorb(_ next: PendingWrite) {
         if let s = next.snapshot {
             snapshot = s
@@ -85,19 +178,33 @@ struct SimStateMachine: Equatable {
         count += 1
     }
 
-    /// Snapshot bytes: the state plus padding so transfers take several chunks.
+    /// Snapshot file bytes: the state plus padding so transfers take several chunks, and a
+    /// checksum of everything before it (the driver verifies a received file with it).
     func encoded(padding: Int) -> [UInt8] {
         var w = ByteWriter()
         w.u64(appliedIndex)
         w.u64(hash)
         w.u64(count)
         for i in 0..<padding { w.u8(UInt8(truncatingIfNeeded: i)) }
+        w.u64(Self.checksum(w.bytes[...]))
         return w.bytes
     }
 
+    static func checksum(_ bytes: ArraySlice<UInt8>) -> UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in bytes { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        return h
+    }
+
+    struct ChecksumMismatch: Error {}
+
     init() {}
 
+    /// Decodes a snapshot file, verifying its checksum.
     init(decoding bytes: [UInt8]) throws {
+        guard bytes.count >= 32 else { throw ChecksumMismatch() }
+        var tail = ByteReader(Array(bytes[(bytes.count - 8)...]))
+        guard try tail.u64() == Self.checksum(bytes[..<(bytes.count - 8)]) else { throw ChecksumMismatch() }
         var r = ByteReader(bytes)
         appliedIndex = try r.u64()
         hash = try r.u64()
@@ -108,7 +215,7 @@ struct SimStateMachine: Equatable {
 /// A simulated server: its disk, and (while up) its volatile Raft node and state machine.
 struct SimNode {
     let id: NodeID
-    var disk = SimDisk()
+    let disk: SimDisk
     var raft: RaftNode?
     var stateMachine = SimStateMachine()
     var pendingWrites: [PendingWrite] = []
@@ -122,8 +229,8 @@ struct SimNode {
 
     var isUp: Bool { raft != nil }
 
-    init(id: NodeID, initial: PersistentState) {
+    init(id: NodeID, initial: PersistentState, seed: UInt64) {
         self.id = id
-        disk = SimDisk(hardState: initial.hardState, snapshot: initial.snapshot, entries: initial.entries)
+        disk = SimDisk(state: initial, seed: seed)
     }
 }

@@ -102,7 +102,7 @@ extension SimulationRun {
             report.membershipChanges += 1
             log("\(nodes[li].id) proposes \(change)")
             if case .addLearner(let id) = change {
-                nodes.append(SimNode(id: id, initial: PersistentState()))
+                addNode(id: id, initial: PersistentState())
                 restart(nodes.count - 1)
             }
         } catch {

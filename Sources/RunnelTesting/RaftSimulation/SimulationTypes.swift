@@ -61,6 +61,8 @@ public struct SimulationReport: Sendable {
     public var partitions = 0
     public var snapshotsTaken = 0
     public var snapshotsInstalled = 0
+    /// Received snapshot files that failed verification (the transfer restarted from byte 0).
+    public var snapshotsRejected = 0
     public var membershipChanges = 0
     public var transfers = 0
     public var messagesSent = 0

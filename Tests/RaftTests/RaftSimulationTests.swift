@@ -65,6 +65,25 @@ private func installCrashNote() {
         }
     }
 
+    /// The in-memory log bound at its smallest: every entry that may be evicted is, so
+    /// lagging followers, restarts and the apply loop are fed from the simulated disk.
+    @Test func simulationWithATinyLogCache() async {
+        let outcome = await Self.onOwnThread { () -> (failure: String?, reads: Int) in
+            var reads = 0
+            for seed in UInt64(1)...30 {
+                var options = SimulationOptions(steps: 1000, livenessSteps: 400)
+                options.configure = { $0.maxInMemoryLogBytes = 1 }
+                switch ClusterSimulation.run(seed: seed, options: options) {
+                case .success(let r): reads += r.sourceReads
+                case .failure(let f): return ("tiny log cache: \(f.description)", reads)
+                }
+            }
+            return (nil, reads)
+        }
+        if let failure = outcome.failure { Issue.record(Comment(rawValue: failure)) }
+        #expect(outcome.reads > 0)
+    }
+
     /// Runs CPU-bound `body` on a thread of its own: the test process's cooperative pool has
     /// one thread per core (two here), and a minute-long simulation holding one of them would
     /// starve the tests that sleep and measure time meanwhile (the TTL conformance tests).
@@ -99,6 +118,8 @@ private func installCrashNote() {
                 totals.readsCompleted += r.readsCompleted
                 totals.crashes += r.crashes
                 totals.snapshotsInstalled += r.snapshotsInstalled
+                totals.snapshotsRejected += r.snapshotsRejected
+                totals.sourceReads += r.sourceReads
                 totals.membershipChanges += r.membershipChanges
                 totals.leaderElections += r.leaderElections
                 if r.livenessStepsToCommit > totals.livenessStepsToCommit {
@@ -119,7 +140,7 @@ private func installCrashNote() {
                 return (detail, "Raft simulation failed: \(failure.invariant) at seed \(seed); replay: \(failure.replay)", totals.proposalsAcked)
             }
         }
-        let report = "raft simulation: seeds \(start)..<\(start + count): acked=\(totals.proposalsAcked) reads=\(totals.readsCompleted) crashes=\(totals.crashes) snapshots installed=\(totals.snapshotsInstalled) membership changes=\(totals.membershipChanges) elections=\(totals.leaderElections) worst liveness=\(totals.livenessStepsToCommit) steps (seed \(worstLivenessSeed))"
+        let report = "raft simulation: seeds \(start)..<\(start + count): acked=\(totals.proposalsAcked) reads=\(totals.readsCompleted) crashes=\(totals.crashes) snapshots installed=\(totals.snapshotsInstalled) rejected=\(totals.snapshotsRejected) log reads from disk=\(totals.sourceReads) membership changes=\(totals.membershipChanges) elections=\(totals.leaderElections) worst liveness=\(totals.livenessStepsToCommit) steps (seed \(worstLivenessSeed))"
         return (report, nil, totals.proposalsAcked)
     }
 }

@@ -145,6 +145,7 @@ final class SimulationRun {
         report.committedIndex = oracle.maxCommitted
         report.messagesSent = network.sent
         report.messagesDropped = network.dropped
+        report.sourceReads = nodes.reduce(0) { $0 + $1.disk.reads }
     }
 
     /// Clock skew: each node's ticks arrive at its own rate (0.8 to 1 per step), so timeouts

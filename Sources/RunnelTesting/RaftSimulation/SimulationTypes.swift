@@ -63,6 +63,8 @@ public struct SimulationReport: Sendable {
     public var snapshotsInstalled = 0
     /// Received snapshot files that failed verification (the transfer restarted from byte 0).
     public var snapshotsRejected = 0
+    /// Reads of evicted entries from the nodes' disks (``LogEntrySource`` calls).
+    public var sourceReads = 0
     public var membershipChanges = 0
     public var transfers = 0
     public var messagesSent = 0

@@ -16,6 +16,10 @@ final class ApplyLoop: @unchecked Sendable {
     private enum Work {
         case entries([Entry])
         case reads([ReadState])
+        /// Replace the whole state with a verified snapshot file (docs/state-transfer.md §3).
+        case install(path: String, index: UInt64)
+        /// Capture a consistent view of the state as applied so far, for a snapshot file.
+        case capture(@Sendable (StateView) -> Void)
     }
 
     private let nodeID: UInt64
@@ -45,6 +49,14 @@ final class ApplyLoop: @unchecked Sendable {
     /// Called with proposals of this node found lost (never to apply): the driver routes them
     /// again.
     var onLost: (@Sendable ([UInt64]) -> Void)?
+    /// Called on the apply thread with the new state once a snapshot is installed, before
+    /// live readers are woken.
+    var onInstalled: (@Sendable (StreamModel, UInt64) -> Void)?
+    /// Clears the install's redo marker (`LogStore.finishInstall`).
+    var finishInstall: (@Sendable () throws(StorageError) -> Void)?
+    /// True from the start of a snapshot install until the new state is published: the stored
+    /// state is half old, half new, and nothing may read it.
+    let installing = Atomic<Bool>(false)
     /// Called when applying fails (the driver stops).
     var onFailure: (@Sendable (ReplicationError) -> Void)?
 
@@ -80,6 +92,24 @@ final class ApplyLoop: @unchecked Sendable {
         lock.unlock()
     }
 
+    /// Queues the install of a verified snapshot file at `index`; entries queued after it apply
+    /// on top of it.
+    func enqueueInstall(path: String, index: UInt64) {
+        lock.lock()
+        queue.append(.install(path: path, index: index))
+        lock.signal()
+        lock.unlock()
+    }
+
+    /// Calls `body` on the apply thread, between two rounds, with a view of the state as
+    /// applied so far (its `appliedIndex` says where); `body` must release it.
+    func capture(_ body: @escaping @Sendable (StateView) -> Void) {
+        lock.lock()
+        queue.append(.capture(body))
+        lock.signal()
+        lock.unlock()
+    }
+
     func enqueue(entries: [Entry], reads: [ReadState]) {
         guard !entries.isEmpty || !reads.isEmpty else { return }
         lock.lock()
@@ -104,20 +134,28 @@ final class ApplyLoop: @unchecked Sendable {
     private func run() {
         while let work = next() {
             var entries: [Entry] = []
-            for item in work {
-                switch item {
-                case .entries(let e): entries += e
-                case .reads(let r): pendingReads += r
+            do {
+                for item in work {
+                    switch item {
+                    case .entries(let e): entries += e
+                    case .reads(let r): pendingReads += r
+                    case .install(let path, let index):
+                        try apply(entries)
+                        entries = []
+                        try install(path: path, index: index)
+                    case .capture(let body):
+                        try apply(entries)
+                        entries = []
+                        body(try state.captureView())
+                    }
                 }
-            }
-            if !entries.isEmpty {
-                do { try apply(entries) } catch {
-                    logger.critical("applying committed entries failed; refusing further writes", metadata: ["error": "\(error)"])
-                    let failed = ReplicationError(error)
-                    failure.withLock { $0 = failed }
-                    onFailure?(failed)
-                    break
-                }
+                try apply(entries)
+            } catch {
+                logger.critical("applying committed entries failed; refusing further writes", metadata: ["error": "\(error)"])
+                let failed = ReplicationError(error)
+                failure.withLock { $0 = failed }
+                onFailure?(failed)
+                break
             }
             serveReads()
         }
@@ -127,7 +165,33 @@ final class ApplyLoop: @unchecked Sendable {
         lock.unlock()
     }
 
+    /// Replaces the state with the snapshot file's (the Raft thread already wrote the redo
+    /// marker), publishes it, and wakes every live reader: any stream may have changed or gone.
+    private func install(path: String, index: UInt64) throws(StorageError) {
+        installing.store(true, ordering: .sequentiallyConsistent)
+        defer { installing.store(false, ordering: .sequentiallyConsistent) }
+        let before = Set(model.streams.values.map(\.id))
+        let installed = try state.install(from: path)
+        guard installed.appliedIndex == index else {
+            throw StorageError(.corruption, "snapshot file \(path) installed index \(installed.appliedIndex), not \(index)")
+        }
+        try finishInstall?()
+        model = installed.model
+        appliedIndex = installed.appliedIndex
+        writtenIndex.store(appliedIndex, ordering: .releasing)
+        onInstalled?(model, appliedIndex)
+        logger.info("installed a snapshot", metadata: ["raft.index": "\(index)", "streams": "\(model.streams.count)"])
+        let woken = before.union(model.streams.values.map(\.id))
+        if !woken.isEmpty {
+            lock.lock()
+            let listeners = self.listeners
+            lock.unlock()
+            for listener in listeners { listener(woken) }
+        }
+    }
+
     private func apply(_ entries: [Entry]) throws(StorageError) {
+        guard !entries.isEmpty else { return }
         var effects = ApplyEffects()
         var results: [(UInt64, CommandResult)] = []
         var applied: [(index: UInt64, term: UInt64)] = []

@@ -10,6 +10,8 @@ public struct ClusterStatus: Sendable {
     public var commitIndex: UInt64
     public var appliedIndex: UInt64
     public var lastIndex: UInt64
+    /// The first index still in the log (compacted entries are below it).
+    public var firstIndex: UInt64
     public var membership: Membership
     public var followers: [FollowerProgress]
     /// Whether this node takes part in Raft yet (a probing or amnesiac node does not).
@@ -24,6 +26,7 @@ public struct ClusterStatus: Sendable {
         commitIndex = node.commitIndex
         appliedIndex = node.appliedIndex
         lastIndex = node.lastIndex
+        firstIndex = node.firstIndex
         membership = node.membership
         followers = node.followers
     }

@@ -37,6 +37,12 @@ public struct NodeConfiguration: Sendable {
     public var maxCommandsPerEntry: Int = 4096
     /// At most about this many body bytes are coalesced into one log entry.
     public var maxBytesPerEntry: Int = 8 << 20
+    /// A snapshot of the applied state is taken once this many bytes of log were written since
+    /// the last one (docs/state-transfer.md §4), or `snapshotEveryEntries` entries.
+    public var snapshotEveryBytes: UInt64 = 256 << 20
+    public var snapshotEveryEntries: UInt64 = 100_000
+    /// Where snapshot files live: `<dataDirectory>/snapshots`.
+    public var snapshotDirectory: String { (dataDirectory as NSString).appendingPathComponent("snapshots") }
     /// Applied entries kept in the log before compaction (a cushion for followers that fall
     /// slightly behind, who then catch up from the log).
     public var retainedLogEntries: UInt64 = 1024
@@ -172,10 +178,21 @@ public final class Node: Sendable {
             }
         }
         self.identity = identity
-        guard let persistent = try log.persistentState() else {
+        // An install a crash interrupted is redone before anything reads the state (§3).
+        if try storage.redoInterruptedInstall(snapshotDirectory: configuration.snapshotDirectory) != nil {
+            logger.info("finished a snapshot install that a stop interrupted")
+        }
+        guard var persistent = try log.persistentState() else {
             throw StorageError(.corruption, "raft state missing")
         }
         let (model, applied) = try state.load()
+        persistent.appliedIndex = applied
+        // The latest complete snapshot file is what this node serves to followers.
+        if let latest = try SnapshotDirectory(path: configuration.snapshotDirectory).latest(),
+           latest.index >= (persistent.snapshot?.index ?? 0), latest.index <= applied,
+           let header = try? SnapshotFile.header(path: latest.path) {
+            persistent.availableSnapshot = Snapshot(metadata: header.metadata, size: latest.size)
+        }
         let snapshotIndex = persistent.snapshot?.index ?? 0
         guard applied >= snapshotIndex else {
             throw StorageError(.corruption, "applied state (\(applied)) is behind the log's compaction point (\(snapshotIndex))")
@@ -202,6 +219,11 @@ public final class Node: Sendable {
         }
         applier.onFailure = { [waiters] error in waiters.close(error) }
         applier.onLost = { [driver] seqs in driver.reroute(seqs) }
+        applier.onInstalled = { [weak self] model, applied in
+            self?.view.withLock { $0 = PublishedView(model: model, appliedIndex: applied) }
+        }
+        applier.finishInstall = { [log] () throws(StorageError) in try log.finishInstall() }
+        driver.prepareSnapshots()
         driver.onRoleChange = { roleContinuation.yield($0) }
         applier.start()
         driver.start()
@@ -253,6 +275,19 @@ public final class Node: Sendable {
         case .awaitingReplacement: throw ReplicationError(.unavailable, "this node lost its data and is waiting to be replaced")
         }
     }
+
+    /// Takes a snapshot of the applied state now and compacts the log behind it
+    /// (`POST /admin/v1/snapshot`); returns the snapshot's log index.
+    public func takeSnapshot() async throws(ReplicationError) -> UInt64 {
+        try checkAdmitted()
+        let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<UInt64, ReplicationError>, Never>) in
+            driver.requestSnapshot { continuation.resume(returning: $0) }
+        }
+        return try result.get()
+    }
+
+    /// True while a snapshot from the leader is being installed: nothing may read the state.
+    public var isInstallingSnapshot: Bool { applier.installing.load(ordering: .sequentiallyConsistent) }
 
     /// A frame from a peer, handed over by the transport.
     public func receive(_ frame: PeerFrame, from peer: UInt64) {
@@ -369,9 +404,10 @@ public final class Node: Sendable {
 
     /// Reads `meta` from `from`, at most about `maxBytes`.
     public func read(_ meta: StreamMeta, from: Offset, maxBytes: Int) throws(StorageError) -> ReadChunk {
+        guard !isInstallingSnapshot else { throw StorageError(.unavailable, "a snapshot is being installed") }
         // Fork sources are immutable below the fork offset, so resolving them one by one
         // (rather than from one consistent snapshot) is safe.
-        try state.read(meta, from: from, maxBytes: maxBytes) { id in view.withLock { $0.model.stream(id: id) } }
+        return try state.read(meta, from: from, maxBytes: maxBytes) { id in view.withLock { $0.model.stream(id: id) } }
     }
 
     /// Registers a callback run after every applied batch with the ids of streams that

@@ -14,16 +14,21 @@ extension RaftDriver {
             let ready = node.ready()
             send(ready.messages)
             sendSnapshotChunks(ready.snapshotChunkReads)
-            if ready.snapshot != nil || !ready.snapshotChunksReceived.isEmpty {
-                // The leader compacted entries this node still needs. Installing a snapshot
-                // means transferring the applied state (docs/cluster.md, "Gaps"); until that
-                // exists the node stops rather than diverge.
-                throw ReplicationError(.unavailable, "this node needs a snapshot from the leader, which this version cannot install")
-            }
+            var installing: VerifiedSnapshot?
             if ready.needsPersist {
-                do { try persist(ready) } catch { throw ReplicationError(error) }
+                do {
+                    if let snapshot = ready.snapshot { installing = try beginInstall(snapshot) }
+                    try writeSnapshotChunks(ready.snapshotChunksReceived)
+                    try persist(ready)
+                } catch {
+                    throw ReplicationError(error)
+                }
             }
             send(ready.messagesAfterPersist)
+            if let installing, let snapshot = ready.snapshot {
+                applier.enqueueInstall(path: installing.path, index: snapshot.index)
+            }
+            do { try finishSnapshotTransfers(ready.snapshotChunksReceived) } catch { throw ReplicationError(error) }
             if let mark = ready.persistedMark { node.persisted(upTo: mark.index, term: mark.term) }
             for context in ready.readStates.map(\.context) { askedReads[ReadContext.id(context)] = nil }
             applier.enqueue(entries: ready.committedEntries, reads: ready.readStates)
@@ -57,6 +62,7 @@ extension RaftDriver {
         let elapsed = configuration.monotonicClock.nanoseconds() - started
         if let hs = ready.hardState { lastSyncedHardState = hs }
         try noteConfigurationEntries(ready.entries)
+        noteLogWritten(ready.entries)
         for entry in ready.entries where entry.kind == .normal {
             if let t = CommandBatch.time(of: entry.data) { lastTime = max(lastTime, t) }
         }
@@ -76,37 +82,24 @@ extension RaftDriver {
         for (peer, frames) in byPeer { transport.send(frames, to: peer) }
     }
 
-    /// Serves the core's snapshot chunk reads. This version's snapshots are empty compaction
-    /// points (`compactIfDue`), so every read is of zero bytes; a follower that receives one
-    /// stops with `unavailable` (above). Reading real snapshot files comes with state transfer
-    /// (docs/state-transfer.md §2).
-    func sendSnapshotChunks(_ reads: [SnapshotChunkRead]) {
-        for read in reads where read.length == 0 {
-            if let message = node.snapshotChunkMessage(for: read, data: []) { send([message]) }
-        }
-    }
-
-    /// Compacts the log behind the applied state, keeping a cushion, and on the leader keeping
-    /// what a live follower still needs, so followers catch up from the log instead of needing
-    /// a snapshot; a follower further behind than `maxFollowerLagEntries` no longer holds it back.
-    func compactIfDue() throws(StorageError) {
+    /// Compacts the log behind the latest snapshot, keeping a cushion of applied entries, and
+    /// on the leader keeping what a live follower still needs, so followers catch up from the
+    /// log (read back from RocksDB once the core evicted them) instead of needing a snapshot;
+    /// a follower further behind than `maxFollowerLagEntries` no longer holds it back and gets
+    /// the snapshot. `force` (after a new snapshot) skips the cushion's hysteresis.
+    func compactIfDue(force: Bool = false) throws(StorageError) {
+        guard let snapshot = node.availableSnapshot?.metadata.index, snapshot > compactedThrough else { return }
         let written = applier.writtenIndex.load(ordering: .acquiring)
-        guard written > configuration.retainedLogEntries else { return }
-        var through = min(written, node.appliedIndex) - configuration.retainedLogEntries
+        var through = min(snapshot, written, node.appliedIndex)
+        through = through > configuration.retainedLogEntries ? through - configuration.retainedLogEntries : 0
         if node.role == .leader {
-            for f in node.followers where node.lastIndex - f.match <= configuration.maxFollowerLagEntries {
+            for f in node.followers where node.lastIndex - min(f.match, node.lastIndex) <= configuration.maxFollowerLagEntries {
                 through = min(through, f.match)
             }
         }
-        guard through > compactedThrough + configuration.retainedLogEntries / 2 else { return }
+        guard through > compactedThrough, force || through > compactedThrough + configuration.retainedLogEntries / 2 else { return }
         let meta: SnapshotMetadata
-        do {
-            // An empty snapshot (no state file yet): the compaction point a follower would need.
-            try node.snapshotTaken(index: through, size: 0)
-            meta = try node.compact(through: through)
-        } catch {
-            return
-        }
+        do { meta = try node.compact(through: through) } catch { return }
         // Not synced: the applied state it relies on was written earlier to the same WAL, so no
         // crash can keep this deletion and lose that state.
         try log.save(entries: [], snapshot: meta, compactThrough: through, sync: false)

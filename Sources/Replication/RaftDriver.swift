@@ -22,12 +22,15 @@ final class RaftDriver: @unchecked Sendable {
         /// leader's term ended without them): routed again.
         var lost: [UInt64] = []
         var operations: [@Sendable (inout RaftNode) -> Void] = []
+        /// Work for the Raft thread from other threads (snapshot files written, operators).
+        var tasks: [@Sendable (RaftDriver) -> Void] = []
         /// Operators' membership requests (RaftDriver+Membership.swift).
         var membership: [(seq: UInt64, request: MembershipRequest)] = []
         /// Commands waiting to be proposed: local ones and those in forward frames.
         var proposals = 0
         var isEmpty: Bool {
             local.isEmpty && frames.isEmpty && reads.isEmpty && lost.isEmpty && operations.isEmpty && membership.isEmpty
+                && tasks.isEmpty
         }
     }
 
@@ -86,6 +89,7 @@ final class RaftDriver: @unchecked Sendable {
     var probeTicks: UInt64 = 0
 
     var members = MembershipState()
+    var snapshots: SnapshotState
 
     init(id: NodeID, node: RaftNode, configuration: NodeConfiguration, log: LogStore, applier: ApplyLoop,
          waiters: Waiters, transport: (any PeerTransport)?, addresses: [NodeID: String], lastTime: Int64, logger: Logger,
@@ -94,6 +98,7 @@ final class RaftDriver: @unchecked Sendable {
         self.identity = identity
         self.admission = admission
         self.initialVoters = initialVoters.sorted()
+        snapshots = SnapshotState(directory: configuration.snapshotDirectory)
         self.node = node
         self.configuration = configuration
         self.log = log
@@ -172,6 +177,14 @@ final class RaftDriver: @unchecked Sendable {
         lock.unlock()
     }
 
+    /// Runs `body` on the Raft thread with the driver, in the next turn.
+    func runOnRaftThread(_ body: @escaping @Sendable (RaftDriver) -> Void) {
+        lock.lock()
+        inbox.tasks.append(body)
+        lock.signal()
+        lock.unlock()
+    }
+
     /// Runs `body` on the Raft thread with the node (operator actions: transfer, campaign).
     func perform(_ body: @escaping @Sendable (inout RaftNode) -> Void) {
         lock.lock()
@@ -236,6 +249,7 @@ final class RaftDriver: @unchecked Sendable {
     func turn(_ work: Inbox) throws(ReplicationError) {
         for (from, frame) in work.frames { handle(frame, from: from) }
         for operation in work.operations { operation(&node) }
+        for task in work.tasks { task(self) }
         let now = configuration.monotonicClock.nanoseconds()
         var ticked = false
         while now >= nextTick {
@@ -259,6 +273,7 @@ final class RaftDriver: @unchecked Sendable {
         try processReady()
         if ticked {
             try probeIfDue()
+            takeSnapshotIfDue()
             do { try compactIfDue() } catch { throw ReplicationError(error) }
             status.withLock { $0 = ClusterStatus(node: node, admission: admission) }
         }

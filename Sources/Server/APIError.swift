@@ -66,8 +66,14 @@ struct APIError: Error {
         headers[.retryAfter] = "1"
     }
 
-    /// The disk or RocksDB failed, or stored data does not decode: 500.
+    /// The disk or RocksDB failed, or stored data does not decode: 500; the state is being
+    /// replaced by a snapshot: 503 with `Retry-After`.
     init(_ error: StorageError) {
+        guard error.code != .unavailable else {
+            self.init(.serviceUnavailable, "unavailable", error.message)
+            headers[.retryAfter] = "1"
+            return
+        }
         self.init(.internalServerError, "storage_failure", error.message)
     }
 

@@ -35,6 +35,7 @@ extension RunnelResponder {
         case .awaitingReplacement: return text(.serviceUnavailable, "lost its data: waiting to be replaced\n")
         }
         guard status.membership.contains(status.nodeID) else { return text(.serviceUnavailable, "not a member yet\n") }
+        guard !store.isInstallingSnapshot else { return text(.serviceUnavailable, "installing a snapshot\n") }
         guard status.leaderID != 0 else { return text(.serviceUnavailable, "no leader\n") }
         guard applied + Self.readinessLag >= status.commitIndex else {
             return text(.serviceUnavailable, "catching up: applied \(applied) of \(status.commitIndex)\n")
@@ -75,8 +76,11 @@ extension RunnelResponder {
             let change: MemberChange
             do { change = try await store.removeMember(id: id) } catch { throw APIError(error) }
             return json(.accepted, memberChangeJSON(change, action: "remove", members: nil))
-        case (.snapshot, _):
-            throw APIError(.notImplemented, "not_implemented", "on-demand snapshots are not available in this version (docs/cluster.md)")
+        case (.snapshot, .post):
+            // This node's own snapshot: every node compacts its own log (docs/state-transfer.md §4).
+            let index: UInt64
+            do { index = try await store.takeSnapshot() } catch { throw APIError(error) }
+            return json(.ok, "{\"snapshot_index\":\(index),\"log_start\":\(store.clusterStatus.firstIndex)}")
         default:
             throw APIError(.methodNotAllowed, "method_not_allowed", "\(request.method) is not supported here")
         }

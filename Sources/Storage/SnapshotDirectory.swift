@@ -31,7 +31,7 @@ public struct SnapshotDirectory: Sendable {
 
     static func temporaryName(index: UInt64, term: UInt64) -> String { "tmp-\(index)-\(term)" }
 
-    static func incomingName(index: UInt64, term: UInt64, from: NodeID) -> String {
+    public static func incomingName(index: UInt64, term: UInt64, from: NodeID) -> String {
         "incoming-\(index)-\(term)-\(from)"
     }
 

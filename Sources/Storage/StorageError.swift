@@ -6,7 +6,7 @@ import RocksDB
 public struct StorageError: Error, Sendable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         fileprivate enum Value: String, Sendable {
-            case io, corruption, invalidArgument
+            case io, corruption, invalidArgument, unavailable
         }
         fileprivate let value: Value
         public var description: String { value.rawValue }
@@ -17,6 +17,8 @@ public struct StorageError: Error, Sendable, CustomStringConvertible {
         /// The caller asked for something inconsistent, such as a snapshot whose metadata
         /// names another index than the state it is written from.
         public static let invalidArgument = Code(value: .invalidArgument)
+        /// The state cannot be read right now (a snapshot is being installed): retry.
+        public static let unavailable = Code(value: .unavailable)
     }
 
     public var code: Code

@@ -9,7 +9,7 @@ import Testing
 extension InProcessCluster {
     /// Opens node `id` on the cluster's hub with a new data directory as a non-member (what
     /// `runnel serve --join` does): it knows the members' addresses and waits to be added.
-    func openJoiner(_ id: NodeID) throws -> Node {
+    func openJoiner(_ id: NodeID, _ configure: (inout NodeConfiguration) -> Void = { _ in }) throws -> Node {
         var logger = Logger(label: "test")
         logger.logLevel = .error
         var configuration = NodeConfiguration(dataDirectory: directory + "/n\(id)")
@@ -19,6 +19,7 @@ extension InProcessCluster {
         configuration.tickInterval = .milliseconds(20)
         configuration.proposalTimeout = .seconds(10)
         configuration.readTimeout = .seconds(10)
+        configure(&configuration)
         let store = try Node(configuration: configuration, transport: hub.transport(for: id), logger: logger)
         hub.register(id) { frame, from in store.receive(frame, from: from) }
         return store

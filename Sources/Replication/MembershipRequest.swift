@@ -55,17 +55,25 @@ public struct MembershipRequest: Sendable, Hashable {
         case remove = 2
         /// Remove `member`, then add it again at `address` as a learner (a node that lost its disk).
         case replace = 3
+        /// A node that lost its data asks to be admitted again as `incarnation`: the leader
+        /// replaces any other incarnation of the id (removal first), then adds this one as a
+        /// learner, and answers `accepted` or `unchanged` once this incarnation is a member
+        /// (docs/state-transfer.md §5).
+        case rejoin = 4
     }
 
     public var action: Action
     public var member: NodeID
-    /// The member's peer address (`add`, `replace`); empty for `remove`.
+    /// The member's peer address (`add`, `replace`, `rejoin`); empty for `remove`.
     public var address: String
+    /// The data directory incarnation of the member (`rejoin`; 0 otherwise).
+    public var incarnation: UInt64
 
-    public init(action: Action, member: NodeID, address: String = "") {
+    public init(action: Action, member: NodeID, address: String = "", incarnation: UInt64 = 0) {
         self.action = action
         self.member = member
         self.address = address
+        self.incarnation = incarnation
     }
 }
 
@@ -137,13 +145,16 @@ extension MembershipRequest {
         w.u8(action.rawValue)
         w.varint(member)
         w.varintString(address)
+        if action == .rejoin { w.varint(incarnation) }
     }
 
     init(from r: inout ByteReader) throws(BinaryDecodingError) {
         guard let action = Action(rawValue: try r.u8()) else {
             throw BinaryDecodingError(.unknownTag, offset: r.offset, "membership action")
         }
-        self.init(action: action, member: try r.varint(), address: try Self.address(&r))
+        let member = try r.varint()
+        let address = try Self.address(&r)
+        self.init(action: action, member: member, address: address, incarnation: action == .rejoin ? try r.varint() : 0)
     }
 
     static func address(_ r: inout ByteReader) throws(BinaryDecodingError) -> String {

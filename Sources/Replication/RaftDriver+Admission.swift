@@ -33,9 +33,33 @@ extension RaftDriver {
         probeAnswers[from] = established
     }
 
+    /// The sequence number of this node's rejoin requests (apart from operators' requests).
+    static let rejoinSeq = UInt64.max
+
+    /// While waiting to be replaced: ask every peer, every probe interval, to admit this
+    /// incarnation again (the leader answers; see `lead(_:)` for `.rejoin`).
+    func requestRejoinIfDue() {
+        guard admission == .awaitingReplacement else { return }
+        probeTicks += 1
+        guard probeTicks % Self.probeIntervalTicks == 1, !ownAddress.isEmpty else { return }
+        let request = MembershipRequest(action: .rejoin, member: id, address: ownAddress, incarnation: identity.incarnation)
+        let frame = PeerFrame.membershipRequest(seq: Self.rejoinSeq, request: request, replyAddress: ownAddress)
+        for peer in knownAddresses.withLock({ Array($0.keys) }) where peer != id { transport?.send([frame], to: peer) }
+    }
+
+    /// The leader's answer to a rejoin: once this incarnation is a member (a learner the
+    /// leader will feed and promote), the node takes part in Raft again.
+    func handleRejoinAnswer(_ answer: MembershipAnswer) throws(ReplicationError) {
+        guard admission == .awaitingReplacement, answer.outcome == .accepted || answer.outcome == .unchanged else { return }
+        try setAdmission(.member)
+        logger.notice("admitted again after losing its data: catching up as a learner", metadata: [
+            "node": "\(id)", "raft.index": "\(answer.index)"])
+    }
+
     /// On a tick while probing: ask the peers that have not answered, and decide once the
     /// answers allow it.
     func probeIfDue() throws(ReplicationError) {
+        requestRejoinIfDue()
         guard admission == .probing else { return }
         if probeAnswers.values.contains(true) {
             logger.critical("""
@@ -69,7 +93,7 @@ extension RaftDriver {
             "voters": "\(initialVoters)", "cluster": "\(identity.clusterID)"])
     }
 
-    private func setAdmission(_ new: Admission) throws(ReplicationError) {
+    func setAdmission(_ new: Admission) throws(ReplicationError) {
         do { try log.setAdmission(new) } catch { throw ReplicationError(error) }
         admission = new
         status.withLock { $0 = ClusterStatus(node: node, admission: admission) }

@@ -28,6 +28,10 @@ extension RaftDriver {
             case .notLeader: unrouted += commands  // routed again once a leader is known
             case .busy: waiters.fail(seqs, ReplicationError(.busy, "the leader has too many uncommitted writes"))
             }
+        case .membershipResponse(Self.rejoinSeq, let answer):
+            do { try handleRejoinAnswer(answer) } catch {
+                logger.error("recording this node's admission failed", metadata: ["error": "\(error)"])
+            }
         case .membershipRequest, .membershipResponse:
             handleMembershipFrame(frame, from: from)
         }

@@ -17,7 +17,10 @@ extension RaftDriver {
         var outgoing: [UInt64: Outgoing] = [:]
         /// Leader: a replace whose removal is in the log; the member is added again once the
         /// removal commits.
-        var pendingReplace: (member: NodeID, address: String)?
+        var pendingReplace: (member: NodeID, address: String, incarnation: UInt64)?
+        /// The incarnation of each member as the configuration entries that added it said
+        /// (absent: unknown, e.g. an initial voter, or learnt before a restart).
+        var incarnations: [NodeID: UInt64] = [:]
         /// Addresses of non-members that sent a request, to answer them, until `until`.
         var transient: [NodeID: (address: String, until: UInt64)] = [:]
         /// Leader: answers already given to other nodes, so a repeated request (its answer was
@@ -135,6 +138,8 @@ extension RaftDriver {
             if node.role != .leader {
                 answer = MembershipAnswer(.notLeader, member: request.member, leaderHint: node.leaderID,
                                           message: "node \(id) is not the leader")
+            } else if request.action == .rejoin {
+                answer = lead(request)  // idempotent: asked again until it says "member"
             } else if let earlier = members.answered[MembershipState.AnswerKey(from: from, seq: seq)] {
                 answer = earlier
             } else {
@@ -176,6 +181,30 @@ extension RaftDriver {
         let known = knownAddresses.withLock { $0[member] }
         guard member != 0 else { return MembershipAnswer(.invalid, member: member, message: "member id must be positive") }
         switch request.action {
+        case .rejoin:
+            guard PeerAddress.isValid(request.address), request.incarnation != 0 else {
+                return MembershipAnswer(.invalid, member: member, message: "a rejoin needs an address and an incarnation")
+            }
+            if members.incarnations[member] == request.incarnation, m.contains(member) {
+                return MembershipAnswer(.unchanged, member: member, address: request.address, voter: m.isVoter(member))
+            }
+            guard member != id else {
+                return MembershipAnswer(.conflict, member: member, message: "node \(member) leads; it cannot have lost its data")
+            }
+            if members.pendingReplace?.member == member {
+                return MembershipAnswer(.inProgress, member: member, leaderHint: id, message: "node \(member) is being replaced")
+            }
+            guard !membershipChangeInFlight else { return inProgress(member) }
+            if m.contains(member) {
+                // Another (or an unknown) incarnation holds the id: remove it first; this one is
+                // added once the removal commits, and answered when it asks again.
+                let answer = propose(.remove(member), MembershipContext(member: member, address: ""), request)
+                guard answer.outcome == .accepted else { return answer }
+                members.pendingReplace = (member, request.address, request.incarnation)
+                logger.info("a member lost its data: removing its old incarnation", metadata: ["raft.member": "\(member)"])
+                return MembershipAnswer(.inProgress, member: member, leaderHint: id, message: "removing the old incarnation of node \(member)")
+            }
+            return propose(.addLearner(member), MembershipContext(member: member, address: request.address, incarnation: request.incarnation), request)
         case .add, .replace:
             guard PeerAddress.isValid(request.address) else {
                 return MembershipAnswer(.invalid, member: member, message: "address must be HOST:PORT, got \(request.address)")
@@ -194,7 +223,7 @@ extension RaftDriver {
                 guard !membershipChangeInFlight else { return inProgress(member) }
                 let answer = propose(.remove(member), MembershipContext(member: member, address: ""), request)
                 if answer.outcome == .accepted {
-                    members.pendingReplace = (member, request.address)
+                    members.pendingReplace = (member, request.address, 0)
                     logger.info("replacing a member: removal proposed", metadata: ["raft.member": "\(member)", "raft.index": "\(answer.index)"])
                 }
                 return answer
@@ -256,7 +285,8 @@ extension RaftDriver {
                 _ = propose(.remove(replace.member), MembershipContext(member: replace.member, address: ""),
                             MembershipRequest(action: .remove, member: replace.member))
             } else {
-                let answer = propose(.addLearner(replace.member), MembershipContext(member: replace.member, address: replace.address),
+                let answer = propose(.addLearner(replace.member),
+                                     MembershipContext(member: replace.member, address: replace.address, incarnation: replace.incarnation),
                                      MembershipRequest(action: .add, member: replace.member, address: replace.address))
                 if answer.outcome == .accepted { members.pendingReplace = nil }
             }
@@ -289,6 +319,7 @@ extension RaftDriver {
                   let context = try? MembershipContext(decoding: decoded.context),
                   !context.address.isEmpty, PeerAddress.isValid(context.address) else { continue }
             learned[context.member] = context.address
+            if context.incarnation != 0 { members.incarnations[context.member] = context.incarnation }
         }
         guard sawConfiguration else { return }
         if !learned.isEmpty {

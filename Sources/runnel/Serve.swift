@@ -43,6 +43,12 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "CA certificate (PEM) for mutual TLS between peers (env RUNNEL_PEER_TLS_CA); needs --tls-cert and --tls-key.")
     var peerTlsCa: String?
 
+    @Option(help: "MiB of log written between two snapshots of the applied state (env RUNNEL_SNAPSHOT_INTERVAL_MIB; default 256).")
+    var snapshotIntervalMib: Int?
+
+    @Option(help: "Applied log entries kept behind a snapshot, for followers slightly behind (env RUNNEL_RETAINED_LOG_ENTRIES; default 1024).")
+    var retainedLogEntries: Int?
+
     @Option(help: "Seconds a write may wait for a leader and its commit before 503 (env RUNNEL_WRITE_TIMEOUT; default 10).")
     var writeTimeout: Double?
 
@@ -197,6 +203,14 @@ struct Serve: AsyncParsableCommand {
         storage.joinExisting = joining
         storage.joinClusterID = joinCluster
         storage.onEntrySynced = metrics.entrySynced
+        if let text = Env.value(snapshotIntervalMib.map(String.init), "RUNNEL_SNAPSHOT_INTERVAL_MIB") {
+            guard let value = UInt64(text), value > 0, value < 1 << 30 else { throw ValidationError("--snapshot-interval-mib must be a positive number of MiB") }
+            storage.snapshotEveryBytes = value << 20
+        }
+        if let text = Env.value(retainedLogEntries.map(String.init), "RUNNEL_RETAINED_LOG_ENTRIES") {
+            guard let value = UInt64(text) else { throw ValidationError("--retained-log-entries must be 0 or more") }
+            storage.retainedLogEntries = value
+        }
         if let text = Env.value(groupCommitLinger.map(String.init), "RUNNEL_GROUP_COMMIT_LINGER") {
             guard let value = Int(text), value >= 0 else { throw ValidationError("--group-commit-linger must be 0 or more") }
             storage.maxLinger = .microseconds(value)

@@ -91,13 +91,17 @@ import Testing
         // Node 3 stays silent: after the grace the majority starts without it.
         let leader = try await cluster.leader(among: [1, 2])
         _ = try await Self.create(cluster.nodes[leader]!, "a")
-        // Node 3 cannot tell a late first start from a lost disk: it stays out.
+        // Node 3 cannot tell a late first start from a lost disk: it goes through the
+        // replacement path (its id removed, then added again as a learner) and ends a voter.
         try cluster.open(3)
-        try await waitUntil("node 3 stays out") { cluster.nodes[3]!.clusterStatus.admission == .awaitingReplacement }
-        #expect(cluster.nodes[3]!.clusterStatus.term == 0)
+        let late = cluster.nodes[3]!
+        try await waitUntil("node 3 admitted and promoted", within: .seconds(20)) {
+            late.clusterStatus.admission == .member && late.clusterStatus.membership.isVoter(3)
+        }
+        try await waitUntil("node 3 has the data") { late.stream(at: StreamPath(bucket: "_default", name: "a"), now: 0) != nil }
     }
 
-    @Test func aWipedVoterNeverVotesOrAcknowledges() async throws {
+    @Test func aWipedVoterNeverVotesOrAcknowledgesAndIsReplacedOnceAMajorityCan() async throws {
         let cluster = Cluster()
         defer { cluster.shutdown() }
         for id in Self.ids { try cluster.open(id) }
@@ -107,28 +111,38 @@ import Testing
         let survivor = Self.ids.first { $0 != leader && $0 != victim }!
         let oldIncarnation = cluster.nodes[victim]!.identity.incarnation
 
+        // The victim loses its disk while the third voter is down: only the amnesiac could
+        // make a majority with the leader, and it must not.
         cluster.close(victim)
         try cluster.wipe(victim)
+        cluster.close(survivor)
         try cluster.open(victim)
         let amnesiac = cluster.nodes[victim]!
         #expect(amnesiac.identity.incarnation != oldIncarnation)
         try await waitUntil("the wiped node knows it lost its data") {
             amnesiac.clusterStatus.admission == .awaitingReplacement
         }
-        // The other two still commit.
-        _ = try await Self.create(cluster.nodes[leader]!, "after")
-
-        // With the third voter gone, only the amnesiac could make a majority: no write may
-        // commit and no leader may be elected with its help.
-        cluster.close(survivor)
         await #expect(throws: ReplicationError.self) { _ = try await Self.create(cluster.nodes[leader]!, "lost") }
         #expect(amnesiac.clusterStatus.term == 0)
         #expect(amnesiac.clusterStatus.membership.isEmpty)
         #expect(amnesiac.appliedIndex == 0)
-
         // Restarted, it still knows it must be replaced.
         cluster.close(victim)
         try cluster.open(victim)
         #expect(cluster.nodes[victim]!.clusterStatus.admission == .awaitingReplacement)
+
+        // With the third voter back, the leader replaces the old incarnation (removal, then
+        // the new one as a learner); it catches up and is promoted, with every write.
+        try cluster.open(survivor)
+        let replaced = cluster.nodes[victim]!
+        try await waitUntil("the wiped node admitted and promoted", within: .seconds(20)) {
+            replaced.clusterStatus.admission == .member && replaced.clusterStatus.membership.isVoter(victim)
+        }
+        let current = try await cluster.leader(among: Self.ids)
+        _ = try await Self.create(cluster.nodes[current]!, "after")
+        try await waitUntil("the replaced node has every stream") {
+            replaced.stream(at: StreamPath(bucket: "_default", name: "before"), now: 0) != nil
+                && replaced.stream(at: StreamPath(bucket: "_default", name: "after"), now: 0) != nil
+        }
     }
 }

@@ -89,8 +89,9 @@ extension RaftDriver {
                 logger.info("took a snapshot", metadata: [
                     "raft.index": "\(metadata.index)", "snapshot.bytes": "\(written.size)", "snapshot.records": "\(written.recordCount)"])
                 removeStaleSnapshotFiles()
-                answerSnapshotWaiters(.success(metadata.index))
                 try compactIfDue(force: true)
+                status.withLock { $0 = ClusterStatus(node: node, admission: admission) }
+                answerSnapshotWaiters(.success(metadata.index))
             } catch {
                 logger.error("a snapshot was written but cannot be used", metadata: ["error": "\(error)"])
                 answerSnapshotWaiters(.failure(ReplicationError(.storage, "\(error)")))

@@ -145,28 +145,28 @@ import Testing
                 String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self),
                 String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))
     }
+}
 
-    /// Waits until the leader reports exactly `voters` as voting members and no learner.
-    private func waitForMembers(_ cluster: RunnelCluster, voters: Set<UInt64>, within timeout: Duration) async throws {
-        let deadline = ContinuousClock.now + timeout
-        var last = ""
-        while ContinuousClock.now < deadline {
-            if let leader = try? await cluster.waitForLeader(timeout: .seconds(5)),
-               let client = try? await HTTPTestClient(port: cluster.nodes[leader].port) {
-                let response = try? await client.request("GET", "/admin/v1/cluster")
-                await client.close()
-                if let response, let doc = try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any],
-                   let members = doc["members"] as? [[String: Any]] {
-                    last = response.text
-                    let voting = Set(members.filter { $0["voter"] as? Bool == true }.compactMap { ($0["id"] as? NSNumber)?.uint64Value })
-                    if voting == voters && members.count == voters.count { return }
-                }
+/// Waits until the leader reports exactly `voters` as voting members and no learner.
+func waitForMembers(_ cluster: RunnelCluster, voters: Set<UInt64>, within timeout: Duration) async throws {
+    let deadline = ContinuousClock.now + timeout
+    var last = ""
+    while ContinuousClock.now < deadline {
+        if let leader = try? await cluster.waitForLeader(timeout: .seconds(5)),
+           let client = try? await HTTPTestClient(port: cluster.nodes[leader].port) {
+            let response = try? await client.request("GET", "/admin/v1/cluster")
+            await client.close()
+            if let response, let doc = try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any],
+               let members = doc["members"] as? [[String: Any]] {
+                last = response.text
+                let voting = Set(members.filter { $0["voter"] as? Bool == true }.compactMap { ($0["id"] as? NSNumber)?.uint64Value })
+                if voting == voters && members.count == voters.count { return }
             }
-            try await Task.sleep(for: .milliseconds(100))
         }
-        Issue.record("members did not become \(voters.sorted()) within \(timeout): \(last)")
-        throw CancellationError()
+        try await Task.sleep(for: .milliseconds(100))
     }
+    Issue.record("members did not become \(voters.sorted()) within \(timeout): \(last)")
+    throw CancellationError()
 }
 
 /// Polls `condition` until it holds, failing after `timeout`.

@@ -90,11 +90,15 @@ class FakeKubeAPI:
         ("", "v1", "Namespace", "namespaces", False),
         ("apps", "v1", "StatefulSet", "statefulsets", True),
         ("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", True),
+        ("rbac.authorization.k8s.io", "v1", "Role", "roles", True),
+        ("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings", True),
         ("monitoring.coreos.com", "v1", "ServiceMonitor", "servicemonitors", True),
     ]
     KUBE_VERSION = ("1", "33")
 
     def __init__(self) -> None:
+        # Objects that already exist, by API path (what `lookup` in a template finds).
+        self.existing: dict[str, dict[str, Any]] = {}
         handler = self._handler()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -154,6 +158,7 @@ class FakeKubeAPI:
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         discovery = self._discovery
+        existing = self.existing
 
         class Handler(BaseHTTPRequestHandler):
             def _reply(self, status: int, body: dict[str, Any]) -> None:
@@ -172,12 +177,16 @@ class FakeKubeAPI:
                     found = discovery(path)
                     if found is not None:
                         return self._reply(200, found)
+                    if path in existing:
+                        return self._reply(200, existing[path])
                     if path.endswith("/secrets"):  # Helm's release history: none yet
                         return self._reply(200, {"kind": "SecretList", "apiVersion": "v1", "metadata": {}, "items": []})
                     return self._reply(404, {
                         "kind": "Status", "apiVersion": "v1", "status": "Failure",
                         "reason": "NotFound", "code": 404, "message": "not found",
                     })
+                if self.command in ("PUT", "PATCH") and path in existing:
+                    return self._reply(200, existing[path])  # adopted; the patch itself is not kept
                 if self.command in ("POST", "PUT", "PATCH"):
                     status = 201 if self.command == "POST" else 200
                     if "protobuf" in (self.headers.get("Content-Type") or ""):
@@ -206,13 +215,26 @@ class RenderError(Exception):
 _api: FakeKubeAPI | None = None
 
 
+def api_path(obj: dict[str, Any], namespace: str) -> str:
+    """The API path of a namespaced object of one of FakeKubeAPI's kinds."""
+    for group, version, kind, plural, _ in FakeKubeAPI.RESOURCES:
+        if kind == obj["kind"] and obj["apiVersion"] == (f"{group}/{version}" if group else version):
+            base = f"/apis/{group}/{version}" if group else f"/api/{version}"
+            return f"{base}/namespaces/{namespace}/{plural}/{obj['metadata']['name']}"
+    raise ValueError(f"no API path for {obj['kind']}")
+
+
 def _install(values: dict[str, Any] | None, release: str, namespace: str, chart: Path,
-             skip_schema: bool) -> dict[str, Any]:
-    """`helm install` against the shared fake API server; returns Helm's release record."""
+             skip_schema: bool, existing: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """`helm install` against the shared fake API server; returns Helm's release record.
+    `existing` objects are what the API server holds meanwhile (found by `lookup`)."""
     global _api
     if _api is None:
         _api = FakeKubeAPI().__enter__()  # one per test run; its thread dies with the process
     config = helm_sdkpy.Configuration(namespace=namespace, kubeconfig=_api.kubeconfig)
+    _api.existing.clear()
+    for obj in existing or []:
+        _api.existing[api_path(obj, namespace)] = obj
     try:
         return asyncio.run(helm_sdkpy.Install(config).run(
             release, str(chart), values=values or None, wait=False, timeout=30,
@@ -220,6 +242,8 @@ def _install(values: dict[str, Any] | None, release: str, namespace: str, chart:
         ))
     except helm_sdkpy.HelmError as error:
         raise RenderError(str(error)) from error
+    finally:
+        _api.existing.clear()
 
 
 def render(
@@ -228,9 +252,11 @@ def render(
     namespace: str = "streams",
     chart: Path = CHART,
     skip_schema: bool = False,
+    existing: list[dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
-    """The chart's objects as Helm renders them for `helm install` with `values`."""
-    result = _install(values, release, namespace, chart, skip_schema)
+    """The chart's objects as Helm renders them for `helm install` with `values`, with
+    `existing` objects in the (fake) cluster for the templates' `lookup`."""
+    result = _install(values, release, namespace, chart, skip_schema, existing)
     return [doc for doc in yaml.safe_load_all(result["manifest"]) if doc]
 
 

@@ -138,6 +138,8 @@ class Render(unittest.TestCase):
             "tls.enabled needs tls.secretName": {"tls": {"enabled": True}},
             "terminationGracePeriodSeconds must exceed": {"terminationGracePeriodSeconds": 20},
             "ports.client and ports.peer must differ": {"ports": {"client": 4437, "peer": 4437}},
+            # 20 s handover + 20 s removal + 5 s drain leave nothing of 45 s for runnel.
+            "preStop.removeTimeoutSeconds": {"terminationGracePeriodSeconds": 45},
         }
         for message, values in cases.items():
             with self.subTest(values=values):
@@ -153,7 +155,7 @@ class Render(unittest.TestCase):
     def test_objects_of_the_default_install(self) -> None:
         objects = render()
         kinds = sorted(o["kind"] for o in objects)
-        self.assertEqual(kinds, ["ConfigMap", "PodDisruptionBudget", "Service", "Service",
+        self.assertEqual(kinds, ["ConfigMap", "PodDisruptionBudget", "Role", "RoleBinding", "Service", "Service",
                                  "ServiceAccount", "StatefulSet"])
         self.assertEqual(by_kind(objects, "ServiceMonitor"), [])
 
@@ -255,6 +257,67 @@ class StatefulSet(unittest.TestCase):
         scripts = [v for v in self.pod["volumes"] if v["name"] == "scripts"][0]
         self.assertEqual(scripts["configMap"]["name"], config_map["metadata"]["name"])
         self.assertIn("checksum/scripts", self.sts["spec"]["template"]["metadata"]["annotations"])
+
+
+class Membership(unittest.TestCase):
+    """Scaling: which pods join, the scale-down hook's wiring, the CA joining pods trust."""
+
+    def test_initial_members_come_from_the_running_statefulset_on_upgrade(self) -> None:
+        installed = one(render(), "StatefulSet")
+        installed["metadata"].setdefault("annotations", {}).update(
+            {"meta.helm.sh/release-name": "runnel", "meta.helm.sh/release-namespace": "streams"})
+        upgraded = render({"replicaCount": 5}, existing=[installed])
+        self.assertEqual(one(upgraded, "StatefulSet")["spec"]["replicas"], 5)
+        self.assertEqual(env_of(upgraded)["REPLICAS"], "3")
+        # An explicit value wins; a first install takes replicaCount.
+        self.assertEqual(env_of(render({"replicaCount": 5, "cluster": {"initialReplicas": 5}},
+                                       existing=[installed]))["REPLICAS"], "5")
+        self.assertEqual(env_of(render({"replicaCount": 5}))["REPLICAS"], "5")
+
+    def test_scale_down_hook_reads_only_its_statefulsets_scale(self) -> None:
+        objects = render()
+        role, binding = one(objects, "Role"), one(objects, "RoleBinding")
+        self.assertEqual(role["rules"], [{"apiGroups": ["apps"], "resources": ["statefulsets/scale"],
+                                          "resourceNames": ["runnel"], "verbs": ["get"]}])
+        self.assertEqual(binding["roleRef"]["name"], role["metadata"]["name"])
+        pod = one(objects, "StatefulSet")["spec"]["template"]["spec"]
+        self.assertEqual(binding["subjects"], [{"kind": "ServiceAccount", "name": pod["serviceAccountName"],
+                                                "namespace": "streams"}])
+        env = env_of(objects)
+        self.assertEqual(env["REMOVE_ON_SCALE_DOWN"], "true")
+        self.assertEqual(env["REMOVE_TIMEOUT"], "20")
+        # The token is a projected volume for the hook; the pod's own automount stays off.
+        self.assertFalse(pod["automountServiceAccountToken"])
+        volume = [v for v in pod["volumes"] if v["name"] == "kube-api"][0]["projected"]["sources"]
+        self.assertEqual(volume[0]["serviceAccountToken"]["path"], "token")
+        self.assertEqual(volume[1]["configMap"]["name"], "kube-root-ca.crt")
+        mount = [m for m in pod["containers"][0]["volumeMounts"] if m["name"] == "kube-api"][0]
+        self.assertEqual((mount["mountPath"], mount["readOnly"]), (env["KUBE_TOKEN_DIR"], True))
+
+    def test_without_scale_down_removal_no_api_access(self) -> None:
+        for values in ({"cluster": {"removeOnScaleDown": False}}, {"preStop": {"enabled": False}}):
+            with self.subTest(values=values):
+                objects = render(values)
+                self.assertEqual(by_kind(objects, "Role") + by_kind(objects, "RoleBinding"), [])
+                self.assertEqual(env_of(objects)["REMOVE_ON_SCALE_DOWN"], "false")
+                pod = one(objects, "StatefulSet")["spec"]["template"]["spec"]
+                self.assertNotIn("kube-api", {v["name"] for v in pod["volumes"]})
+        # Without removal, the hook's time is the handover and the drain only.
+        render({"cluster": {"removeOnScaleDown": False}, "terminationGracePeriodSeconds": 30})
+
+    def test_auto_replace_is_passed_on(self) -> None:
+        self.assertEqual(env_of(render())["AUTO_REPLACE"], "true")
+        self.assertEqual(env_of(render({"cluster": {"autoReplace": False}}))["AUTO_REPLACE"], "false")
+
+    def test_joining_pods_trust_the_ca_of_the_client_certificate(self) -> None:
+        self.assertNotIn("RUNNEL_JOIN_CA", env_of(render()))
+        self.assertNotIn("RUNNEL_JOIN_CA", env_of(render(load_values("tls-client-only"))))
+        self.assertEqual(env_of(render(load_values("tls")))["RUNNEL_JOIN_CA"], "/etc/runnel/peer-ca/ca.crt")
+        objects = render({"tls": {"enabled": True, "secretName": "runnel-tls", "caKey": "ca.crt",
+                                  "peer": {"enabled": True}}})
+        self.assertEqual(env_of(objects)["RUNNEL_JOIN_CA"], "/etc/runnel/tls/ca.crt")
+        volumes = {v["name"]: v for v in one(objects, "StatefulSet")["spec"]["template"]["spec"]["volumes"]}
+        self.assertIn({"key": "ca.crt", "path": "ca.crt"}, volumes["tls"]["secret"]["items"])
 
 
 class Variants(unittest.TestCase):
@@ -431,7 +494,10 @@ class ChartDrivesEntrypoint(unittest.TestCase):
             env[name] = value
         return env
 
-    def run_rendered(self, values: dict[str, Any] | None, pod: str, namespace: str):
+    def run_rendered(self, values: dict[str, Any] | None, pod: str, namespace: str, cluster_url: str | None = None):
+        """The rendered entrypoint in the rendered pod environment. Without `cluster_url` the
+        pod's volume already holds a node (it resumes and asks nobody); with it, the volume
+        is new and the cluster's client URL is that fake."""
         objects = render(values, namespace=namespace)
         tmp = Path(tempfile.mkdtemp(prefix="runnel-rendered-"))
         self.addCleanup(shutil.rmtree, tmp)
@@ -439,6 +505,12 @@ class ChartDrivesEntrypoint(unittest.TestCase):
         script.write_text(one(objects, "ConfigMap")["data"]["entrypoint.sh"])
         env = self.pod_env(objects, pod, namespace)
         env["RUNNEL_DATA_DIR"] = str(tmp / "data")
+        if cluster_url:
+            env["JOIN_URL"] = cluster_url
+            env.pop("RUNNEL_JOIN_CA", None)
+        else:
+            (tmp / "data").mkdir()
+            (tmp / "data" / "CURRENT").write_text("MANIFEST-000001\n")
         args = container(objects).get("args", [])
         return objects, run_entrypoint(env, args=args, script=script)
 
@@ -467,6 +539,19 @@ class ChartDrivesEntrypoint(unittest.TestCase):
         self.assertEqual(added.code, 0, added.stderr)
         self.assertEqual(added.flag("--node-id"), "5")
         self.assertEqual(added.flag("--join"), "https://streams.data.svc.corp.internal:443")
+        self.assertEqual(added.env["RUNNEL_ADVERTISE"], "streams-4.streams-headless.data.svc.corp.internal:4438")
+        self.assertEqual(added.env["RUNNEL_JOIN_CA"], "/etc/runnel/peer-ca/ca.crt")
+
+    @unittest.skipUnless(shutil.which("curl"), "the entrypoint asks the cluster with curl")
+    def test_scaled_up_pod_of_the_default_install_joins(self) -> None:
+        from fakecluster import FakeCluster
+        with FakeCluster() as cluster:
+            _, run = self.run_rendered({"replicaCount": 4}, "runnel-3", "streams", cluster_url=cluster.url)
+            self.assertEqual(run.code, 0, run.stderr)
+            self.assertEqual(run.flag("--node-id"), "4")
+            self.assertEqual(run.flag("--join"), cluster.url)
+            self.assertEqual(run.env["RUNNEL_ADVERTISE"], "runnel-3.runnel-headless.streams.svc.cluster.local:4438")
+            self.assertEqual(cluster.calls("POST"), [])
 
 
 if __name__ == "__main__":

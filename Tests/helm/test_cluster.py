@@ -30,7 +30,7 @@ from scripttest import ENTRYPOINT, PRESTOP, REPO
 
 BINARY = Path(os.environ.get("RUNNEL_BINARY", REPO / ".build" / "debug" / "runnel"))
 NAMESPACE, HEADLESS, STATEFULSET = "streams", "runnel-headless", "runnel"
-ADDRESSES = ["127.0.0.11", "127.0.0.12", "127.0.0.13"]
+ADDRESSES = ["127.0.0.11", "127.0.0.12", "127.0.0.13", "127.0.0.14"]
 
 
 def can_run() -> str | None:
@@ -109,6 +109,8 @@ class ChartStartedCluster(unittest.TestCase):
             "CLIENT_PORT": str(self.client_port), "LISTEN_HOST": ADDRESSES[ordinal], "CLIENT_SCHEME": "http",
             "RUNNEL_DATA_DIR": str(self.tmp / f"volume-{ordinal}" / "data"), "RUNNEL_LOG_LEVEL": "info",
             "RUNNEL_BIN": str(BINARY),
+            # The client Service: ready members only. Pod 0 stands in for it here.
+            "JOIN_URL": f"http://{ADDRESSES[0]}:{self.client_port}", "AUTO_REPLACE": "true", "POLL_SECONDS": "0.2",
         }
 
     def start(self, ordinal: int) -> None:
@@ -194,6 +196,61 @@ class ChartStartedCluster(unittest.TestCase):
         self.assertEqual(self.cluster(old)["node_id"], leader)
         status, body = http("GET", self.url(old, "/v1/stream/orders?offset=-1"))
         self.assertEqual((status, json.loads(body)), (200, [{"id": 1}]))
+
+
+    def members(self, ordinal: int) -> dict[int, bool]:
+        return {m["id"]: m["voter"] for m in (self.cluster(ordinal) or {}).get("members", [])}
+
+    def wait_ready(self, ordinals: list[int], seconds: float = 60) -> None:
+        try:
+            eventually(lambda: all([self.ready(i) for i in ordinals]), seconds, f"pods {ordinals} ready")
+        except AssertionError:
+            self.fail(self.logs())
+
+    def test_scale_up_lost_volume_and_scale_down(self) -> None:
+        for ordinal in range(3):
+            self.start(ordinal)
+        self.wait_ready([0, 1, 2])
+        http("PUT", self.url(0, "/v1/stream/log"), b"", "text/plain")
+        for i in range(5):
+            self.assertIn(http("POST", self.url(0, "/v1/stream/log"), f"m{i};".encode(), "text/plain")[0], (200, 204))
+
+        # Scale up: pod 3 joins through the client URL and becomes a voter.
+        self.start(3)
+        self.wait_ready([3])
+        eventually(lambda: self.members(0).get(4) is True, 30, "node 4 promoted to voter")
+        self.assertEqual(http("GET", self.url(3, "/v1/stream/log?offset=-1"))[1], b"m0;m1;m2;m3;m4;")
+
+        # Pod 1 loses its volume and restarts with its original environment: it has node 2
+        # replaced and comes back as a voter with the data.
+        self.pods.pop(1).kill()
+        shutil.rmtree(self.tmp / "volume-1")
+        self.start(1)
+        self.wait_ready([1])
+        eventually(lambda: self.members(0).get(2) is True, 30, "node 2 a voter again")
+        self.assertIn("asking the cluster to replace it", (self.tmp / "pod-1.log").read_text())
+        self.assertEqual(http("GET", self.url(1, "/v1/stream/log?offset=-1"))[1], b"m0;m1;m2;m3;m4;")
+
+        # Scale down to 3: pod 3's preStop hook sees the scale and removes node 4.
+        from test_prestop import FakeKube
+        kube = FakeKube(3)
+        self.addCleanup(kube.close)
+        tokens = self.tmp / "kube"
+        tokens.mkdir()
+        (tokens / "token").write_text("t")
+        (tokens / "ca.crt").write_text("")
+        env = {**self.pod_env(3), "TRANSFER_TIMEOUT": "10", "DRAIN_SECONDS": "0", "REMOVE_ON_SCALE_DOWN": "true",
+               "REMOVE_TIMEOUT": "20", "KUBE_TOKEN_DIR": str(tokens), "KUBE_API_URL": kube.url}
+        hook = subprocess.run(["sh", str(PRESTOP)], env=env, capture_output=True, text=True, timeout=60)
+        self.assertEqual(hook.returncode, 0, hook.stderr)
+        self.assertNotIn(4, self.members(0), hook.stderr)
+        self.assertTrue((self.tmp / "volume-3" / "data.removed").exists(), hook.stderr)
+        self.stop(3)
+        # Scaled up again over the same volume: the stale data is discarded and it joins anew.
+        self.start(3)
+        self.wait_ready([3])
+        eventually(lambda: self.members(0).get(4) is True, 30, "node 4 a voter again")
+        self.assertEqual(http("GET", self.url(3, "/v1/stream/log?offset=-1"))[1], b"m0;m1;m2;m3;m4;")
 
 
 if __name__ == "__main__":

@@ -1,11 +1,17 @@
-"""The StatefulSet entrypoint: node id and --peers from the pod name and replica count."""
+"""The StatefulSet entrypoint: node id and --peers from the pod name and replica count; on a
+new volume, what the running cluster says about the node id (join, replace, or wait)."""
 
 from __future__ import annotations
 
+import shutil
+import socket
 import tempfile
+import threading
+import time
 import unittest
 from pathlib import Path
 
+from fakecluster import FakeCluster, Member
 from scripttest import run_entrypoint, shells
 
 BASE = {
@@ -95,6 +101,150 @@ class Scaling(unittest.TestCase):
         run = run_entrypoint({**BASE, "POD_NAME": "runnel-3"})
         self.assertEqual(run.code, 64)
         self.assertIn("JOIN_URL", run.stderr)
+
+
+def closed_url() -> str:
+    """A URL nothing answers at (as the client Service of a cluster with no ready pod)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{s.getsockname()[1]}"
+
+
+@unittest.skipUnless(shutil.which("curl"), "the entrypoint asks the cluster with curl (the image has it)")
+class NewVolume(unittest.TestCase):
+    """A pod whose data dir is new asks the cluster about its id before starting runnel."""
+
+    def setUp(self) -> None:
+        self.tmp = Path(tempfile.mkdtemp(prefix="runnel-volume-"))
+        self.addCleanup(shutil.rmtree, self.tmp)
+        self.data = self.tmp / "volume" / "data"
+
+    def cluster(self, members: list[Member] | None = None) -> FakeCluster:
+        cluster = FakeCluster(node_id=1, leader_id=1, members=members)
+        self.addCleanup(cluster.close)
+        return cluster
+
+    def start(self, pod: str, join_url: str, auto_replace: bool = True, replicas: str = "3", **extra: str):
+        return run_entrypoint({**BASE, "POD_NAME": pod, "REPLICAS": replicas, "JOIN_URL": join_url,
+                               "RUNNEL_DATA_DIR": str(self.data), "POLL_SECONDS": "0.1",
+                               "AUTO_REPLACE": "true" if auto_replace else "false", **extra})
+
+    def test_fresh_install_bootstraps_with_peers(self) -> None:
+        # Nobody is ready yet: the initial members start together.
+        run = self.start("runnel-1", closed_url())
+        self.assertEqual(run.code, 0, run.stderr)
+        self.assertEqual(len(run.peers()), 3)
+        self.assertIsNone(run.flag("--join"))
+
+    def test_scaled_up_pod_joins(self) -> None:
+        cluster = self.cluster()
+        run = self.start("runnel-3", cluster.url)
+        self.assertEqual(run.code, 0, run.stderr)
+        self.assertEqual(run.flag("--join"), cluster.url)
+        self.assertEqual(run.flag("--node-id"), "4")
+        self.assertEqual(run.env["RUNNEL_ADVERTISE"], dns("runnel-3"))
+        self.assertEqual(cluster.calls("POST"), [])
+
+    def test_initial_member_that_is_no_member_joins(self) -> None:
+        # E.g. node 2 was removed by a scale-down to 1 and the cluster is scaled up again.
+        cluster = self.cluster([Member(1, dns("runnel-0"))])
+        run = self.start("runnel-1", cluster.url)
+        self.assertEqual(run.code, 0, run.stderr)
+        self.assertEqual(run.flag("--join"), cluster.url)
+        self.assertIsNone(run.flag("--peers"))
+
+    def test_lost_volume_of_an_initial_member_is_replaced(self) -> None:
+        cluster = self.cluster([Member(i + 1, dns(f"runnel-{i}")) for i in range(3)])
+        run = self.start("runnel-1", cluster.url)
+        self.assertEqual(run.code, 0, run.stderr)
+        posts = cluster.calls("POST")
+        self.assertEqual([p.body for p in posts], [{"id": 2, "address": dns("runnel-1"), "replace": True}])
+        self.assertFalse(cluster.member(2).voter)
+        self.assertEqual(run.flag("--join"), cluster.url)
+        self.assertIsNone(run.flag("--peers"))
+        self.assertIn("replace", run.stderr)
+
+    def test_lost_volume_of_a_joined_member_is_replaced(self) -> None:
+        cluster = self.cluster([Member(i + 1, dns(f"runnel-{i}")) for i in range(4)])
+        run = self.start("runnel-3", cluster.url)
+        self.assertEqual(run.code, 0, run.stderr)
+        self.assertEqual([p.body["replace"] for p in cluster.calls("POST")], [True])
+        self.assertEqual(run.flag("--join"), cluster.url)
+
+    def test_replace_waits_for_its_removal_to_commit(self) -> None:
+        cluster = self.cluster([Member(i + 1, dns(f"runnel-{i}")) for i in range(3)])
+        cluster.hold_commit = True
+        def commit_later() -> None:
+            time.sleep(1)
+            with cluster.lock:
+                cluster.commit_index = cluster.log_index
+        threading.Thread(target=commit_later, daemon=True).start()
+        start = time.monotonic()
+        run = self.start("runnel-2", cluster.url)
+        self.assertEqual(run.code, 0, run.stderr)
+        self.assertGreaterEqual(time.monotonic() - start, 1)
+        self.assertEqual(run.flag("--join"), cluster.url)
+
+    def test_replace_in_progress_is_retried(self) -> None:
+        cluster = self.cluster([Member(i + 1, dns(f"runnel-{i}")) for i in range(3)])
+        cluster.scripted = [(409, {"error": {"code": "membership_change_in_progress", "message": "busy"}}),
+                            (503, {"error": {"code": "unavailable", "message": "no leader"}})]
+        run = self.start("runnel-2", cluster.url)
+        self.assertEqual(run.code, 0, run.stderr)
+        self.assertEqual(len(cluster.calls("POST")), 3)
+        self.assertEqual(run.flag("--join"), cluster.url)
+
+    def test_without_auto_replace_it_waits_for_the_operator(self) -> None:
+        cluster = self.cluster([Member(i + 1, dns(f"runnel-{i}")) for i in range(3)])
+        def operator() -> None:
+            time.sleep(1)
+            with cluster.lock:
+                cluster.add(3, dns("runnel-2"), replace=True)
+        threading.Thread(target=operator, daemon=True).start()
+        start = time.monotonic()
+        run = self.start("runnel-2", cluster.url, auto_replace=False)
+        self.assertEqual(run.code, 0, run.stderr)
+        self.assertGreaterEqual(time.monotonic() - start, 1)
+        self.assertEqual(cluster.calls("POST"), [])
+        self.assertIn(f"runnel cluster add 3 {dns('runnel-2')} --replace --url {cluster.url}", run.stderr)
+        self.assertEqual(run.flag("--join"), cluster.url)
+
+    def test_a_member_that_is_not_admitted_is_not_believed(self) -> None:
+        # Only a member that knows a leader speaks for the cluster; until one does, a
+        # scaled-up pod keeps asking.
+        cluster = self.cluster([Member(i + 1, dns(f"runnel-{i}")) for i in range(4)])
+        cluster.admission = "awaiting_replacement"
+        def admit() -> None:
+            time.sleep(1)
+            cluster.admission = "member"
+        threading.Thread(target=admit, daemon=True).start()
+        start = time.monotonic()
+        run = self.start("runnel-3", cluster.url)
+        self.assertEqual(run.code, 0, run.stderr)
+        self.assertGreaterEqual(time.monotonic() - start, 1)
+        self.assertEqual(len(cluster.calls("POST")), 1)
+
+    def test_existing_data_resumes_without_asking(self) -> None:
+        cluster = self.cluster([Member(i + 1, dns(f"runnel-{i}")) for i in range(3)])
+        self.data.mkdir(parents=True)
+        (self.data / "CURRENT").write_text("MANIFEST-000001\n")
+        run = self.start("runnel-2", cluster.url)
+        self.assertEqual(run.code, 0, run.stderr)
+        self.assertEqual(cluster.requests, [])
+        self.assertEqual(len(run.peers()), 3)
+        self.assertTrue((self.data / "CURRENT").exists())
+
+    def test_volume_marked_removed_starts_afresh(self) -> None:
+        cluster = self.cluster([Member(i + 1, dns(f"runnel-{i}")) for i in range(3)])
+        self.data.mkdir(parents=True)
+        (self.data / "CURRENT").write_text("MANIFEST-000001\n")
+        Path(f"{self.data}.removed").touch()
+        run = self.start("runnel-3", cluster.url)
+        self.assertEqual(run.code, 0, run.stderr)
+        self.assertFalse((self.data / "CURRENT").exists())
+        self.assertFalse(Path(f"{self.data}.removed").exists())
+        self.assertEqual(run.flag("--join"), cluster.url)
+        self.assertEqual(cluster.calls("POST"), [])
 
 
 class Environment(unittest.TestCase):

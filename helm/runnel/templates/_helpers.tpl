@@ -59,12 +59,52 @@ app.kubernetes.io/component: server
 {{- end }}
 {{- end }}
 
-{{/* How many pods formed the cluster: they start with --peers; later ones --join. */}}
+{{/*
+How many pods formed the cluster: they start with --peers; later ones --join.
+cluster.initialReplicas when set; else, on an upgrade, what the running StatefulSet was
+given (its REPLICAS variable), so raising replicaCount never changes the initial members;
+else (a first install, or `helm template`) replicaCount.
+*/}}
 {{- define "runnel.initialReplicas" -}}
-{{- if kindIs "invalid" .Values.cluster.initialReplicas }}
-{{- .Values.replicaCount | int }}
-{{- else }}
+{{- if not (kindIs "invalid" .Values.cluster.initialReplicas) }}
 {{- .Values.cluster.initialReplicas | int }}
+{{- else }}
+{{- $found := "" }}
+{{- $existing := lookup "apps/v1" "StatefulSet" .Release.Namespace (include "runnel.fullname" .) }}
+{{- range (dig "spec" "template" "spec" "containers" list $existing) }}
+{{- if eq (.name | toString) "runnel" }}
+{{- range (.env | default list) }}
+{{- if and (eq (.name | toString) "REPLICAS") (regexMatch "^[1-9][0-9]*$" (.value | default "" | toString)) }}
+{{- $found = .value }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- if $found }}
+{{- $found | int }}
+{{- else }}
+{{- .Values.replicaCount | int }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* "true" when the preStop hook removes a pod's node on a scale-down (and needs the API). */}}
+{{- define "runnel.removeOnScaleDown" -}}
+{{- if and .Values.cluster.removeOnScaleDown .Values.preStop.enabled }}true{{ else }}false{{ end }}
+{{- end }}
+
+{{/*
+The CA file pods trust for the cluster's client URL (--join, the scripts): tls.caKey of the
+certificate Secret, else the peer CA (it signed every node's certificate), else none (the
+system trust store).
+*/}}
+{{- define "runnel.joinCA" -}}
+{{- if .Values.tls.enabled }}
+{{- if .Values.tls.caKey }}
+{{- printf "/etc/runnel/tls/%s" .Values.tls.caKey }}
+{{- else if .Values.tls.peer.enabled }}
+{{- printf "/etc/runnel/peer-ca/%s" .Values.tls.peer.caKey }}
+{{- end }}
 {{- end }}
 {{- end }}
 
@@ -96,8 +136,11 @@ Checks that values.schema.json cannot express; fails the render with a clear mes
 {{- end }}
 {{- if .Values.preStop.enabled }}
 {{- $hook := add .Values.preStop.transferTimeoutSeconds .Values.preStop.drainSeconds }}
+{{- if eq (include "runnel.removeOnScaleDown" .) "true" }}
+{{- $hook = add $hook .Values.preStop.removeTimeoutSeconds }}
+{{- end }}
 {{- if ge ($hook | int) (.Values.terminationGracePeriodSeconds | int) }}
-{{- fail "terminationGracePeriodSeconds must exceed preStop.transferTimeoutSeconds + preStop.drainSeconds, leaving runnel time to drain after SIGTERM" }}
+{{- fail "terminationGracePeriodSeconds must exceed preStop.transferTimeoutSeconds + preStop.drainSeconds (+ preStop.removeTimeoutSeconds with cluster.removeOnScaleDown), leaving runnel time to drain after SIGTERM" }}
 {{- end }}
 {{- end }}
 {{- if eq (.Values.ports.client | int) (.Values.ports.peer | int) }}

@@ -151,9 +151,10 @@ public final class Node: Sendable {
             admission = try log.admission()
         } else if configuration.joinExisting {
             nodeID = configuration.nodeID
-            // A member once the leader adds it; it learns the membership from the leader.
+            // It asks the leader to admit it as this incarnation (RaftDriver+Admission), and
+            // learns the membership from the leader once it is a learner.
             identity = ClusterIdentity(clusterID: configuration.joinClusterID ?? .none, incarnation: ClusterIdentity.newIncarnation())
-            admission = .member
+            admission = .awaitingAdmission
             try log.initialize(nodeID: nodeID, peers: addresses, identity: identity, admission: admission, state: nil)
             logger.info("initialized a new node outside the cluster; waiting to be added", metadata: [
                 "node": "\(nodeID)", "peers": "\(addresses)"])
@@ -267,12 +268,12 @@ public final class Node: Sendable {
         }
     }
 
-    /// A node waiting to be replaced after losing its data cannot commit or confirm anything:
+    /// A node waiting to be admitted (joining, or after losing its data) cannot commit or confirm anything:
     /// say so at once instead of timing out.
     private func checkAdmitted() throws(ReplicationError) {
         switch clusterStatus.admission {
         case .member, .probing: return  // a probing node is about to have a leader, or not: wait
-        case .awaitingReplacement: throw ReplicationError(.unavailable, "this node lost its data and is waiting to be replaced")
+        case .awaitingAdmission: throw ReplicationError(.unavailable, "this node is waiting to be admitted to the cluster")
         }
     }
 

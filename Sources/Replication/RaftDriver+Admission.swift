@@ -36,10 +36,10 @@ extension RaftDriver {
     /// The sequence number of this node's rejoin requests (apart from operators' requests).
     static let rejoinSeq = UInt64.max
 
-    /// While waiting to be replaced: ask every peer, every probe interval, to admit this
+    /// While waiting to be admitted (a `--join` node, or one that lost its data): ask every peer, every probe interval, to admit this
     /// incarnation again (the leader answers; see `lead(_:)` for `.rejoin`).
     func requestRejoinIfDue() {
-        guard admission == .awaitingReplacement else { return }
+        guard admission == .awaitingAdmission else { return }
         probeTicks += 1
         guard probeTicks % Self.probeIntervalTicks == 1, !ownAddress.isEmpty else { return }
         let request = MembershipRequest(action: .rejoin, member: id, address: ownAddress, incarnation: identity.incarnation)
@@ -50,7 +50,7 @@ extension RaftDriver {
     /// The leader's answer to a rejoin: once this incarnation is a member (a learner the
     /// leader will feed and promote), the node takes part in Raft again.
     func handleRejoinAnswer(_ answer: MembershipAnswer) throws(ReplicationError) {
-        guard admission == .awaitingReplacement, answer.outcome == .accepted || answer.outcome == .unchanged else { return }
+        guard admission == .awaitingAdmission, answer.outcome == .accepted || answer.outcome == .unchanged else { return }
         try setAdmission(.member)
         logger.notice("admitted again after losing its data: catching up as a learner", metadata: [
             "node": "\(id)", "raft.index": "\(answer.index)"])
@@ -67,7 +67,7 @@ extension RaftDriver {
                 It will not vote or acknowledge anything until it is replaced \
                 (runnel cluster add --replace, docs/operations.md)
                 """, metadata: ["node": "\(id)", "cluster": "\(identity.clusterID)"])
-            try setAdmission(.awaitingReplacement)
+            try setAdmission(.awaitingAdmission)
             return
         }
         let others = initialVoters.filter { $0 != id }

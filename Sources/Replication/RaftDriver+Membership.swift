@@ -188,6 +188,14 @@ extension RaftDriver {
             if members.incarnations[member] == request.incarnation, m.contains(member) {
                 return MembershipAnswer(.unchanged, member: member, address: request.address, voter: m.isVoter(member))
             }
+            // A learner of unknown incarnation that never acknowledged anything (added by an
+            // operator, or by the chart, for this node): it is this incarnation's to take; no
+            // progress of another incarnation can be counted for it.
+            if m.isLearner(member), members.incarnations[member] == nil,
+               (node.followers.first { $0.id == member }?.match ?? 0) == 0 {
+                members.incarnations[member] = request.incarnation
+                return MembershipAnswer(.unchanged, member: member, address: request.address, voter: false)
+            }
             guard member != id else {
                 return MembershipAnswer(.conflict, member: member, message: "node \(member) leads; it cannot have lost its data")
             }

@@ -25,14 +25,14 @@ extension RunnelResponder {
 
     /// `GET /readyz` (api.md §3): ready only on a member (voter or learner) that knows the
     /// leader and has applied within a small window of what it knows committed (so a busy node
-    /// does not flap); never on a node that is probing its peers or waiting to be replaced.
+    /// does not flap); never on a node that is probing its peers or waiting to be admitted.
     func readiness() -> Response {
         let status = store.clusterStatus
         let applied = store.appliedIndex
         switch status.admission {
         case .member: break
         case .probing: return text(.serviceUnavailable, "asking peers whether the cluster exists\n")
-        case .awaitingReplacement: return text(.serviceUnavailable, "lost its data: waiting to be replaced\n")
+        case .awaitingAdmission: return text(.serviceUnavailable, "waiting to be admitted (a joining node, or one that lost its data)\n")
         }
         guard status.membership.contains(status.nodeID) else { return text(.serviceUnavailable, "not a member yet\n") }
         guard !store.isInstallingSnapshot else { return text(.serviceUnavailable, "installing a snapshot\n") }

@@ -85,16 +85,17 @@ public enum Admission: UInt8, Sendable {
     /// A new data directory started with `--peers`: before bootstrapping, the node asks its
     /// peers whether the cluster already exists.
     case probing = 1
-    /// The cluster exists and this node's data is gone: it must be re-admitted (replaced)
-    /// before it may vote or acknowledge anything.
-    case awaitingReplacement = 2
+    /// A node that must be admitted by the leader before it may vote or acknowledge anything:
+    /// one started with `--join`, or one whose data is gone while its cluster exists (the
+    /// leader then replaces its old incarnation). It asks until the leader says it is a member.
+    case awaitingAdmission = 2
 
     /// As shown by `/admin/v1/cluster`.
     public var name: String {
         switch self {
         case .member: "member"
         case .probing: "probing"
-        case .awaitingReplacement: "awaiting_replacement"
+        case .awaitingAdmission: "awaiting_admission"
         }
     }
 }

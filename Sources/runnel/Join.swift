@@ -3,48 +3,50 @@ import Foundation
 import Logging
 import Storage
 
-/// `runnel serve --join URL`: asks a running cluster to add this node (api.md §3, §4;
-/// docs/cluster.md "Membership changes").
+/// `runnel serve --join URL`: learns a running cluster (api.md §3, §4; docs/cluster.md
+/// "Membership changes"; docs/state-transfer.md §5-6).
 enum Join {
-    /// Posts `{"id": nodeID, "address": advertise}` to `url`'s admin API until it is accepted
-    /// (202, or 200 when this node is already a member at that address) and returns the members'
-    /// peer addresses and the cluster id from the answer. Connection failures, 5xx and 409 (another change in
-    /// flight) are retried with backoff; any other refusal (4xx, and a 409 `member_conflict`:
-    /// the id is a member at another address) stops the node with the server's message.
+    /// Reads `GET /admin/v1/cluster` from `url` until a member answers with the cluster's id and
+    /// members, and returns their peer addresses (this node's `advertise` included) and the
+    /// cluster id. The node then asks the leader over the peer transport to admit it as its own
+    /// incarnation (the same request a node that lost its data sends): the leader adds it as a
+    /// learner, or, if the id is a member already — an earlier incarnation whose data is gone —
+    /// removes that one first. So a pod that lost its volume and restarts with `--join` never
+    /// counts as a voter with an empty log. Connection failures and 5xx are retried with
+    /// backoff; a 4xx stops the node with the server's message.
     static func run(url: String, caFile: String?, nodeID: UInt64, advertise: String, logger: Logger) async throws -> (peers: [UInt64: String], cluster: ClusterID?) {
         let client = try AdminClient(url: url, caFile: caFile)
-        let body = "{\"id\":\(nodeID),\"address\":\(ClusterCommand.quote(advertise))}"
         var backoff: Duration = .milliseconds(200)
         var attempt = 0
         while true {
             attempt += 1
             let outcome: String
             do {
-                let answer = try await client.request(.POST, "/admin/v1/cluster/members", json: body)
-                if answer.isSuccess {
+                let answer = try await client.request(.GET, "/admin/v1/cluster")
+                if answer.isSuccess, let cluster = (answer.json?["cluster_id"] as? String).flatMap(ClusterID.init), !cluster.isNone {
                     let members = (answer.json?["members"] as? [[String: Any]]) ?? []
                     var peers: [UInt64: String] = [:]
                     for m in members {
                         if let id = (m["id"] as? NSNumber)?.uint64Value, let address = m["address"] as? String { peers[id] = address }
                     }
-                    peers[nodeID] = advertise
-                    logger.info("admitted to the cluster as a learner", metadata: [
-                        "join.url": "\(url)", "raft.log_index": "\((answer.json?["log_index"] as? NSNumber)?.uint64Value ?? 0)",
-                        "raft.peers": "\(peers)"])
-                    return (peers, (answer.json?["cluster_id"] as? String).flatMap(ClusterID.init))
+                    if !peers.isEmpty {
+                        peers[nodeID] = advertise
+                        logger.info("found the cluster; asking its leader to admit this node", metadata: [
+                            "join.url": "\(url)", "cluster": "\(cluster)", "raft.peers": "\(peers)"])
+                        return (peers, cluster)
+                    }
+                    outcome = "the member answered without members"
+                } else if (400..<500).contains(answer.status) {
+                    throw ValidationError("--join: \(url) answered \(answer.errorDescription)")
+                } else {
+                    outcome = answer.isSuccess ? "the member does not know its cluster yet" : answer.errorDescription
                 }
-                let permanent = (400..<500).contains(answer.status) && answer.status != 409 && answer.status != 429
-                    || answer.errorCode == "member_conflict"
-                if permanent {
-                    throw ValidationError("--join: \(url) refused to add node \(nodeID): \(answer.errorDescription)")
-                }
-                outcome = answer.errorDescription
             } catch let error as ValidationError {
                 throw error
             } catch {
                 outcome = "\(error)"
             }
-            logger.log(level: attempt == 1 ? .info : .debug, "join request not accepted yet; retrying", metadata: [
+            logger.log(level: attempt == 1 ? .info : .debug, "cluster not reachable yet; retrying", metadata: [
                 "join.url": "\(url)", "join.attempt": "\(attempt)", "error": "\(outcome)"])
             try await Task.sleep(for: backoff)
             backoff = min(backoff * 2, .seconds(5))

@@ -4,9 +4,10 @@ import Testing
 
 /// State transfer with real processes (issue 15; docs/state-transfer.md): a node that joins
 /// after the log was compacted catches up by snapshot, also when it is killed in the middle of
-/// the transfer. `RUNNEL_TRANSFER_MIB` sets the state's size (default 256).
+/// the transfer. `RUNNEL_TRANSFER_MIB` sets the state's size (default 64 in `make test`; the
+/// issue's 256 MiB runs in `make test-deep`).
 @Suite(.serialized) struct StateTransferTests {
-    static let mib = ProcessInfo.processInfo.environment["RUNNEL_TRANSFER_MIB"].flatMap(Int.init) ?? 256
+    static let mib = ProcessInfo.processInfo.environment["RUNNEL_TRANSFER_MIB"].flatMap(Int.init) ?? 64
     static let streams = (0..<4).map { "/v1/stream/big\($0)" }
 
     /// A 3-node cluster holding `mib` MiB in four streams, whose leader took a snapshot and
@@ -26,7 +27,11 @@ import Testing
                                                   body: body, timeout: .seconds(30)).status
             #expect(status == 204)
         }
-        let snapshot = try await client.request("POST", "/admin/v1/snapshot", timeout: .seconds(120))
+        let filled = ContinuousClock.now
+        let snapshotClient = try await HTTPTestClient(port: cluster.nodes[leader].port)
+        let snapshot = try await snapshotClient.request("POST", "/admin/v1/snapshot", timeout: .seconds(120))
+        await snapshotClient.close()
+        print("transfer: \(mib) MiB written, snapshot taken in \(ContinuousClock.now - filled)")
         #expect(snapshot.status == 200, "\(snapshot.text)")
         let doc = try JSONSerialization.jsonObject(with: Data(snapshot.body)) as? [String: Any]
         #expect(((doc?["log_start"] as? NSNumber)?.uint64Value ?? 0) > UInt64(mib / 2), "the log was not compacted: \(snapshot.text)")
@@ -103,7 +108,11 @@ import Testing
         try await waitForMembers(cluster, voters: [1, 2, 3, 4], within: .seconds(180))
         let voterAfter = ContinuousClock.now - started
         try await cluster.waitForConvergence(timeout: .seconds(60))
-        try await Self.expectIdentical(cluster, leader: leader, joiner)
+        do {
+            try await Self.expectIdentical(cluster, leader: leader, joiner)
+        } catch {
+            Issue.record("reading through node 4 failed (\(error)); running: \(joiner.isRunning); its log ends: \(joiner.log.suffix(3000))")
+        }
         print("transfer: \(Self.mib) MiB; node 4 killed after \(staged) bytes staged; voter \(voterAfter) after its first start")
     }
 }

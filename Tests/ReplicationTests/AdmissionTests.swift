@@ -120,7 +120,7 @@ import Testing
         let amnesiac = cluster.nodes[victim]!
         #expect(amnesiac.identity.incarnation != oldIncarnation)
         try await waitUntil("the wiped node knows it lost its data") {
-            amnesiac.clusterStatus.admission == .awaitingReplacement
+            amnesiac.clusterStatus.admission == .awaitingAdmission
         }
         await #expect(throws: ReplicationError.self) { _ = try await Self.create(cluster.nodes[leader]!, "lost") }
         #expect(amnesiac.clusterStatus.term == 0)
@@ -129,7 +129,7 @@ import Testing
         // Restarted, it still knows it must be replaced.
         cluster.close(victim)
         try cluster.open(victim)
-        #expect(cluster.nodes[victim]!.clusterStatus.admission == .awaitingReplacement)
+        #expect(cluster.nodes[victim]!.clusterStatus.admission == .awaitingAdmission)
 
         // With the third voter back, the leader replaces the old incarnation (removal, then
         // the new one as a learner); it catches up and is promoted, with every write.

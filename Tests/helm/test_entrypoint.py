@@ -213,7 +213,7 @@ class NewVolume(unittest.TestCase):
         # Only a member that knows a leader speaks for the cluster; until one does, a
         # scaled-up pod keeps asking.
         cluster = self.cluster([Member(i + 1, dns(f"runnel-{i}")) for i in range(4)])
-        cluster.admission = "awaiting_replacement"
+        cluster.admission = "awaiting_admission"
         def admit() -> None:
             time.sleep(1)
             cluster.admission = "member"

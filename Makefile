@@ -7,7 +7,7 @@ START        ?= 1
 # Test parallelism: the integration tests start real processes; 2 workers suit 2 cores.
 TEST_WORKERS ?= 2
 
-.PHONY: deps build release run cluster test sim fuzz bench clean
+.PHONY: deps build release run cluster test test-deep sim fuzz bench clean
 
 deps:
 	@./scripts/install-deps.sh
@@ -44,6 +44,14 @@ test: deps
 .PHONY: test-helm
 test-helm:
 	./scripts/test-helm.sh
+
+## The deeper runs of issue 15's tests: a 256 MiB state transferred to a joining node, a
+## follower stopped while 512 MiB are appended (about 10 minutes on two cores).
+.PHONY: test-deep
+test-deep: deps
+	$(SWIFT) build --build-tests
+	RUNNEL_TRANSFER_MIB=256 RUNNEL_STALL_MIB=512 RUNNEL_BINARY=$(CURDIR)/.build/debug/runnel \
+	$(SWIFT) test --skip-build --filter "StateTransferTests|FollowerStallTests"
 
 ## Runs the Raft cluster simulator over a seed range: make sim SEEDS=1000 START=1
 sim: deps

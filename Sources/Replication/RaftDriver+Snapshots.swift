@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Raft
 import Storage
 
@@ -24,6 +25,8 @@ extension RaftDriver {
         var incoming: [String: IncomingSnapshotFile] = [:]
         /// Verified files waiting for the core's go-ahead to install, by index and term.
         var verified: [LogPosition: VerifiedSnapshot] = [:]
+        /// When each transfer being received started (monotonic nanoseconds), for its rate.
+        var started: [String: UInt64] = [:]
 
         init(directory: String) { self.directory = SnapshotDirectory(path: directory) }
     }
@@ -162,6 +165,9 @@ extension RaftDriver {
                 } else {
                     snapshots.incoming[name] = file
                 }
+                snapshots.started[name] = configuration.monotonicClock.nanoseconds()
+                logger.info("receiving a snapshot", metadata: [
+                    "raft.index": "\(chunk.metadata.index)", "snapshot.bytes": "\(chunk.totalBytes)", "from": "\(chunk.from)"])
             }
             guard let file = snapshots.incoming[name] else {
                 throw StorageError(.invalidArgument, "snapshot chunk at \(chunk.offset) of a transfer with no staging file")
@@ -185,8 +191,14 @@ extension RaftDriver {
                     continue
                 }
                 snapshots.verified[LogPosition(index: chunk.metadata.index, term: chunk.metadata.term)] = verified
-                logger.info("received a snapshot", metadata: [
-                    "raft.index": "\(chunk.metadata.index)", "snapshot.bytes": "\(verified.size)", "from": "\(chunk.from)"])
+                var metadata: Logger.Metadata = [
+                    "raft.index": "\(chunk.metadata.index)", "snapshot.bytes": "\(verified.size)", "from": "\(chunk.from)"]
+                if let started = snapshots.started.removeValue(forKey: name) {
+                    let seconds = Double(configuration.monotonicClock.nanoseconds() - started) / 1e9
+                    metadata["snapshot.seconds"] = "\(String(format: "%.2f", seconds))"
+                    metadata["snapshot.mb_per_s"] = "\(String(format: "%.0f", Double(verified.size) / 1e6 / max(seconds, 1e-9)))"
+                }
+                logger.info("received a snapshot", metadata: metadata)
                 node.snapshotReceived(metadata: chunk.metadata, valid: true)
             case .invalid(let reason):
                 logger.warning("a received snapshot failed verification; asking again", metadata: ["reason": "\(reason)"])

@@ -52,7 +52,7 @@ extension RaftDriver {
     func handleRejoinAnswer(_ answer: MembershipAnswer) throws(ReplicationError) {
         guard admission == .awaitingAdmission, answer.outcome == .accepted || answer.outcome == .unchanged else { return }
         try setAdmission(.member)
-        logger.notice("admitted again after losing its data: catching up as a learner", metadata: [
+        logger.notice("admitted to the cluster: catching up as a learner", metadata: [
             "node": "\(id)", "raft.index": "\(answer.index)"])
     }
 

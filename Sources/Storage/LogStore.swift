@@ -128,7 +128,7 @@ public final class LogStore: Sendable {
     ) throws(StorageError) {
         let batch = WriteBatch()
         batch.put(Keys.nodeIdentity, BigEndian.bytes(nodeID), in: self.state)
-        batch.put(Keys.peerAddresses, Self.encode(peers), in: self.state)
+        batch.put(Keys.peerAddresses, PeerAddressBook.encoded(peers), in: self.state)
         batch.put(Keys.clusterIdentity, Self.encode(identity), in: self.state)
         batch.put(Keys.admission, [admission.rawValue], in: self.state)
         // Always a hard state and a snapshot key: `persistentState()` is what restarts read.
@@ -155,30 +155,20 @@ public final class LogStore: Sendable {
         guard let raw = try get(Keys.peerAddresses) else { return [:] }
         var r = ByteReader(raw)
         do {
-            var result: [NodeID: String] = [:]
-            for _ in 0..<(try r.varintCount(minElementSize: 9)) { result[try r.u64()] = try r.varintString() }
-            return result
+            let peers = try PeerAddressBook.decode(from: &r)
+            try r.expectEnd()
+            return peers
         } catch {
             throw StorageError(error, "peer addresses")
         }
     }
 
     public func setPeerAddresses(_ peers: [NodeID: String]) throws(StorageError) {
-        do { try db.put(Keys.peerAddresses, Self.encode(peers), in: state, sync: true) } catch { throw StorageError(error) }
+        do { try db.put(Keys.peerAddresses, PeerAddressBook.encoded(peers), in: state, sync: true) } catch { throw StorageError(error) }
     }
 
     func get(_ key: [UInt8]) throws(StorageError) -> [UInt8]? {
         do { return try db.get(key, in: state) } catch { throw StorageError(error) }
-    }
-
-    private static func encode(_ peers: [NodeID: String]) -> [UInt8] {
-        var w = ByteWriter(capacity: 64)
-        w.varint(UInt64(peers.count))
-        for (id, address) in peers.sorted(by: { $0.key < $1.key }) {
-            w.u64(id)
-            w.varintString(address)
-        }
-        return w.bytes
     }
 
     /// The stored value: term, kind, data (the index is the key).

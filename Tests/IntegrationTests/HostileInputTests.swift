@@ -255,8 +255,8 @@ import Testing
         let slack: Duration = .seconds(3)
 
         // An idle connection that never sends a byte.
+        let started = ContinuousClock.now  // before connecting, as above
         let idle = try await RawConnection(port: node.port)
-        let started = ContinuousClock.now
         let idleResult = try await idle.readUntilClosed(timeout: .seconds(1) + slack)
         #expect(idleResult.closed, "an idle connection stays open")
         #expect(ContinuousClock.now - started >= .milliseconds(900))
@@ -290,8 +290,10 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: dir + "-certs") }
         let node = try await Node.startTLS(dir: dir, ["--tls-cert", cert, "--tls-key", key, "--tls-handshake-timeout", "1", "--idle-timeout", "30"])
         defer { node.terminate(); try? FileManager.default.removeItem(atPath: dir) }
-        let silent = try await RawConnection(port: node.port)
+        // The clock starts before the connection: the server's starts when it accepts it, so
+        // a loaded machine that resumes this task late cannot make the close look early.
         let started = ContinuousClock.now
+        let silent = try await RawConnection(port: node.port)
         let result = try await silent.readUntilClosed(timeout: .seconds(4))
         #expect(result.closed, "a TLS connection without a ClientHello stays open")
         #expect(ContinuousClock.now - started >= .milliseconds(900))

@@ -4,10 +4,10 @@ import Testing
 
 /// State transfer with real processes (issue 15; docs/state-transfer.md): a node that joins
 /// after the log was compacted catches up by snapshot, also when it is killed in the middle of
-/// the transfer. `RUNNEL_TRANSFER_MIB` sets the state's size (default 64 in `make test`; the
+/// the transfer. `RUNNEL_TRANSFER_MIB` sets the state's size (default 32 in `make test`; the
 /// issue's 256 MiB runs in `make test-deep`).
 @Suite(.serialized) struct StateTransferTests {
-    static let mib = ProcessInfo.processInfo.environment["RUNNEL_TRANSFER_MIB"].flatMap(Int.init) ?? 64
+    static let mib = ProcessInfo.processInfo.environment["RUNNEL_TRANSFER_MIB"].flatMap(Int.init) ?? 32
     static let streams = (0..<4).map { "/v1/stream/big\($0)" }
 
     /// A 3-node cluster holding `mib` MiB in four streams, whose leader took a snapshot and

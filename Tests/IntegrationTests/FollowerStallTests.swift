@@ -5,7 +5,7 @@ import Testing
 /// A follower that stops answering while the leader takes a lot of writes (issue 15): the
 /// Raft core keeps at most 64 MiB of entries in memory and reads older ones back from
 /// RocksDB, snapshots bound the stored log, and the follower catches up once it resumes.
-/// `RUNNEL_STALL_MIB` sets how much is appended (default 96 in `make test`; `make test-deep`
+/// `RUNNEL_STALL_MIB` sets how much is appended (default 64 in `make test`; `make test-deep`
 /// appends the issue's 512); `RUNNEL_STALL_CONTROL=1` runs the same without stopping the
 /// follower, for comparison.
 ///

@@ -62,7 +62,7 @@ import Testing
         #expect(poll.status == 204)
         #expect(poll.header("Stream-Cursor").flatMap { Int64($0) } != nil)
         // An SSE stream never ends: read what arrives within a few seconds (slack for a loaded machine).
-        let sse = try await node.raw("GET /v1/stream/c?offset=now&live=sse&cursor=9223372036854775807 HTTP/1.1\r\nHost: x\r\n\r\n", timeout: .seconds(3))
+        let sse = try await node.raw("GET /v1/stream/c?offset=now&live=sse&cursor=9223372036854775807 HTTP/1.1\r\nHost: x\r\n\r\n", timeout: .seconds(5))
         #expect(sse.status == 200)
         #expect(sse.text.contains("streamCursor"))
         #expect(try await node.client.request("GET", "/healthz").status == 200)

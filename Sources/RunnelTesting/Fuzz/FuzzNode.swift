@@ -27,7 +27,8 @@ final class FuzzNode: @unchecked Sendable {
     /// Starts the process and waits until it is ready (a leader, so writes can commit).
     func start() async throws {
         try await process.start()
-        let deadline = ContinuousClock.now + .seconds(20)
+        // Generous: at the start of `make test` two cores start many processes at once.
+        let deadline = ContinuousClock.now + .seconds(60)
         while ContinuousClock.now < deadline {
             if let client = try? await client() {
                 let ready = try? await client.request("GET", "/readyz", timeout: .seconds(5))

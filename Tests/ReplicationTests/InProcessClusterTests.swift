@@ -84,20 +84,20 @@ func waitUntil(_ what: String, within timeout: Duration = .seconds(10), _ condit
     }
 }
 
-private func create(_ name: String, _ body: String = "") -> Command {
+func create(_ name: String, _ body: String = "") -> Command {
     .create(CreateStream(path: StreamPath(bucket: "_default", name: name), contentType: "text/plain", body: .bytes(Array(body.utf8))))
 }
 
-private func append(_ name: String, _ body: String) -> Command {
+func append(_ name: String, _ body: String) -> Command {
     .append(AppendStream(path: StreamPath(bucket: "_default", name: name), contentType: "text/plain", body: .bytes(Array(body.utf8))))
 }
 
-private func contents(_ store: Node, _ name: String) throws -> String? {
+func contents(_ store: Node, _ name: String) throws -> String? {
     guard let meta = store.stream(at: StreamPath(bucket: "_default", name: name), now: 0) else { return nil }
     return String(decoding: try store.read(meta, from: .zero, maxBytes: 1 << 20).bytes, as: UTF8.self)
 }
 
-private func replicationError(_ body: () async throws -> Void) async -> ReplicationError? {
+func replicationError(_ body: () async throws -> Void) async -> ReplicationError? {
     do { try await body() } catch let error as ReplicationError { return error } catch {
         Issue.record("unexpected error \(error)")
     }

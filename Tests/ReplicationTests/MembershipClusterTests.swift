@@ -26,24 +26,9 @@ extension InProcessCluster {
     }
 }
 
-private func text(_ name: String, _ body: String) -> Command {
-    .create(CreateStream(path: StreamPath(bucket: "_default", name: name), contentType: "text/plain", body: .bytes(Array(body.utf8))))
-}
-
-private func append(_ name: String, _ body: String) -> Command {
-    .append(AppendStream(path: StreamPath(bucket: "_default", name: name), contentType: "text/plain", body: .bytes(Array(body.utf8))))
-}
-
-private func contents(_ store: Node, _ name: String) throws -> String? {
-    guard let meta = store.stream(at: StreamPath(bucket: "_default", name: name), now: 0) else { return nil }
-    return String(decoding: try store.read(meta, from: .zero, maxBytes: 1 << 20).bytes, as: UTF8.self)
-}
-
+/// The in-process helpers (`create`, `append`, `contents`) live in InProcessClusterTests.swift.
 private func code(_ body: () async throws -> Void) async -> ReplicationError.Code? {
-    do { try await body() } catch let error as ReplicationError { return error.code } catch {
-        Issue.record("unexpected error \(error)")
-    }
-    return nil
+    await replicationError(body)?.code
 }
 
 /// Membership changes in the running driver (docs/cluster.md "Membership changes"): three
@@ -53,7 +38,7 @@ private func code(_ body: () async throws -> Void) async -> ReplicationError.Cod
         let cluster = try InProcessCluster()
         defer { cluster.shutdown() }
         let leader = try await cluster.leader()
-        _ = try await cluster[leader].propose(text("a", "one"))
+        _ = try await cluster[leader].propose(create("a", "one"))
         for i in 0..<20 { _ = try await cluster[leader].propose(append("a", ",\(i)")) }
         let expected = try contents(cluster[leader], "a")
 
@@ -84,7 +69,7 @@ private func code(_ body: () async throws -> Void) async -> ReplicationError.Cod
         defer { cluster.shutdown() }
         let leader = try await cluster.leader()
         let followers = InProcessCluster.ids.filter { $0 != leader }
-        _ = try await cluster[leader].propose(text("s", "x"))
+        _ = try await cluster[leader].propose(create("s", "x"))
         // Asked on the other follower: forwarded to the leader.
         let change = try await cluster[followers[1]].removeMember(id: followers[0])
         #expect(change.changed && change.index > 0)
@@ -106,7 +91,7 @@ private func code(_ body: () async throws -> Void) async -> ReplicationError.Cod
         let old = try await cluster.leader()
         let term = cluster[old].clusterStatus.term
         let rest = InProcessCluster.ids.filter { $0 != old }
-        _ = try await cluster[rest[0]].propose(text("s", "a"))
+        _ = try await cluster[rest[0]].propose(create("s", "a"))
         let change = try await cluster[rest[0]].removeMember(id: old)
         #expect(change.changed)
         let new = try await cluster.leader(among: rest, after: term)

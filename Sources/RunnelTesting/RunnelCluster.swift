@@ -56,7 +56,9 @@ public final class RunnelCluster: @unchecked Sendable {
         throw HTTPTestClient.ClientError(description: "no leader within \(timeout)")
     }
 
-    /// Waits until every running node has applied at least what the leader has committed.
+    /// Waits until the leader has committed its whole log and every running node has applied it.
+    /// (A leader fresh from an election may not yet have committed the entries it inherited:
+    /// its commit index alone would let a node still holding unapplied entries pass.)
     public func waitForConvergence(timeout: Duration = .seconds(30)) async throws {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
@@ -65,6 +67,7 @@ public final class RunnelCluster: @unchecked Sendable {
                 return await group.reduce(into: [ClusterState?]()) { $0.append($1) }
             }
             if states.allSatisfy({ $0 != nil }), let leader = states.compactMap({ $0 }).first(where: { $0.role == "leader" }),
+               leader.commitIndex == leader.lastIndex,
                states.compactMap({ $0 }).allSatisfy({ $0.appliedIndex >= leader.commitIndex }) {
                 return
             }
@@ -104,13 +107,16 @@ public struct ClusterState: Sendable {
     public var leaderID: UInt64
     public var commitIndex: UInt64
     public var appliedIndex: UInt64
+    /// The last index in the node's log (committed or not).
+    public var lastIndex: UInt64
 
     init?(json: String) {
         guard let data = json.data(using: .utf8),
               let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
               let node = object["node_id"] as? NSNumber, let role = object["role"] as? String,
               let term = object["term"] as? NSNumber, let leader = object["leader_id"] as? NSNumber,
-              let commit = object["commit_index"] as? NSNumber, let applied = object["applied_index"] as? NSNumber
+              let commit = object["commit_index"] as? NSNumber, let applied = object["applied_index"] as? NSNumber,
+              let last = object["last_index"] as? NSNumber
         else { return nil }
         nodeID = node.uint64Value
         self.role = role
@@ -118,5 +124,6 @@ public struct ClusterState: Sendable {
         leaderID = leader.uint64Value
         commitIndex = commit.uint64Value
         appliedIndex = applied.uint64Value
+        lastIndex = last.uint64Value
     }
 }

@@ -158,7 +158,7 @@ extension RunnelResponder {
         }
         return "{\"node_id\":\(status.nodeID),\"cluster_id\":\"\(store.identity.clusterID)\",\"admission\":\"\(status.admission.name)\""
             + ",\"role\":\"\(role)\",\"term\":\(status.term),\"leader_id\":\(status.leaderID)"
-            + ",\"commit_index\":\(status.commitIndex),\"applied_index\":\(store.appliedIndex)"
+            + ",\"commit_index\":\(status.commitIndex),\"applied_index\":\(store.appliedIndex),\"last_index\":\(status.lastIndex)"
             + ",\"members\":[\(members.joined(separator: ","))]}"
     }
 }

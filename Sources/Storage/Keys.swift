@@ -27,6 +27,12 @@ enum Keys {
     static let bucketPrefix: [UInt8] = [0x03]
     static let streamPrefix: [UInt8] = [0x04]
     static let producerPrefix: [UInt8] = [0x05]
+    // Stream snapshots (docs/stream-snapshots.md): a row per snapshot, a row per upload in
+    // progress, and the bytes of both as chunks of a blob. Not loaded into memory but the rows.
+    static let snapshotPrefix: [UInt8] = [0x06]
+    static let uploadPrefix: [UInt8] = [0x07]
+    static let blobPrefix: [UInt8] = [0x08]
+    static let nextBlobID: [UInt8] = [0x09]
 
     static func bucket(_ name: String) -> [UInt8] { bucketPrefix + Array(name.utf8) }
 
@@ -44,6 +50,23 @@ enum Keys {
     /// The end of an incarnation's producer rows: the next incarnation's prefix.
     static func producersEnd(of streamID: UInt64) -> [UInt8] {
         streamID == .max ? producerPrefix + BigEndian.bytes(streamID) + [0xFF] : producers(of: streamID + 1)
+    }
+
+    /// `0x06 ‖ stream incarnation ‖ offset`: an incarnation's snapshots are one range, in
+    /// offset order.
+    static func snapshot(_ streamID: UInt64, _ offset: Offset) -> [UInt8] {
+        snapshots(of: streamID) + BigEndian.bytes(offset.epoch) + BigEndian.bytes(offset.position)
+    }
+    static func snapshots(of streamID: UInt64) -> [UInt8] { snapshotPrefix + BigEndian.bytes(streamID) }
+    static func snapshotsEnd(of streamID: UInt64) -> [UInt8] {
+        streamID == .max ? snapshotPrefix + BigEndian.bytes(streamID) + [0xFF] : snapshots(of: streamID + 1)
+    }
+    static func upload(_ blobID: UInt64) -> [UInt8] { uploadPrefix + BigEndian.bytes(blobID) }
+    /// `0x08 ‖ blob ‖ chunk index`
+    static func blobChunk(_ blobID: UInt64, _ index: UInt32) -> [UInt8] { blob(blobID) + BigEndian.bytes(index) }
+    static func blob(_ blobID: UInt64) -> [UInt8] { blobPrefix + BigEndian.bytes(blobID) }
+    static func blobEnd(_ blobID: UInt64) -> [UInt8] {
+        blobID == .max ? blobPrefix + BigEndian.bytes(blobID) + [0xFF] : blob(blobID + 1)
     }
 
     // payloads: stream incarnation ‖ position.

@@ -61,6 +61,9 @@ public final class StateStore: Sendable {
             }
             try iterator.checkError()
             try attachProducers(to: &streams)
+            try attachSnapshots(to: &streams)
+            let uploads = try loadUploads()
+            let nextBlobID = try db.get(Keys.nextBlobID, in: meta).map { v throws(StorageError) in try Keys.uint64(v) } ?? 1
 
             var counts: [String: UInt64] = [:]
             for path in streams.keys { counts[path.bucket, default: 0] += 1 }
@@ -71,7 +74,8 @@ public final class StateStore: Sendable {
                 needsRepair = true
             }
             if needsRepair { try db.write(repair, sync: true) }
-            let model = StreamModel(buckets: Array(buckets.values), streams: Array(streams.values), nextStreamID: nextID)
+            let model = StreamModel(buckets: Array(buckets.values), streams: Array(streams.values), nextStreamID: nextID,
+                                    uploads: uploads, nextBlobID: nextBlobID)
             return (model, applied)
         } catch let error as RocksDBError {
             throw StorageError(error)
@@ -103,6 +107,29 @@ public final class StateStore: Sendable {
         try iterator.checkError()
     }
 
+    /// Reads every snapshot row into its stream's `snapshots` (in offset order: the key order).
+    private func attachSnapshots(to streams: inout [StreamPath: StreamMeta]) throws {
+        var pathByID: [UInt64: StreamPath] = [:]
+        for (path, stream) in streams { pathByID[stream.id] = path }
+        for (key, value) in try db.scan(meta, range: .prefix(Keys.snapshotPrefix)) {
+            let snapshot: StreamSnapshot
+            do { snapshot = try Codec.decodeSnapshot(value) } catch { throw StorageError(error, "snapshot row") }
+            if let path = pathByID[try Keys.uint64(key, at: 1)] {
+                streams[path]?.snapshots.append(snapshot)
+            }
+        }
+    }
+
+    private func loadUploads() throws -> [UInt64: SnapshotUpload] {
+        var uploads: [UInt64: SnapshotUpload] = [:]
+        for (key, value) in try db.scan(meta, range: .prefix(Keys.uploadPrefix)) {
+            do { uploads[try Keys.uint64(key, at: 1)] = try Codec.decodeUpload(value) } catch {
+                throw StorageError(.corruption, "snapshot upload row: \(error)")
+            }
+        }
+        return uploads
+    }
+
     /// Writes what a batch of applied commands changed, and the new applied index, in one
     /// atomic write batch. It is not fsynced: the log is, and replay from the applied index
     /// rebuilds anything lost (design.md "Storage layout").
@@ -111,6 +138,36 @@ public final class StateStore: Sendable {
         for id in effects.removedStreamIDs {
             batch.deleteRange(from: Keys.units(of: id), to: Keys.unitsEnd(of: id), in: payloads)
             batch.deleteRange(from: Keys.producers(of: id), to: Keys.producersEnd(of: id), in: meta)
+            batch.deleteRange(from: Keys.snapshots(of: id), to: Keys.snapshotsEnd(of: id), in: meta)
+        }
+        for trim in effects.trims {
+            if let end = try trimEnd(of: trim.streamID, upTo: trim.upTo.position) {
+                batch.deleteRange(from: Keys.unit(trim.streamID, 0), to: Keys.unit(trim.streamID, end), in: payloads)
+            }
+        }
+        for chunk in effects.blobChunks {
+            batch.put(Keys.blobChunk(chunk.blobID, chunk.index), chunk.bytes, in: meta)
+        }
+        for blobID in effects.removedBlobs {
+            batch.deleteRange(from: Keys.blob(blobID), to: Keys.blobEnd(blobID), in: meta)
+        }
+        for row in effects.changedSnapshots {
+            let key = Keys.snapshot(row.streamID, row.offset)
+            if let snapshot = model.stream(id: row.streamID)?.snapshots.first(where: { $0.offset == row.offset }) {
+                batch.put(key, Codec.encode(snapshot), in: meta)
+            } else {
+                batch.delete(key, in: meta)
+            }
+        }
+        for blobID in effects.changedUploads {
+            if let upload = model.uploads[blobID] {
+                batch.put(Keys.upload(blobID), Codec.encode(upload), in: meta)
+            } else {
+                batch.delete(Keys.upload(blobID), in: meta)
+            }
+        }
+        if !effects.blobChunks.isEmpty {
+            batch.put(Keys.nextBlobID, BigEndian.bytes(model.nextBlobID), in: meta)
         }
         for unit in effects.units {
             batch.put(Keys.unit(unit.streamID, unit.position), unit.bytes, in: payloads)
@@ -187,6 +244,57 @@ public final class StateStore: Sendable {
             iterator.next()
         }
         do { try iterator.checkError() } catch { throw StorageError(error) }
+    }
+
+    /// Where retention up to `upTo` stops dropping `streamID`'s units: every unit that ends at
+    /// or before `upTo` goes; a unit `upTo` falls inside (a JSON message boundary within an
+    /// append) stays whole. `nil` when there is nothing to drop.
+    func trimEnd(of streamID: UInt64, upTo: UInt64) throws(StorageError) -> UInt64? {
+        guard upTo > 0 else { return nil }
+        var end: UInt64?
+        let iterator = db.makeIterator(
+            payloads, range: KeyRange(lower: Keys.unit(streamID, 0), upper: Keys.unit(streamID, upTo)))
+        iterator.seekForPrev(Keys.unit(streamID, upTo - 1))
+        if iterator.isValid {
+            try iterator.withCurrent { key, value throws(StorageError) in
+                let start = try Keys.uint64(key, at: 8)
+                end = start + UInt64(value.count) <= upTo ? upTo : start
+            }
+        }
+        do { try iterator.checkError() } catch { throw StorageError(error) }
+        return end.flatMap { $0 > 0 ? $0 : nil }
+    }
+
+    /// Chunk `index` of snapshot blob `blobID`, or `nil` if it is not stored.
+    public func snapshotChunk(blobID: UInt64, index: UInt32) throws(StorageError) -> [UInt8]? {
+        do { return try db.get(Keys.blobChunk(blobID, index), in: meta) } catch { throw StorageError(error) }
+    }
+
+    /// Whether `offset` is a message boundary of `meta`'s stream (where a snapshot or
+    /// retention may point): the tail, the start of a stored unit, or for a JSON stream the
+    /// start of a message inside one. Stored units are immutable, so every replica that reads
+    /// the same incarnation gets the same answer. `false` where the data was dropped.
+    public func isMessageBoundary(
+        _ meta: StreamMeta, _ offset: Offset, lookup: (UInt64) -> StreamMeta?
+    ) throws(StorageError) -> Bool {
+        guard offset.epoch == 0 else { return false }
+        if offset == meta.tail || offset == .zero { return true }
+        guard offset < meta.tail else { return false }
+        let p = offset.position
+        guard let segment = Self.segments(of: meta, from: p, to: p + 1, lookup: lookup).first else { return false }
+        var boundary = false
+        try forEachUnit(of: segment.id, from: p, to: p + 1) { start, unit in
+            if start == p {
+                boundary = true
+            } else if meta.isJSON {
+                StoredUnit.forEachFrame(unit) { frameStart, _ in
+                    if start + UInt64(frameStart) == p { boundary = true }
+                    return start + UInt64(frameStart) < p
+                }
+            }
+            return false
+        }
+        return boundary
     }
 
     /// The stored unit that starts exactly at `position`, or `nil`.

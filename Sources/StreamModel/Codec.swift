@@ -7,9 +7,10 @@ import BinaryCodec
 /// 4-byte lengths.
 public enum Codec {
     static let version: UInt8 = 1
-    /// Stream rows: version 1 held every producer's state inline; version 2 (written since)
-    /// holds none, producers have rows of their own (`encode(_: ProducerState)`).
-    static let streamRowVersion: UInt8 = 2
+    /// Stream rows: version 1 held every producer's state inline; version 2 holds none,
+    /// producers have rows of their own (`encode(_: ProducerState)`); version 3 (written
+    /// since) adds retention and the message count (snapshots have rows of their own).
+    static let streamRowVersion: UInt8 = 3
 
     // MARK: Commands
 
@@ -59,6 +60,35 @@ public enum Codec {
             for path in paths { encode(path, into: &w) }
         case .expire:
             w.u8(7)
+        case .snapshotChunk(let c):
+            w.u8(8)
+            encode(c.path, into: &w)
+            w.u64(c.streamID)
+            if let id = c.blobID { w.u8(1); w.u64(id) } else { w.u8(0) }
+            w.u32(c.index)
+            w.varintBlob(c.bytes)
+        case .publishSnapshot(let p):
+            w.u8(9)
+            encode(p.path, into: &w)
+            w.u64(p.streamID)
+            encode(p.offset, into: &w)
+            w.varintString(p.contentType)
+            w.varintBlob(p.digest)
+            w.u64(p.size)
+            if let id = p.blobID { w.u8(1); w.u64(id) } else { w.u8(0) }
+            if let match = p.match { w.u8(1); w.varintBlob(match) } else { w.u8(0) }
+        case .deleteSnapshot(let path, let offset):
+            w.u8(10)
+            encode(path, into: &w)
+            encode(offset, into: &w)
+        case .retain(let path, let target):
+            w.u8(11)
+            encode(path, into: &w)
+            switch target {
+            case .offset(let offset): w.u8(0); encode(offset, into: &w)
+            case .auto: w.u8(1)
+            case .manual: w.u8(2)
+            }
         }
     }
 
@@ -107,6 +137,33 @@ public enum Codec {
             for _ in 0..<count { paths.append(try decodePath(&r)) }
             return .touch(paths)
         case 7: return .expire
+        case 8:
+            let path = try decodePath(&r)
+            let streamID = try r.u64()
+            let blobID: UInt64? = try r.bool() ? try r.u64() : nil
+            return .snapshotChunk(SnapshotChunk(path: path, streamID: streamID, blobID: blobID, index: try r.u32(),
+                                                bytes: try r.varintBlob()))
+        case 9:
+            let path = try decodePath(&r)
+            let streamID = try r.u64()
+            let offset = try decodeOffset(&r)
+            let contentType = try r.varintString()
+            let digest = try r.varintBlob()
+            let size = try r.u64()
+            let blobID: UInt64? = try r.bool() ? try r.u64() : nil
+            let match: [UInt8]? = try r.bool() ? try r.varintBlob() : nil
+            return .publishSnapshot(PublishSnapshot(path: path, streamID: streamID, offset: offset, contentType: contentType,
+                                                    digest: digest, size: size, blobID: blobID, match: match))
+        case 10: return .deleteSnapshot(try decodePath(&r), try decodeOffset(&r))
+        case 11:
+            let path = try decodePath(&r)
+            let targetOffset = r.offset
+            switch try r.u8() {
+            case 0: return .retain(path, .offset(try decodeOffset(&r)))
+            case 1: return .retain(path, .auto)
+            case 2: return .retain(path, .manual)
+            case let tag: throw BinaryDecodingError(.unknownTag, offset: targetOffset, "retention target \(tag)")
+            }
         case let tag: throw BinaryDecodingError(.unknownTag, offset: tagOffset, "command tag \(tag)")
         }
     }
@@ -138,6 +195,10 @@ public enum Codec {
         }
         w.u64(meta.forkCount)
         w.bool(meta.softDeleted)
+        encode(meta.retained, into: &w)
+        encode(meta.trimmed, into: &w)
+        w.u64(meta.messageCount)
+        w.bool(meta.autoRetention)
         return w.bytes
     }
 
@@ -146,7 +207,7 @@ public enum Codec {
     public static func decodeStreamMeta(_ bytes: [UInt8]) throws(BinaryDecodingError) -> StreamMeta {
         var r = ByteReader(bytes)
         let rowVersion = try r.u8()
-        guard rowVersion == 1 || rowVersion == streamRowVersion else {
+        guard (1...streamRowVersion).contains(rowVersion) else {
             throw BinaryDecodingError(.unknownVersion, offset: 0, "stream metadata version \(rowVersion)")
         }
         let id = try r.u64()
@@ -174,10 +235,57 @@ public enum Codec {
         }
         let forkCount = try r.u64()
         let softDeleted = try r.bool()
-        return StreamMeta(id: id, path: path, contentType: contentType, expiry: expiry, createdAt: createdAt,
-                          lastWriteAt: lastWriteAt, lastAccessAt: lastAccessAt, base: base, tail: tail, closed: closed,
-                          closedBy: closedBy, producers: producers, lastStreamSeq: lastStreamSeq, fork: fork,
-                          forkCount: forkCount, softDeleted: softDeleted)
+        var meta = StreamMeta(id: id, path: path, contentType: contentType, expiry: expiry, createdAt: createdAt,
+                              lastWriteAt: lastWriteAt, lastAccessAt: lastAccessAt, base: base, tail: tail, closed: closed,
+                              closedBy: closedBy, producers: producers, lastStreamSeq: lastStreamSeq, fork: fork,
+                              forkCount: forkCount, softDeleted: softDeleted)
+        if rowVersion >= 3 {
+            meta.retained = try decodeOffset(&r)
+            meta.trimmed = try decodeOffset(&r)
+            meta.messageCount = try r.u64()
+            meta.autoRetention = try r.bool()
+        } else {
+            meta.trimmed = meta.base  // nothing retained or dropped; messages were not counted
+        }
+        return meta
+    }
+
+    /// A stream snapshot's row (its stream id and offset are in the key).
+    public static func encode(_ snapshot: StreamSnapshot) -> [UInt8] {
+        var w = ByteWriter(capacity: 96)
+        w.u8(version)
+        encode(snapshot.offset, into: &w)
+        w.varintBlob(snapshot.digest)
+        w.varintString(snapshot.contentType)
+        w.u64(snapshot.size)
+        w.u64(snapshot.blobID)
+        w.u32(snapshot.chunkCount)
+        w.i64(snapshot.publishedAt)
+        return w.bytes
+    }
+
+    public static func decodeSnapshot(_ bytes: [UInt8]) throws(BinaryDecodingError) -> StreamSnapshot {
+        var r = ByteReader(bytes)
+        guard try r.u8() == version else { throw BinaryDecodingError(.unknownVersion, offset: 0, "snapshot row") }
+        return StreamSnapshot(offset: try decodeOffset(&r), digest: try r.varintBlob(), contentType: try r.varintString(),
+                              size: try r.u64(), blobID: try r.u64(), chunkCount: try r.u32(), publishedAt: try r.i64())
+    }
+
+    /// A snapshot upload's row (its blob id is in the key).
+    public static func encode(_ upload: SnapshotUpload) -> [UInt8] {
+        var w = ByteWriter(capacity: 32)
+        w.u8(version)
+        w.u64(upload.streamID)
+        w.u32(upload.chunkCount)
+        w.u64(upload.size)
+        w.i64(upload.startedAt)
+        return w.bytes
+    }
+
+    public static func decodeUpload(_ bytes: [UInt8]) throws(BinaryDecodingError) -> SnapshotUpload {
+        var r = ByteReader(bytes)
+        guard try r.u8() == version else { throw BinaryDecodingError(.unknownVersion, offset: 0, "snapshot upload row") }
+        return SnapshotUpload(streamID: try r.u64(), chunkCount: try r.u32(), size: try r.u64(), startedAt: try r.i64())
     }
 
     /// A producer's row (its id is in the key).

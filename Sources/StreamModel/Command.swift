@@ -6,6 +6,14 @@ public enum Body: Hashable, Sendable {
 
     public static let empty = Body.bytes([])
 
+    /// Messages the body adds to a stream: one per append for bytes, each JSON message.
+    public var messageCount: UInt64 {
+        switch self {
+        case .bytes(let bytes): bytes.isEmpty ? 0 : 1
+        case .json(let messages): UInt64(messages.count)
+        }
+    }
+
     public var isEmpty: Bool {
         switch self {
         case .bytes(let bytes): bytes.isEmpty
@@ -197,6 +205,70 @@ public enum Command: Hashable, Sendable {
     case touch([StreamPath])
     /// Removes (or soft-deletes) every stream whose expiry has passed.
     case expire
+    /// One chunk of a stream snapshot being uploaded (docs/stream-snapshots.md).
+    case snapshotChunk(SnapshotChunk)
+    /// `PUT /ds/{b}/{s}/snapshot/{offset}`: publishes an uploaded snapshot.
+    case publishSnapshot(PublishSnapshot)
+    /// `DELETE /ds/{b}/{s}/snapshot/{offset}`
+    case deleteSnapshot(StreamPath, Offset)
+    /// `PUT /ds/{b}/{s}/retention/{offset|auto|manual}`
+    case retain(StreamPath, RetentionTarget)
+}
+
+/// One chunk of a snapshot upload. The first chunk (`blobID == nil`) starts an upload and
+/// the model assigns its blob id; later chunks name it and their position.
+public struct SnapshotChunk: Hashable, Sendable {
+    public var path: StreamPath
+    /// The stream incarnation the proposer resolved, so a stream re-created in between is
+    /// not given another incarnation's snapshot.
+    public var streamID: UInt64
+    public var blobID: UInt64?
+    public var index: UInt32
+    public var bytes: [UInt8]
+
+    public init(path: StreamPath, streamID: UInt64, blobID: UInt64?, index: UInt32, bytes: [UInt8]) {
+        self.path = path
+        self.streamID = streamID
+        self.blobID = blobID
+        self.index = index
+        self.bytes = bytes
+    }
+}
+
+/// Publishes a snapshot whose bytes were uploaded as blob `blobID` (nil for an empty one).
+public struct PublishSnapshot: Hashable, Sendable {
+    public var path: StreamPath
+    public var streamID: UInt64
+    public var offset: Offset
+    public var contentType: String
+    /// SHA-256 of the bytes, computed by the proposer from the request body.
+    public var digest: [UInt8]
+    public var size: UInt64
+    public var blobID: UInt64?
+    /// `Stream-Snapshot-Match`: publish only if the latest snapshot has this digest.
+    public var match: [UInt8]?
+
+    public init(path: StreamPath, streamID: UInt64, offset: Offset, contentType: String, digest: [UInt8],
+                size: UInt64, blobID: UInt64?, match: [UInt8]? = nil) {
+        self.path = path
+        self.streamID = streamID
+        self.offset = offset
+        self.contentType = contentType
+        self.digest = digest
+        self.size = size
+        self.blobID = blobID
+        self.match = match
+    }
+}
+
+/// What `PUT …/retention/{target}` asks for.
+public enum RetentionTarget: Hashable, Sendable {
+    /// Drop payloads before this offset (at most the latest snapshot's offset).
+    case offset(Offset)
+    /// Retain up to the latest snapshot now and after every later publish.
+    case auto
+    /// Stop following snapshots (what is already dropped stays dropped).
+    case manual
 }
 
 /// The outcome of an append or close that was not rejected.
@@ -231,5 +303,12 @@ public enum CommandResult: Hashable, Sendable {
     case deleted
     case touched
     case expired(count: Int)
+    /// A snapshot chunk was stored in blob `blobID`.
+    case snapshotChunkStored(blobID: UInt64)
+    /// A snapshot is published (`duplicate`: the same bytes were already there).
+    case snapshotPublished(StreamSnapshot, duplicate: Bool)
+    case snapshotDeleted
+    /// The stream's retained offset after the command, and whether it follows snapshots.
+    case retained(Offset, auto: Bool)
     case rejected(ModelError)
 }

@@ -31,6 +31,10 @@ public struct ModelError: Error, Hashable, Sendable, CustomStringConvertible {
             case offsetGone = "offset_gone"
             case snapshotNotFound = "snapshot_not_found"
             case snapshotConflict = "snapshot_conflict"
+            case snapshotTooLarge = "snapshot_too_large"
+            case snapshotBeyondTail = "snapshot_offset_beyond_tail"
+            case snapshotIsLatest = "snapshot_is_latest"
+            case retentionBeyondSnapshot = "retention_beyond_snapshot"
             case invalidCommand = "invalid_command"
             case invalidProducerID = "invalid_producer_id"
             case producerLimit = "producer_limit_exceeded"
@@ -63,6 +67,13 @@ public struct ModelError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let offsetGone = Code(value: .offsetGone)
         public static let snapshotNotFound = Code(value: .snapshotNotFound)
         public static let snapshotConflict = Code(value: .snapshotConflict)
+        public static let snapshotTooLarge = Code(value: .snapshotTooLarge)
+        /// A snapshot offset past the stream's tail.
+        public static let snapshotBeyondTail = Code(value: .snapshotBeyondTail)
+        /// `DELETE` of the latest snapshot (retention relies on it).
+        public static let snapshotIsLatest = Code(value: .snapshotIsLatest)
+        /// Retention past the latest snapshot (or without one).
+        public static let retentionBeyondSnapshot = Code(value: .retentionBeyondSnapshot)
         /// A command whose fields no valid request produces (names, numbers out of range).
         public static let invalidCommand = Code(value: .invalidCommand)
         public static let invalidProducerID = Code(value: .invalidProducerID)
@@ -93,6 +104,10 @@ public struct ModelError: Error, Hashable, Sendable, CustomStringConvertible {
     public var receivedSeq: UInt64?
     /// The stream's current ETag, for a failed `If-Match` (412).
     public var etag: String?
+    /// The snapshot a snapshot or retention error is about (the latest, or the one in the way).
+    public var snapshot: StreamSnapshot?
+    /// The stream's retained offset, for a read or snapshot below it (410).
+    public var retained: Offset?
 
     public init(_ code: Code, _ message: String) {
         self.code = code

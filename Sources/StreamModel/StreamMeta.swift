@@ -88,6 +88,23 @@ public struct StreamMeta: Hashable, Sendable {
     public var forkCount: UInt64
     /// Deleted (or expired) while forks still reference it: its URL answers 410.
     public var softDeleted: Bool
+    /// Reads below this offset answer 410 (retention, docs/stream-snapshots.md). Never past
+    /// the latest snapshot's offset.
+    public var retained: Offset = .zero
+    /// How far this stream's own stored units have been dropped. It trails `retained` while
+    /// forks read through this stream (a fork keeps the prefix it inherits).
+    public var trimmed: Offset = .zero
+    /// Messages appended to this stream's own data, ever: appends for a byte stream, JSON
+    /// messages for a JSON stream (a fork's materialized sub-offset prefix counts).
+    public var messageCount: UInt64 = 0
+    /// Retention follows every snapshot published from now on (`PUT …/retention/auto`).
+    public var autoRetention = false
+    /// Published snapshots, oldest offset first. Kept in rows of their own (like producers),
+    /// so an append does not rewrite them.
+    public var snapshots: [StreamSnapshot] = []
+
+    /// The most recent snapshot (the one at the highest offset).
+    public var latestSnapshot: StreamSnapshot? { snapshots.last }
 
     public var isJSON: Bool { MediaType.isJSON(contentType) }
 

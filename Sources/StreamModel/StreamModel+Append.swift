@@ -72,7 +72,7 @@ extension StreamModel {
             effects.changedProducers.insert(.init(streamID: meta.id, producer: producer.key))
         }
         if !closeOnly {
-            writeUnit(unit, to: &meta, effects: &effects)
+            writeUnit(unit, messages: request.body.messageCount, to: &meta, effects: &effects)
         }
         if request.close {
             meta.closed = true

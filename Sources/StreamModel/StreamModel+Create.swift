@@ -72,6 +72,9 @@ extension StreamModel {
             meta.contentType = source.contentType
             meta.base = offset
             meta.tail = offset
+            // What the source no longer serves, the fork cannot serve either.
+            meta.retained = min(source.retained, offset)
+            meta.trimmed = offset
             meta.fork = ForkOrigin(sourceID: source.id, sourcePath: source.path, offset: offset,
                                    offsetGiven: fork.offset != nil, subOffset: fork.subOffset)
             if case .never = request.expiry {
@@ -90,8 +93,10 @@ extension StreamModel {
 
         // Nothing below can fail.
         if let forkSource { store(forkSource, effects: &effects) }
-        if !prefix.isEmpty { writeUnit(prefix, to: &meta, effects: &effects) }
-        if !bodyUnit.isEmpty { writeUnit(bodyUnit, to: &meta, effects: &effects) }
+        if !prefix.isEmpty {
+            writeUnit(prefix, messages: meta.isJSON ? request.fork?.subOffset ?? 1 : 1, to: &meta, effects: &effects)
+        }
+        if !bodyUnit.isEmpty { writeUnit(bodyUnit, messages: request.body.messageCount, to: &meta, effects: &effects) }
         meta.closed = request.closed
         nextStreamID += 1
         store(meta, effects: &effects)
@@ -140,11 +145,13 @@ extension StreamModel {
         }
     }
 
-    /// Stores one data unit at the stream's tail and advances the tail past it. The caller
+    /// Stores one data unit (of `messages` messages) at the stream's tail and advances the
+    /// tail past it. The caller
     /// has checked with `ensureRoom` that the tail has room for it.
-    mutating func writeUnit(_ bytes: [UInt8], to meta: inout StreamMeta, effects: inout ApplyEffects) {
+    mutating func writeUnit(_ bytes: [UInt8], messages: UInt64, to meta: inout StreamMeta, effects: inout ApplyEffects) {
         effects.units.append(.init(streamID: meta.id, position: meta.tail.position, bytes: bytes))
         meta.tail.position += UInt64(bytes.count)
+        meta.messageCount &+= messages
         effects.wake.insert(meta.id)
     }
 

@@ -19,6 +19,12 @@ extension StreamModel {
             for path in paths { try validate(path) }
         case .expire:
             break
+        case .snapshotChunk(let chunk):
+            try validate(chunk.path)
+        case .publishSnapshot(let publish):
+            try validate(publish.path)
+        case .deleteSnapshot(let path, _), .retain(let path, _):
+            try validate(path)
         }
     }
 

@@ -27,11 +27,35 @@ public struct ApplyEffects: Sendable {
     /// Incarnations whose live readers must be woken (new data, closure, deletion).
     public var wake: Set<UInt64> = []
 
+    /// A chunk of a snapshot blob (docs/stream-snapshots.md).
+    public struct BlobChunk: Sendable {
+        public var blobID: UInt64
+        public var index: UInt32
+        public var bytes: [UInt8]
+    }
+
+    /// A stream's snapshot row: `(streamID, offset)`; deleted when the stream no longer has it.
+    public struct SnapshotRow: Hashable, Sendable {
+        public var streamID: UInt64
+        public var offset: Offset
+    }
+
+    public var blobChunks: [BlobChunk] = []
+    /// Blobs whose chunks can be deleted (a deleted or pruned snapshot, a dropped upload).
+    public var removedBlobs: [UInt64] = []
+    public var changedSnapshots: Set<SnapshotRow> = []
+    /// Uploads whose row changed; if the model no longer has the upload, delete its row.
+    public var changedUploads: Set<UInt64> = []
+    /// Stored units of a stream that retention dropped: every unit that ends at or before
+    /// `upTo` (`streamID`, `upTo`).
+    public var trims: [(streamID: UInt64, upTo: Offset)] = []
+
     public init() {}
 
     public var isEmpty: Bool {
         units.isEmpty && changedStreams.isEmpty && changedProducers.isEmpty && removedStreamIDs.isEmpty
-            && changedBuckets.isEmpty
+            && changedBuckets.isEmpty && blobChunks.isEmpty && removedBlobs.isEmpty && changedSnapshots.isEmpty
+            && changedUploads.isEmpty && trims.isEmpty
     }
 }
 
@@ -47,14 +71,22 @@ public struct StreamModel: Sendable {
     private var pathByID: [UInt64: StreamPath] = [:]
     /// The next stream incarnation id.
     public internal(set) var nextStreamID: UInt64 = 1
+    /// Snapshot uploads in progress, by blob id.
+    public internal(set) var uploads: [UInt64: SnapshotUpload] = [:]
+    /// The next snapshot blob id.
+    public internal(set) var nextBlobID: UInt64 = 1
 
     public init() {
         buckets = [Identifiers.defaultBucket: BucketMeta(name: Identifiers.defaultBucket, createdAt: 0, streamCount: 0)]
     }
 
     /// Rebuilds a model from persisted metadata (the inverse of persisting `changedStreams`).
-    public init(buckets: [BucketMeta], streams: [StreamMeta], nextStreamID: UInt64) {
+    public init(buckets: [BucketMeta], streams: [StreamMeta], nextStreamID: UInt64,
+                uploads: [UInt64: SnapshotUpload] = [:], nextBlobID: UInt64 = 1) {
         self.init()
+        self.uploads = uploads
+        let highestBlob = (streams.flatMap { $0.snapshots.map(\.blobID) } + Array(uploads.keys)).max() ?? 0
+        self.nextBlobID = max(nextBlobID, highestBlob == .max ? .max : highestBlob + 1)
         for bucket in buckets { self.buckets[bucket.name] = bucket }
         for meta in streams {
             self.streams[meta.path] = meta
@@ -107,6 +139,15 @@ public struct StreamModel: Sendable {
                 return .touched
             case .expire:
                 return .expired(count: expireAll(now: now, effects: &effects))
+            case .snapshotChunk(let chunk):
+                return try storeSnapshotChunk(chunk, now: now, effects: &effects)
+            case .publishSnapshot(let publish):
+                return try publishSnapshot(publish, now: now, effects: &effects)
+            case .deleteSnapshot(let path, let offset):
+                try deleteSnapshot(path, offset: offset, now: now, effects: &effects)
+                return .snapshotDeleted
+            case .retain(let path, let target):
+                return try retain(path, target: target, now: now, effects: &effects)
             }
         } catch {
             return .rejected(error)
@@ -168,6 +209,7 @@ public struct StreamModel: Sendable {
         effects.changedStreams.insert(meta.path)
         effects.removedStreamIDs.append(meta.id)
         effects.wake.insert(meta.id)
+        releaseSnapshots(of: meta, effects: &effects)
         if var bucket = buckets[meta.path.bucket] {
             // Saturating: the count is derived bookkeeping, and a removal must never trap.
             bucket.streamCount = bucket.streamCount.decrementedSaturating()
@@ -176,6 +218,7 @@ public struct StreamModel: Sendable {
         }
         guard let origin = meta.fork, var source = stream(id: origin.sourceID) else { return }
         source.forkCount = source.forkCount.decrementedSaturating()
+        trimIfUnpinned(&source, effects: &effects)
         streams[source.path] = source
         effects.changedStreams.insert(source.path)
         if source.softDeleted && source.forkCount == 0 {
@@ -222,6 +265,7 @@ public struct StreamModel: Sendable {
                 expire(current, effects: &effects)
             }
         }
+        expireUploads(now: now, effects: &effects)
         // Idle producers go too (they are otherwise forgotten lazily, see `checkProducer`).
         let withIdle = streams.values.filter { meta in meta.producers.values.contains { $0.isIdle(at: now) } }
         for meta in withIdle.sorted(by: { $0.id < $1.id }) {

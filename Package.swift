@@ -35,6 +35,8 @@ let package = Package(
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
         // Already a dependency of Hummingbird: services and one ServiceGroup for the node.
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        // Already built for the TLS stack: SHA-256 of stream snapshots (no hand-written crypto).
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
     ],
     targets: [
         // MARK: Storage engine
@@ -90,6 +92,7 @@ let package = Package(
             name: "Server",
             dependencies: [
                 "Raft", "Replication", "Storage", "StreamModel",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdHTTP2", package: "hummingbird"),

@@ -452,3 +452,19 @@ extension Node {
         return try state.unit(of: current.id, at: offset.position)
     }
 }
+
+extension Node {
+    /// Chunk `index` of snapshot blob `blobID` (docs/stream-snapshots.md), or `nil` if it is
+    /// gone (the snapshot was deleted after the caller looked it up).
+    public func snapshotChunk(blobID: UInt64, index: UInt32) throws(StorageError) -> [UInt8]? {
+        guard !isInstallingSnapshot else { throw StorageError(.unavailable, "a snapshot is being installed") }
+        return try state.snapshotChunk(blobID: blobID, index: index)
+    }
+
+    /// Whether `offset` is a message boundary of `meta`'s stream (where a stream snapshot or
+    /// retention may point).
+    public func isMessageBoundary(_ meta: StreamMeta, at offset: Offset) throws(StorageError) -> Bool {
+        guard !isInstallingSnapshot else { throw StorageError(.unavailable, "a snapshot is being installed") }
+        return try state.isMessageBoundary(meta, offset) { id in stream(id: id) }
+    }
+}

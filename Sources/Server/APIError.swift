@@ -25,6 +25,7 @@ struct APIError: Error {
         case .bucketNotFound, .streamNotFound, .forkSourceNotFound, .snapshotNotFound: .notFound
         case .streamGone, .offsetGone: .gone
         case .producerStaleEpoch: .forbidden
+        case .snapshotTooLarge: .contentTooLarge
         case .preconditionFailed: .preconditionFailed
         case .invalidBucket, .producerEpochSeq, .emptyBody, .emptyJSONArray, .invalidJSON,
              .forkOffsetInvalid, .forkSubOffsetInvalid, .invalidCommand, .invalidProducerID: .badRequest
@@ -37,6 +38,11 @@ struct APIError: Error {
         if let expected = error.expectedSeq { headers[.producerExpectedSeq] = String(expected) }
         if let received = error.receivedSeq { headers[.producerReceivedSeq] = String(received) }
         if let etag = error.etag { headers[.eTag] = etag }
+        if let snapshot = error.snapshot {
+            headers[.streamSnapshotOffset] = snapshot.offset.description
+            headers[.streamSnapshotDigest] = snapshot.digestHex
+        }
+        if let retained = error.retained { headers[.streamRetainedOffset] = retained.description }
     }
 
     /// A node that could not take or confirm the request: 503 with `Retry-After`, except a
@@ -69,6 +75,10 @@ struct APIError: Error {
     /// The disk or RocksDB failed, or stored data does not decode: 500; the state is being
     /// replaced by a snapshot: 503 with `Retry-After`.
     init(_ error: StorageError) {
+        guard error.code != .dropped else {
+            self.init(.gone, "offset_gone", error.message)
+            return
+        }
         guard error.code != .unavailable else {
             self.init(.serviceUnavailable, "unavailable", error.message)
             headers[.retryAfter] = "1"

@@ -13,7 +13,7 @@ extension RunnelResponder {
     /// it and reads whatever this node has applied.
     func readBarrier(_ request: Request, _ route: Route) async throws {
         switch route {
-        case .stream, .bucket, .bucketStreams: break
+        case .stream, .streamResource, .bucket, .bucketStreams: break
         default: return
         }
         switch request.uri.queryParameters["consistency"] {

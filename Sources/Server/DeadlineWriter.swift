@@ -47,8 +47,9 @@ struct DeadlineWriter: Sendable {
         try await pending { try await box.writer.write(buffer) }
     }
 
-    /// Ends the body, under the same deadline.
-    func finish() async throws {
+    /// Writes `epilogue` (if any) and ends the body, under the same deadline.
+    func finish(_ epilogue: ByteBuffer? = nil) async throws {
+        if let epilogue { try await write(epilogue) }
         try await pending { try await box.writer.finish(nil) }
     }
 

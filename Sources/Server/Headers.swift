@@ -25,6 +25,13 @@ extension HTTPField.Name {
     static let accessControlAllowHeaders = HTTPField.Name("Access-Control-Allow-Headers")!
     static let accessControlExposeHeaders = HTTPField.Name("Access-Control-Expose-Headers")!
     static let retryAfter = HTTPField.Name("Retry-After")!
+    // Stream snapshots and retention (api.md §2, docs/stream-snapshots.md).
+    static let streamSnapshotOffset = HTTPField.Name("Stream-Snapshot-Offset")!
+    static let streamSnapshotDigest = HTTPField.Name("Stream-Snapshot-Digest")!
+    static let streamSnapshotMatch = HTTPField.Name("Stream-Snapshot-Match")!
+    static let streamRetainedOffset = HTTPField.Name("Stream-Retained-Offset")!
+    static let streamRetention = HTTPField.Name("Stream-Retention")!
+    static let link = HTTPField.Name("Link")!
 }
 
 extension HTTPFields {
@@ -41,7 +48,7 @@ extension HTTPFields {
         var fields = HTTPFields()
         fields[.accessControlAllowOrigin] = "*"
         fields[.accessControlExposeHeaders] =
-            "Stream-Next-Offset, Stream-Cursor, Stream-Up-To-Date, Stream-Closed, Producer-Epoch, Producer-Seq, Producer-Expected-Seq, Producer-Received-Seq, ETag, Content-Type, Content-Encoding, Vary"
+            "Stream-Next-Offset, Stream-Cursor, Stream-Up-To-Date, Stream-Closed, Stream-Snapshot-Offset, Stream-Snapshot-Digest, Stream-Retained-Offset, Producer-Epoch, Producer-Seq, Producer-Expected-Seq, Producer-Received-Seq, ETag, Content-Type, Content-Encoding, Vary"
         return fields
     }()
 

@@ -138,6 +138,12 @@ extension Route {
             case .legacy: "legacy_stream"
             case .v1: "v1_stream"
             }
+        case .streamResource(_, let resource):
+            switch resource {
+            case .latestSnapshot, .snapshot: "ds_snapshot"
+            case .bootstrap: "ds_bootstrap"
+            case .retention: "ds_retention"
+            }
         case .bucket: "bucket"
         case .bucketStreams: "bucket_streams"
         case .health: "healthz"

@@ -45,7 +45,7 @@ struct RunnelResponder: HTTPResponder {
             if error.code == .storage { logger.error("storage error", metadata: ["error": "\(error)"]) }
             return errorResponse(APIError(error))
         } catch let error as StorageError {
-            logger.error("storage error", metadata: ["error": "\(error)"])
+            if error.code != .dropped { logger.error("storage error", metadata: ["error": "\(error)"]) }
             return errorResponse(APIError(error))
         } catch let error as HTTPParserError {
             // A malformed body framing (a bad chunk) found while reading the body: the
@@ -81,7 +81,11 @@ struct RunnelResponder: HTTPResponder {
         }
         // Reads, and a fork's creation (which resolves its source here before proposing), see
         // everything committed before the request arrived, on whichever node it reached.
-        if request.method == .get || request.method == .head || (request.method == .put && request.headers[.streamForkedFrom] != nil) {
+        // So do a snapshot's publication and retention, which check the offset against the data.
+        var isResourceWrite = false
+        if case .streamResource = route, request.method == .put { isResourceWrite = true }
+        if request.method == .get || request.method == .head || isResourceWrite
+            || (request.method == .put && request.headers[.streamForkedFrom] != nil) {
             try await readBarrier(request, route)
         }
         switch route {
@@ -103,6 +107,8 @@ struct RunnelResponder: HTTPResponder {
             return try await bucket(request, name)
         case .bucketStreams(let name):
             return try await listStreams(request, bucket: name)
+        case .streamResource(let path, let resource):
+            return try await streamResource(request, path: path, resource, connection: connection)
         case .stream(let family, let path):
             switch request.method {
             case .put: return try await create(request, family: family, path: path)

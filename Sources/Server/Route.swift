@@ -48,9 +48,34 @@ public enum AdminRoute: Sendable, Hashable {
     }
 }
 
+/// A sub-resource of a stream, on `/ds/{bucket}/{stream}/…` only (api.md §2,
+/// docs/stream-snapshots.md): `/v1/stream/` names may contain `/`, so any suffix there is a
+/// stream name, and `/streams/{id}` is unchanged.
+public enum StreamResource: Sendable, Hashable {
+    /// `…/snapshot`: a redirect to the latest snapshot.
+    case latestSnapshot
+    /// `…/snapshot/{offset}`, with the raw offset segment (validated by the handler, so a
+    /// malformed one is a 400 rather than a 404).
+    case snapshot(String)
+    /// `…/bootstrap`
+    case bootstrap
+    /// `…/retention/{offset|auto|manual}`
+    case retention(String)
+
+    /// The methods each sub-resource answers.
+    var methods: [HTTPRequest.Method] {
+        switch self {
+        case .latestSnapshot, .bootstrap: [.get, .options]
+        case .snapshot: [.get, .put, .delete, .options]
+        case .retention: [.put, .options]
+        }
+    }
+}
+
 /// What a request path addresses.
 public enum Route: Sendable, Hashable {
     case stream(RouteFamily, StreamPath)
+    case streamResource(StreamPath, StreamResource)
     case bucket(String)
     case bucketStreams(String)
     case health
@@ -92,22 +117,39 @@ public enum Route: Sendable, Hashable {
             self = .invalid("the request target must be ASCII; percent-encode other bytes")
             return
         }
+        if let rawRest = raw.dropPrefix("/ds/") {
+            // Split before decoding, so an escaped `%2F` stays inside its segment.
+            var segments: [String] = []
+            for piece in rawRest.split(separator: "/", omittingEmptySubsequences: false) {
+                guard let segment = Route.percentDecode(String(piece)) else {
+                    self = .invalid("the path is not valid percent-encoded UTF-8"); return
+                }
+                segments.append(segment)
+            }
+            let bucket = segments[0]
+            guard Identifiers.isValidBucket(bucket) else { self = .invalid("invalid bucket name"); return }
+            if segments.count == 1 { self = .bucket(bucket); return }
+            let name = segments[1]
+            if segments.count == 2 && name == "streams" { self = .bucketStreams(bucket); return }
+            guard Identifiers.isValidStreamName(name, allowSlash: false) else {
+                self = .invalid("invalid stream name"); return
+            }
+            let stream = StreamPath(bucket: bucket, name: name)
+            switch segments.count {
+            case 2: self = .stream(.ds, stream)
+            case 3 where segments[2] == "snapshot": self = .streamResource(stream, .latestSnapshot)
+            case 3 where segments[2] == "bootstrap": self = .streamResource(stream, .bootstrap)
+            case 4 where segments[2] == "snapshot": self = .streamResource(stream, .snapshot(segments[3]))
+            case 4 where segments[2] == "retention": self = .streamResource(stream, .retention(segments[3]))
+            default: self = .invalid("invalid stream name")  // a `/ds/` stream name has no `/`
+            }
+            return
+        }
         guard let path = Route.percentDecode(raw) else {
             self = .invalid("the path is not valid percent-encoded UTF-8")
             return
         }
-        if let rest = path.dropPrefix("/ds/") {
-            let parts = rest.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
-            let bucket = parts[0]
-            guard Identifiers.isValidBucket(bucket) else { self = .invalid("invalid bucket name"); return }
-            if parts.count == 1 { self = .bucket(bucket); return }
-            let name = parts[1]
-            if name == "streams" { self = .bucketStreams(bucket); return }
-            guard Identifiers.isValidStreamName(name, allowSlash: false) else {
-                self = .invalid("invalid stream name"); return
-            }
-            self = .stream(.ds, StreamPath(bucket: bucket, name: name))
-        } else if let name = path.dropPrefix("/streams/") {
+        if let name = path.dropPrefix("/streams/") {
             guard Identifiers.isValidStreamName(name, allowSlash: false) else {
                 self = .invalid("invalid stream name"); return
             }
@@ -201,6 +243,7 @@ extension Route {
         switch self {
         // A non-GET `/ds/{bucket}/streams` addresses a stream named "streams".
         case .stream, .bucketStreams: Route.streamMethods
+        case .streamResource(_, let resource): resource.methods
         case .bucket: [.get, .put, .delete, .options]
         case .health, .ready, .metrics: [.get, .head]
         case .admin(let admin): [admin.method]
@@ -213,7 +256,7 @@ extension Route {
     /// origin can neither read them nor be granted a preflight.
     var isCrossOrigin: Bool {
         switch self {
-        case .stream, .bucket, .bucketStreams, .invalid: true
+        case .stream, .streamResource, .bucket, .bucketStreams, .invalid: true
         case .health, .ready, .metrics, .admin, .notFound: false
         }
     }

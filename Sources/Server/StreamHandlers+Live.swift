@@ -43,6 +43,7 @@ extension RunnelResponder {
         guard from <= initial.tail else {
             throw APIError.badRequest("offset_beyond_tail", "offset \(from) is past the stream's tail \(initial.tail)")
         }
+        try checkRetained(initial, from: from)
         let cursor = Cursor.next(now: now(), clientCursor: request.uri.queryParameters["cursor"].map(String.init))
         let deadline = ContinuousClock.now + configuration.longPollTimeout
         if let ready = try await longPollAnswer(initial, from: from, cursor: cursor, deadline: deadline) { return ready }
@@ -102,6 +103,7 @@ extension RunnelResponder {
         guard from <= initial.tail else {
             throw APIError.badRequest("offset_beyond_tail", "offset \(from) is past the stream's tail \(initial.tail)")
         }
+        try checkRetained(initial, from: from)
         let clientCursor = request.uri.queryParameters["cursor"].map(String.init)
         guard try await isMessageBoundary(initial, at: from) else {
             throw APIError.badRequest("offset_not_message_boundary",
@@ -135,9 +137,11 @@ extension RunnelResponder {
     }
 
     /// The SSE session: catch up, then follow the stream until it closes, the session ends, the
-    /// stream is deleted or the task is cancelled (the client went away).
-    private func sendEvents(
-        _ writer: DeadlineWriter, path: StreamPath, from: Offset, meta initial: StreamMeta, encoding: SSEEncoding, clientCursor: String?
+    /// stream is deleted or the task is cancelled (the client went away). `epilogue` is
+    /// written before the body ends (the closing delimiter of a bootstrap's multipart body).
+    func sendEvents(
+        _ writer: DeadlineWriter, path: StreamPath, from: Offset, meta initial: StreamMeta, encoding: SSEEncoding,
+        clientCursor: String?, epilogue: ByteBuffer? = nil
     ) async throws {
         let sessionEnd = ContinuousClock.now + configuration.sseSessionDuration
         var meta = initial
@@ -160,7 +164,7 @@ extension RunnelResponder {
                 }
                 first = false
                 if closed {
-                    try await writer.finish()
+                    try await writer.finish(epilogue)
                     return
                 }
             } while position < meta.tail
@@ -174,7 +178,7 @@ extension RunnelResponder {
             guard let next = try? current(path, id: meta.id) else { break }
             meta = next
         }
-        try await writer.finish()
+        try await writer.finish(epilogue)
     }
 }
 

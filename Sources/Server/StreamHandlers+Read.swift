@@ -27,6 +27,8 @@ extension RunnelResponder {
         case .at(let ms): fields[.streamExpiresAt] = RFC3339.format(ms)
         }
         if meta.closed { fields[.streamClosed] = "true" }
+        if let latest = meta.latestSnapshot { fields[.streamSnapshotOffset] = latest.offset.description }
+        if meta.retained > .zero { fields[.streamRetainedOffset] = meta.retained.description }
         fields[.cacheControl] = "no-store"
         fields[.eTag] = meta.etag
         return response(.ok, headers: fields)
@@ -75,6 +77,7 @@ extension RunnelResponder {
         guard from <= meta.tail else {
             throw APIError.badRequest("offset_beyond_tail", "offset \(from) is past the stream's tail \(meta.tail)")
         }
+        try checkRetained(meta, from: from)
         let chunk = try await blocking { [store, meta, configuration] in try store.read(meta, from: from, maxBytes: configuration.readChunkBytes) }
         try checkMessageBoundary(meta, from: from, chunk: chunk)
         let closedAtEnd = meta.closed && chunk.upToDate

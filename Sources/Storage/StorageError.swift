@@ -6,7 +6,7 @@ import RocksDB
 public struct StorageError: Error, Sendable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         fileprivate enum Value: String, Sendable {
-            case io, corruption, invalidArgument, unavailable
+            case io, corruption, invalidArgument, unavailable, dropped
         }
         fileprivate let value: Value
         public var description: String { value.rawValue }
@@ -19,6 +19,8 @@ public struct StorageError: Error, Sendable, CustomStringConvertible {
         public static let invalidArgument = Code(value: .invalidArgument)
         /// The state cannot be read right now (a snapshot is being installed): retry.
         public static let unavailable = Code(value: .unavailable)
+        /// The data asked for was dropped by retention while the read ran (the client's 410).
+        public static let dropped = Code(value: .dropped)
     }
 
     public var code: Code

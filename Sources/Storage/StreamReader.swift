@@ -32,6 +32,11 @@ extension StateStore {
             guard !full else { break }
             position = max(position, segment.from)
             try forEachUnit(of: segment.id, from: segment.from, to: segment.to) { start, unit throws(StorageError) in
+                // Units are contiguous: a unit past the read position means the data before
+                // it was dropped by retention under this read (never skip it silently).
+                guard start <= position else {
+                    throw StorageError(.dropped, "stream \(segment.id) has no data at \(position) any more")
+                }
                 let end = min(start + UInt64(unit.count), segment.to)
                 if json {
                     let intact = StoredUnit.forEachFrame(unit) { frameStart, body in

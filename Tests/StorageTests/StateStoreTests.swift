@@ -116,7 +116,7 @@ import Testing
             try db.close()
             (db, state) = try open()
             #expect(try state.load().model.streams == model.streams)
-            #expect(try db.get(Keys.stream(Self.nfd), in: db.columnFamily(named: CF.meta)).map { $0.first } == 2)
+            #expect(try db.get(Keys.stream(Self.nfd), in: db.columnFamily(named: CF.meta)).map { $0.first } == 3)
         }
     }
 

@@ -72,6 +72,23 @@ struct AdversarialGenerator {
             command = .touch((0..<rng.below(3)).map { _ in path() })
         case .expire:
             break
+        case .snapshotChunk(var chunk):
+            chunk.path = path()
+            if rng.chance(30) { chunk.blobID = rng.pick([0, 1, .max]) }
+            if rng.chance(20) { chunk.index = rng.pick([0, 1, .max]) }
+            if rng.chance(10) { chunk.bytes = [] }
+            command = .snapshotChunk(chunk)
+        case .publishSnapshot(var publish):
+            publish.path = rng.chance(50) ? path() : publish.path
+            if rng.chance(30) { publish.offset = Offset(epoch: rng.pick([0, .max]), position: rng.pick(Self.positions)) }
+            if rng.chance(20) { publish.digest = rng.pick([[], [1], Array(repeating: 0, count: 64)]) }
+            if rng.chance(20) { publish.size = rng.pick(Self.numbers) }
+            if rng.chance(10) { publish.contentType = String(repeating: "t", count: 2000) }
+            command = .publishSnapshot(publish)
+        case .deleteSnapshot(_, let offset):
+            command = .deleteSnapshot(path(), offset)
+        case .retain(_, let target):
+            command = .retain(path(), rng.chance(50) ? target : .offset(Offset(position: rng.pick(Self.positions))))
         }
         return command
     }

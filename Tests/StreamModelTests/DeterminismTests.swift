@@ -103,10 +103,42 @@ struct CommandGenerator {
                 producer: rng.chance(30) ? ProducerTuple(id: "p", epoch: 0, seq: UInt64(rng.below(3))) : nil))
         case 77..<88:
             return .delete(target)
-        case 88..<96:
+        case 88..<94:
             return .touch((0..<rng.below(4)).map { _ in randomPath() })
-        default:
+        case 94..<96:
             return .expire
+        default:
+            return snapshotCommand(model: model, target: target, meta: meta)
+        }
+    }
+
+    /// Stream snapshots and retention (docs/stream-snapshots.md): chunks that continue an
+    /// upload in progress (or not), publishes of it at offsets inside and outside the stream,
+    /// deletes and retention at its snapshots' offsets.
+    mutating func snapshotCommand(model: StreamModel, target: StreamPath, meta: StreamMeta?) -> Command {
+        let streamID = rng.chance(90) ? meta?.id ?? 0 : UInt64(rng.below(50))
+        let pending = model.uploads.keys.sorted().filter { model.uploads[$0]?.streamID == meta?.id }
+        let blobID: UInt64? = rng.chance(40) ? nil : pending.first.map { rng.chance(90) ? $0 : $0 + 1 }
+        let tail = meta?.tail.position ?? 0
+        let offsets = (meta?.snapshots.map(\.offset) ?? []) + [Offset(position: UInt64(rng.below(Int(tail) + 3)))]
+        let offset = rng.pick(offsets)
+        switch rng.below(4) {
+        case 0:
+            let index = blobID.flatMap { model.uploads[$0]?.chunkCount } ?? 0
+            return .snapshotChunk(SnapshotChunk(path: target, streamID: streamID, blobID: blobID,
+                                                index: rng.chance(90) ? index : index + 1,
+                                                bytes: (0..<rng.below(5)).map { _ in UInt8(rng.below(256)) }))
+        case 1:
+            let size = blobID.flatMap { model.uploads[$0]?.size } ?? 0
+            let digest = (0..<32).map { _ in UInt8(rng.below(2)) }
+            let match = rng.chance(20) ? meta?.latestSnapshot?.digest ?? digest : nil
+            return .publishSnapshot(PublishSnapshot(path: target, streamID: streamID, offset: offset,
+                                                    contentType: "application/x-state", digest: digest,
+                                                    size: rng.chance(90) ? size : size + 1, blobID: blobID, match: match))
+        case 2:
+            return .deleteSnapshot(target, offset)
+        default:
+            return .retain(target, rng.pick([.offset(offset), .offset(offset), .auto, .manual]))
         }
     }
 
@@ -133,6 +165,8 @@ struct Footprint: Equatable, CustomStringConvertible {
     var removedStreamIDs: [UInt64]
     var changedBuckets: [String]
     var wake: [UInt64]
+    /// Snapshot effects: chunks written (blob, index, size), blobs dropped, rows changed, trims.
+    var snapshotEffects: String
 
     init(_ result: CommandResult, _ effects: ApplyEffects) {
         self.result = result
@@ -141,10 +175,13 @@ struct Footprint: Equatable, CustomStringConvertible {
         removedStreamIDs = effects.removedStreamIDs
         changedBuckets = effects.changedBuckets.sorted()
         wake = effects.wake.sorted()
+        snapshotEffects = "\(effects.blobChunks.map { [$0.blobID, UInt64($0.index), UInt64($0.bytes.count)] }) "
+            + "\(effects.removedBlobs) \(effects.changedSnapshots.map { "\($0.streamID)@\($0.offset)" }.sorted()) "
+            + "\(effects.changedUploads.sorted()) \(effects.trims.map { "\($0.streamID)@\($0.upTo)" })"
     }
 
     var description: String {
-        "\(result) units=\(units.map { "\($0.streamID)@\($0.position)+\($0.bytes.count)" }) changed=\(changedStreams) removed=\(removedStreamIDs) buckets=\(changedBuckets)"
+        "\(result) units=\(units.map { "\($0.streamID)@\($0.position)+\($0.bytes.count)" }) changed=\(changedStreams) removed=\(removedStreamIDs) buckets=\(changedBuckets) snapshots=\(snapshotEffects)"
     }
 }
 
@@ -207,14 +244,16 @@ struct ReplicaPair {
             if step % 500 == 499 {
                 let b = replicas.b
                 replicas.b = StreamModel(buckets: b.buckets.values.sorted { $0.name > $1.name },
-                                         streams: b.streams.values.sorted { $0.id > $1.id }, nextStreamID: b.nextStreamID)
+                                         streams: b.streams.values.sorted { $0.id > $1.id }, nextStreamID: b.nextStreamID,
+                                         uploads: b.uploads, nextBlobID: b.nextBlobID)
             }
         }
         #expect(replicas.a.streams == replicas.b.streams, "seed \(seed)")
         #expect(replicas.a.buckets == replicas.b.buckets, "seed \(seed)")
         #expect(replicas.a.nextStreamID == replicas.b.nextStreamID, "seed \(seed)")
+        #expect(replicas.a.uploads == replicas.b.uploads && replicas.a.nextBlobID == replicas.b.nextBlobID, "seed \(seed)")
         // The run exercised the model, not just its rejections.
-        for kind in ["created", "existing", "appended", "duplicate", "deleted", "expired"] {
+        for kind in ["created", "existing", "appended", "duplicate", "deleted", "expired", "snapshot", "retained"] {
             #expect(tally[kind, default: 0] > 0, "seed \(seed): no \(kind) results in \(tally)")
         }
         #expect(tally.keys.filter { $0.hasPrefix("rejected") }.count >= 10, "seed \(seed): \(tally)")
@@ -255,6 +294,8 @@ struct ReplicaPair {
         case .deleted: "deleted"
         case .expired(let count): count > 0 ? "expired" : "expired0"
         case .rejected(let error): "rejected.\(error.code)"
+        case .snapshotPublished(_, let duplicate): duplicate ? "snapshot-again" : "snapshot"
+        case .retained: "retained"
         default: "\(result)"
         }
     }
@@ -282,6 +323,32 @@ struct ReplicaPair {
             if meta.id >= model.nextStreamID { problems.append("\(path): id \(meta.id) >= nextStreamID") }
             if model.buckets[path.bucket] == nil { problems.append("\(path): bucket missing") }
             if meta.closedBy != nil && !meta.closed { problems.append("\(path): closedBy on an open stream") }
+            // Snapshots and retention (docs/stream-snapshots.md).
+            let offsets = meta.snapshots.map(\.offset)
+            if offsets != offsets.sorted() || Set(offsets).count != offsets.count {
+                problems.append("\(path): snapshots out of order or repeated")
+            }
+            if meta.snapshots.count > SnapshotLimits.maxPerStream { problems.append("\(path): too many snapshots") }
+            if let last = offsets.last, last > meta.tail { problems.append("\(path): a snapshot past the tail") }
+            if meta.retained > meta.tail { problems.append("\(path): retained past the tail") }
+            if meta.fork == nil && meta.retained > (offsets.last ?? .zero) {
+                problems.append("\(path): retained \(meta.retained) past the latest snapshot")
+            }
+            if meta.trimmed > max(meta.retained, meta.base) { problems.append("\(path): trimmed past retained") }
+            for snapshot in meta.snapshots where snapshot.size > 0 && snapshot.blobID == 0 {
+                problems.append("\(path): snapshot at \(snapshot.offset) without a blob")
+            }
+        }
+        var blobs: Set<UInt64> = []
+        for meta in model.streams.values {
+            for snapshot in meta.snapshots where snapshot.blobID != 0 {
+                if !blobs.insert(snapshot.blobID).inserted { problems.append("blob \(snapshot.blobID) owned twice") }
+            }
+        }
+        for (blobID, upload) in model.uploads {
+            if model.stream(id: upload.streamID) == nil { problems.append("upload \(blobID) of a removed stream") }
+            if !blobs.insert(blobID).inserted { problems.append("blob \(blobID) both uploading and published") }
+            if blobID >= model.nextBlobID { problems.append("upload \(blobID) >= nextBlobID") }
         }
         for (name, bucket) in model.buckets where bucket.streamCount != perBucket[name, default: 0] {
             problems.append("bucket \(name): streamCount \(bucket.streamCount) but \(perBucket[name, default: 0]) streams")

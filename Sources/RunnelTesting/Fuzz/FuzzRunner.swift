@@ -37,15 +37,34 @@ public struct FuzzRunner: Sendable {
         return report
     }
 
+    /// Plants the canaries and fixtures. The node closes a connection idle for 3 s, which a
+    /// machine loaded by the rest of `make test` can make the planter's: a failed attempt is
+    /// retried on a fresh connection (each canary records what it reads back, so a retried
+    /// append is harmless).
+    private func plant(_ node: FuzzNode) async throws -> [FuzzCanaries.Canary] {
+        var attempt = 1
+        while true {
+            let planter = try await node.client()
+            do {
+                let canaries = try await FuzzCanaries.plant(planter)
+                try await FuzzFixtures.plant(planter)
+                await planter.close()
+                return canaries
+            } catch {
+                await planter.close()
+                guard attempt < 3 else { throw error }
+                log("fuzz: planting failed (\(error)); retrying on a new connection")
+                attempt += 1
+            }
+        }
+    }
+
     private func run(seed: UInt64, transport: FuzzCase.Transport, tls: (cert: String, key: String)?,
                      report: inout FuzzReport, start: ContinuousClock.Instant) async throws {
         let node = FuzzNode(name: "fuzz-\(seed)-\(transport.rawValue)", maxBodyBytes: configuration.maxBodyBytes, tls: tls)
         defer { node.stop() }
         try await node.start()
-        let planter = try await node.client()
-        let canaries = try await FuzzCanaries.plant(planter)
-        try await FuzzFixtures.plant(planter)
-        await planter.close()
+        let canaries = try await plant(node)
 
         let count = transport == .http1 ? configuration.requests : configuration.http2Requests
         let indices = configuration.only.map { [$0] } ?? Array(0..<count)

@@ -72,6 +72,9 @@ struct AdversarialGenerator {
             command = .touch((0..<rng.below(3)).map { _ in path() })
         case .expire:
             break
+        case .snapshotChunk, .publishSnapshot, .deleteSnapshot, .retain:
+            // Snapshot commands pass through as the ordinary generator made them.
+            break
         }
         return command
     }

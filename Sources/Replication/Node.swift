@@ -397,6 +397,19 @@ public final class Node: Sendable {
     /// Streams in the applied state (soft-deleted ones included).
     public var streamCount: Int { view.withLock { $0.model.streams.count } }
 
+    /// The stream at `path` as `stream(at:now:)` sees it, with the applied index of that same
+    /// view: operator inspection reads this node's applied state, and says how far it got.
+    public func inspectStream(at path: StreamPath, now: Int64) -> (meta: StreamMeta?, appliedIndex: UInt64) {
+        view.withLock { ($0.model.stream(at: path, now: now), $0.appliedIndex) }
+    }
+
+    /// Every bucket's totals in this node's applied state (`StreamModel.bucketTotals`), with the
+    /// applied index of that state. One pass over the streams, under the view's lock: a sum
+    /// per stream, no allocation per stream, so readers and the apply loop wait little.
+    public func bucketTotals() -> (buckets: [BucketTotals], appliedIndex: UInt64) {
+        view.withLock { ($0.model.bucketTotals(), $0.appliedIndex) }
+    }
+
     /// The index of the last applied log entry.
     public var appliedIndex: UInt64 { view.withLock { $0.appliedIndex } }
 

@@ -81,6 +81,12 @@ extension RunnelResponder {
             let index: UInt64
             do { index = try await store.takeSnapshot() } catch { throw APIError(error) }
             return json(.ok, "{\"snapshot_index\":\(index),\"log_start\":\(store.clusterStatus.firstIndex)}")
+        case (.inspectStream(let path), .get):
+            return try inspectStream(path)
+        case (.buckets, .get):
+            return bucketTotals()
+        case (.malformed(let code, let reason), .get):
+            throw APIError.badRequest(code, reason)
         default:
             throw APIError(.methodNotAllowed, "method_not_allowed", "\(request.method) is not supported here")
         }

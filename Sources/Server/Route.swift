@@ -37,11 +37,19 @@ public enum AdminRoute: Sendable, Hashable {
     case removeMember(String)
     /// `POST /admin/v1/snapshot` (not available in this version).
     case snapshot
+    /// `GET /admin/v1/streams/{bucket}/{stream}`: one stream as this node's applied state
+    /// holds it (docs/operations.md "Inspecting a stream").
+    case inspectStream(StreamPath)
+    /// `GET /admin/v1/buckets`: every bucket with the totals of its streams.
+    case buckets
+    /// An inspection path whose bucket or stream name is malformed: a 400 with `code`
+    /// (`invalid_bucket`, `invalid_stream_name`) and `reason`.
+    case malformed(code: String, reason: String)
 
     /// The one method each admin route answers (api.md §3); others get 405 with `Allow`.
     var method: HTTPRequest.Method {
         switch self {
-        case .cluster: .get
+        case .cluster, .inspectStream, .buckets, .malformed: .get
         case .transferLeader, .addMember, .snapshot: .post
         case .removeMember: .delete
         }
@@ -69,6 +77,33 @@ public enum StreamResource: Sendable, Hashable {
         case .snapshot: [.get, .put, .delete, .options]
         case .retention: [.put, .options]
         }
+    }
+}
+
+extension AdminRoute {
+    /// Parses the raw `{bucket}/{stream}` after `/admin/v1/streams/`; `nil` when there is no
+    /// `/` after the bucket (no route). The bucket segment is matched raw, as a bucket name
+    /// has no byte that needs escaping; the stream is the rest of the path percent-decoded,
+    /// `/` included (a name from `/v1/stream/` may hold one, spelled `/` or `%2F`).
+    init?(inspecting raw: String) {
+        guard let slash = raw.firstIndex(of: "/") else { return nil }
+        let bucket = String(raw[..<slash])
+        let encoded = String(raw[raw.index(after: slash)...])
+        guard Identifiers.isValidBucket(bucket) else {
+            self = .malformed(code: "invalid_bucket", reason: "a bucket name is 1-64 bytes of a-z, 0-9, _ and -")
+            return
+        }
+        guard !encoded.utf8.contains(where: { $0 >= 0x80 || $0 < 0x20 || $0 == 0x7F }),
+              let name = Route.percentDecode(encoded)
+        else {
+            self = .malformed(code: "invalid_stream_name", reason: "the stream name is not ASCII with valid percent-encoded UTF-8")
+            return
+        }
+        guard Identifiers.isValidStreamName(name, allowSlash: true) else {
+            self = .malformed(code: "invalid_stream_name", reason: "invalid stream name")
+            return
+        }
+        self = .inspectStream(StreamPath(bucket: bucket, name: name))
     }
 }
 
@@ -103,10 +138,14 @@ public enum Route: Sendable, Hashable {
         case "/admin/v1/cluster/transfer-leader": self = .admin(.transferLeader); return
         case "/admin/v1/cluster/members": self = .admin(.addMember); return
         case "/admin/v1/snapshot": self = .admin(.snapshot); return
+        case "/admin/v1/buckets": self = .admin(.buckets); return
         default: break
         }
         if let id = raw.dropPrefix("/admin/v1/cluster/members/"), !id.isEmpty, !id.contains("/") {
             self = .admin(.removeMember(id)); return
+        }
+        if let rest = raw.dropPrefix("/admin/v1/streams/"), let inspection = AdminRoute(inspecting: rest) {
+            self = .admin(inspection); return
         }
         // Anything else under the admin prefix, however spelled, is no route at all: not an
         // `invalid` stream path, which would answer with the stream API's CORS headers.

@@ -14,7 +14,7 @@ import Testing
         ("/%61dmin/v1/cluster", .notFound),
         // Unknown paths under the admin prefix, even ones that would not decode, are no route.
         ("/admin/v1/", .notFound),
-        ("/admin/v1/streams/fz/%FF", .notFound),
+        ("/admin/v1/nosuch/%FF", .notFound),
         ("/admin", .notFound),
         ("/admin/v1/cluster/transfer-leader", .admin(.transferLeader)),
         ("/admin/v1/cluster/members", .admin(.addMember)),
@@ -100,7 +100,47 @@ import Testing
         #expect(Route(path: rendered) == .stream(family, path))
     }
 
+    /// The inspection routes (issue 16): the bucket segment raw, the stream the rest of the
+    /// path percent-decoded, `/` allowed as in `/v1/stream/` names.
+    @Test(arguments: [
+        ("/admin/v1/buckets", Route.admin(.buckets)),
+        ("/admin/v1/buckets/", .notFound),
+        ("/admin/v1/streams/b/s", .admin(.inspectStream(StreamPath(bucket: "b", name: "s")))),
+        ("/admin/v1/streams/_default/a%2Fb", .admin(.inspectStream(StreamPath(bucket: "_default", name: "a/b")))),
+        ("/admin/v1/streams/_default/a%2fb", .admin(.inspectStream(StreamPath(bucket: "_default", name: "a/b")))),
+        ("/admin/v1/streams/b/x/y", .admin(.inspectStream(StreamPath(bucket: "b", name: "x/y")))),
+        ("/admin/v1/streams/b/%C3%A9%20z", .admin(.inspectStream(StreamPath(bucket: "b", name: "é z")))),
+        ("/admin/v1/streams/B/s", .admin(.malformed(code: "invalid_bucket", reason: "a bucket name is 1-64 bytes of a-z, 0-9, _ and -"))),
+        ("/admin/v1/streams//s", .admin(.malformed(code: "invalid_bucket", reason: "a bucket name is 1-64 bytes of a-z, 0-9, _ and -"))),
+        // A bucket name needs no escape, so an escaped one is not a bucket name.
+        ("/admin/v1/streams/%62/s", .admin(.malformed(code: "invalid_bucket", reason: "a bucket name is 1-64 bytes of a-z, 0-9, _ and -"))),
+        ("/admin/v1/streams/b%2Fs", .notFound),
+        ("/admin/v1/streams/b", .notFound),
+        ("/admin/v1/streams/", .notFound),
+        ("/admin/v1/streams", .notFound),
+        ("/admin/v1/streams/b/", .admin(.malformed(code: "invalid_stream_name", reason: "invalid stream name"))),
+        ("/admin/v1/streams/b/x%2F%2Fy", .admin(.malformed(code: "invalid_stream_name", reason: "invalid stream name"))),
+        ("/admin/v1/streams/b/x/..", .admin(.malformed(code: "invalid_stream_name", reason: "invalid stream name"))),
+        ("/admin/v1/streams/b/%2E%2E", .admin(.malformed(code: "invalid_stream_name", reason: "invalid stream name"))),
+        ("/admin/v1/streams/b/%00", .admin(.malformed(code: "invalid_stream_name", reason: "invalid stream name"))),
+        ("/admin/v1/streams/b/%FF", .admin(.malformed(code: "invalid_stream_name", reason: "the stream name is not ASCII with valid percent-encoded UTF-8"))),
+        ("/admin/v1/streams/b/a%ZZ", .admin(.malformed(code: "invalid_stream_name", reason: "the stream name is not ASCII with valid percent-encoded UTF-8"))),
+        ("/admin/v1/streams/b/\u{FFFD}", .admin(.malformed(code: "invalid_stream_name", reason: "the stream name is not ASCII with valid percent-encoded UTF-8"))),
+        ("/admin/v1/streams/b/" + String(repeating: "x", count: 256), .admin(.malformed(code: "invalid_stream_name", reason: "invalid stream name"))),
+        // Only the raw prefix routes: an escaped `/` before the bucket is no route.
+        ("/admin/v1/streams%2Fb/s", .notFound),
+        ("/admin/v1%2Fstreams/b/s", .notFound),
+    ] as [(String, Route)])
+    func parseInspection(path: String, expected: Route) {
+        #expect(Route(path: path) == expected)
+    }
+
     @Test func adminAndOpsAnswerOneMethodAndNoCORS() {
+        #expect(Route.admin(.buckets).allowedMethods == [.get])
+        #expect(Route.admin(.inspectStream(StreamPath(bucket: "b", name: "s"))).allowedMethods == [.get])
+        #expect(Route.admin(.malformed(code: "invalid_bucket", reason: "")).allowedMethods == [.get])
+        #expect(!Route.admin(.inspectStream(StreamPath(bucket: "b", name: "s"))).isCrossOrigin)
+        #expect(!Route.admin(.malformed(code: "invalid_bucket", reason: "")).isCrossOrigin)
         #expect(Route.admin(.cluster).allowedMethods == [.get])
         #expect(Route.admin(.transferLeader).allowedMethods == [.post])
         #expect(Route.admin(.removeMember("3")).allowedMethods == [.delete])

@@ -41,8 +41,11 @@ public final class NIOPeerTransport: PeerTransport, @unchecked Sendable {
     /// This node's id (set by `start`) and the peers to keep connections to.
     private let plan = Mutex(Plan())
 
-    /// Largest frame accepted (a Raft append carries up to about `maxMessageBytes` of entries).
-    static let maxFrameBytes = 64 << 20
+    /// Largest frame accepted. A Raft append carries up to about `maxMessageBytes` of entries
+    /// but always at least one, and a forward at least one command, so a frame must hold the
+    /// largest command: a body at the HTTP body limit (`ServerConfiguration.largestBodyLimit`)
+    /// plus its headers and framing, for which 1 MiB is far more than enough.
+    public static let maxFrameBytes = (64 << 20) + (1 << 20)
 
     public struct StartupError: Error, CustomStringConvertible {
         public var description: String

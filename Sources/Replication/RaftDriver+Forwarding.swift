@@ -65,23 +65,17 @@ extension RaftDriver {
         guard !local.isEmpty else { return }
         for c in local { routed[c.tag.seq] = c }
         waiters.markForwarded(local.map(\.tag.seq), term: node.term)
-        transport?.send([.forward(term: node.term, local)], to: leader)
+        // Frames of at most about one entry's bytes: many large bodies forwarded at once must
+        // not make one frame past what the leader's transport accepts.
+        let term = node.term
+        transport?.send(Self.split(local, maxCount: configuration.maxCommandsPerEntry,
+                                   maxBytes: configuration.maxBytesPerEntry).map { .forward(term: term, $0) }, to: leader)
     }
 
     func propose(local: [TaggedCommand], incoming: [(from: NodeID, commands: [TaggedCommand])]) {
         let all = local + incoming.flatMap(\.commands)
         guard !all.isEmpty else { return }
-        // Split into entries within the size limits.
-        var batches: [[TaggedCommand]] = [[]]
-        var bytes = 0
-        for c in all {
-            if batches[batches.count - 1].count >= configuration.maxCommandsPerEntry || bytes >= configuration.maxBytesPerEntry {
-                batches.append([])
-                bytes = 0
-            }
-            batches[batches.count - 1].append(c)
-            bytes += c.command.count
-        }
+        let batches = Self.split(all, maxCount: configuration.maxCommandsPerEntry, maxBytes: configuration.maxBytesPerEntry)
         let time = max(lastTime, configuration.clock())
         lastTime = time
         let positions: [LogPosition]
@@ -116,4 +110,27 @@ extension RaftDriver {
         lock.unlock()
     }
 
+}
+
+extension RaftDriver {
+    /// Splits commands, in order, into groups of at most `maxCount` commands and about
+    /// `maxBytes`: a command that would take a group past `maxBytes` starts the next one, so
+    /// a group is larger than `maxBytes` only when it is one command (a body can be up to the
+    /// HTTP body limit, and the peer transport's frame limit is sized for exactly that).
+    static func split(_ commands: [TaggedCommand], maxCount: Int, maxBytes: Int) -> [[TaggedCommand]] {
+        var groups: [[TaggedCommand]] = []
+        var current: [TaggedCommand] = []
+        var bytes = 0
+        for c in commands {
+            if !current.isEmpty && (current.count >= maxCount || bytes + c.command.count > maxBytes) {
+                groups.append(current)
+                current = []
+                bytes = 0
+            }
+            current.append(c)
+            bytes += c.command.count
+        }
+        if !current.isEmpty { groups.append(current) }
+        return groups
+    }
 }

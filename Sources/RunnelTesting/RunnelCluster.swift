@@ -66,7 +66,11 @@ public final class RunnelCluster: @unchecked Sendable {
                 for i in nodes.indices where nodes[i].isRunning { group.addTask { await self.status(i) } }
                 return await group.reduce(into: [ClusterState?]()) { $0.append($1) }
             }
-            if states.allSatisfy({ $0 != nil }), let leader = states.compactMap({ $0 }).first(where: { $0.role == "leader" }),
+            // The leader of the highest term: a deposed leader may not have heard of its
+            // successor yet, and its own commit index says nothing about the others'.
+            let leaders = states.compactMap({ $0 }).filter { $0.role == "leader" }
+            if states.allSatisfy({ $0 != nil }), let leader = leaders.max(by: { $0.term < $1.term }),
+               leaders.allSatisfy({ $0.term == leader.term }),
                leader.commitIndex == leader.lastIndex,
                states.compactMap({ $0 }).allSatisfy({ $0.appliedIndex >= leader.commitIndex }) {
                 return

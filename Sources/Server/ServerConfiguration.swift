@@ -5,6 +5,9 @@ public struct ServerConfiguration: Sendable {
     public var port: Int = 4437
     /// Request bodies above this many bytes get 413 without being buffered whole.
     public var maxBodyBytes: Int = 64 << 20
+    /// The largest `maxBodyBytes` a node accepts: an append travels between nodes as one
+    /// command, and the peer transport's frames are sized for a body up to this.
+    public static let largestBodyLimit = 64 << 20
     /// A catch-up read returns at most about this many bytes; the client continues from
     /// `Stream-Next-Offset` (no `Stream-Up-To-Date` on a partial chunk).
     public var readChunkBytes: Int = 4 << 20

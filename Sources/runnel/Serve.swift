@@ -115,7 +115,10 @@ struct Serve: AsyncParsableCommand {
         server.host = address.host
         server.port = address.port
         if let text = Env.value(maxBodyBytes.map(String.init), "RUNNEL_MAX_BODY_BYTES") {
-            guard let value = Int(text), value > 0 else { throw ValidationError("--max-body-bytes must be positive") }
+            guard let value = Int(text), value > 0, value <= ServerConfiguration.largestBodyLimit else {
+                throw ValidationError("--max-body-bytes must be 1 to \(ServerConfiguration.largestBodyLimit) "
+                                      + "(a body crosses the cluster as one command)")
+            }
             server.maxBodyBytes = value
         }
         if let text = Env.value(readChunkBytes.map(String.init), "RUNNEL_READ_CHUNK_BYTES") {

@@ -35,4 +35,49 @@ import Testing
         await client.close()
         print("forwarding: a write forwarded to a stopped leader was answered after \(answeredAfter)")
     }
+
+    /// Bodies at the HTTP limit, several at once through a follower: each forward frame and
+    /// each log entry must fit the peer transport's frame limit, or the cluster would retry
+    /// the same oversized frame forever and stop committing.
+    @Test func bodiesAtTheLimitForwardedTogetherAreCommittedAndReplicated() async throws {
+        let cluster = try RunnelCluster(size: 3, name: "forward-big")
+        defer { cluster.kill(); cluster.removeData() }
+        try await cluster.start()
+        let leader = try await cluster.waitForLeader()
+        let follower = (leader + 1) % 3
+        let setup = try await HTTPTestClient(port: cluster.nodes[follower].port)
+        #expect(try await setup.request("PUT", "/v1/stream/big").status == 201)
+        await setup.close()
+        let limit = 64 << 20
+        let sizes = [limit, limit - 100, 9 << 20]
+        let port = cluster.nodes[follower].port
+        let statuses = try await withThrowingTaskGroup(of: (Int, Int).self) { group in
+            for (i, size) in sizes.enumerated() {
+                group.addTask {
+                    let client = try await HTTPTestClient(port: port)
+                    defer { Task { await client.close() } }
+                    let body = [UInt8](repeating: UInt8(ascii: "a") + UInt8(i), count: size)
+                    return (i, try await client.request("POST", "/v1/stream/big", headers: [("Content-Type", "application/octet-stream")],
+                                                        body: body, timeout: .seconds(60)).status)
+                }
+            }
+            // In request order (the group yields them as they finish).
+            return try await group.reduce(into: [Int](repeating: 0, count: sizes.count)) { $0[$1.0] = $1.1 }
+        }
+        // Two cores and a debug build: persisting 64 MiB entries can delay heartbeats enough
+        // for an election, and a write caught in one answers 503 (not acknowledged). What
+        // matters is that the cluster keeps committing and every node ends with the same bytes.
+        #expect(statuses.allSatisfy { $0 == 204 || $0 == 503 } && statuses.contains(204), "\(statuses)")
+        try await cluster.waitForConvergence(timeout: .seconds(60))
+        var tails: Set<String> = []
+        for node in cluster.nodes {
+            let c = try await HTTPTestClient(port: node.port)
+            tails.insert(try await c.request("HEAD", "/v1/stream/big?consistency=local").header("Stream-Next-Offset") ?? "none")
+            await c.close()
+        }
+        let acknowledged = zip(sizes, statuses).filter { $0.1 == 204 }.map(\.0).reduce(0, +)
+        #expect(tails.count == 1, "nodes differ: \(tails)")
+        let tail = tails.first.flatMap { Int($0.split(separator: "_").last ?? "") } ?? -1
+        #expect(tail >= acknowledged && tail <= sizes.reduce(0, +), "tail \(tail), acknowledged \(acknowledged)")
+    }
 }

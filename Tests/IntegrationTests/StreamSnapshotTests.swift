@@ -320,7 +320,8 @@ import Testing
     }
 
     @Test func aSnapshotPublishedOnOneNodeBootstrapsOnAnotherAcrossARestart() async throws {
-        let cluster = try RunnelCluster(size: 3, name: "snap")
+        // One retained log entry: a Raft snapshot, not the log, brings a wiped node back.
+        let cluster = try RunnelCluster(size: 3, name: "snap", arguments: ["--retained-log-entries", "1"])
         defer { cluster.kill(); cluster.removeData() }
         try await cluster.start()
         let leader = try await cluster.waitForLeader()
@@ -347,6 +348,27 @@ import Testing
         #expect(parts.dropFirst().flatMap(\.body) == Array("m3 ".utf8))
         #expect(try await reader.request("GET", "\(s)?offset=-1").status == 410)
         await reader.close()
+
+        // A Raft snapshot and compaction on the leader, then a follower loses its disk: the
+        // stream snapshot's rows and bytes reach it inside the Raft snapshot.
+        let admin = try await HTTPTestClient(port: cluster.nodes[leader].port)
+        #expect(try await admin.request("POST", "/admin/v1/snapshot").status == 200)
+        #expect(try await admin.request("POST", s, headers: [("Content-Type", "text/plain")], body: Array("m4".utf8)).status == 204)
+        #expect(try await admin.request("POST", "/admin/v1/snapshot").status == 200)
+        await admin.close()
+        cluster.nodes[follower].kill()
+        try FileManager.default.removeItem(atPath: cluster.directories[follower])
+        try await cluster.nodes[follower].start()
+        let wiped = try await HTTPTestClient(port: cluster.nodes[follower].port)
+        let deadline = ContinuousClock.now + .seconds(60)
+        while try await wiped.request("GET", "/readyz").status != 200, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        let again = try Multipart.parse(try await wiped.request("GET", "\(s)/bootstrap"))
+        #expect(again.first?.body == state, "the stream snapshot did not travel with the Raft snapshot")
+        #expect(again.dropFirst().flatMap(\.body) == Array("m3 m4".utf8))
+        #expect(cluster.nodes[follower].log.contains("installed a snapshot"), "the wiped node was not brought back by a Raft snapshot")
+        await wiped.close()
     }
 }
 

@@ -203,6 +203,18 @@ public final class RocksDB: @unchecked Sendable {
         try rocksCall { err in rocksdb_write(db, unloggedWrite, raw, err) }
     }
 
+    /// Marks the SST files overlapping `[start, end)` of `cf` for compaction, which RocksDB's
+    /// background threads then run: how the disk under a range deletion is reclaimed soon
+    /// rather than whenever compaction happens to reach it. Returns at once.
+    public func suggestCompaction(_ cf: ColumnFamily, from start: [UInt8], to end: [UInt8]) throws(RocksDBError) {
+        let handle = handle(cf)
+        try start.withSlice { s, sLen throws(RocksDBError) in
+            try end.withSlice { e, eLen throws(RocksDBError) in
+                try rocksCall { err in rocksdb_suggest_compact_range_cf(db, handle, s, sLen, e, eLen, err) }
+            }
+        }
+    }
+
     /// Flushes memtables of every column family to SST files.
     public func flush() throws(RocksDBError) {
         let options = rocksdb_flushoptions_create()!

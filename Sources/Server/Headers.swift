@@ -48,7 +48,7 @@ extension HTTPFields {
         var fields = HTTPFields()
         fields[.accessControlAllowOrigin] = "*"
         fields[.accessControlExposeHeaders] =
-            "Stream-Next-Offset, Stream-Cursor, Stream-Up-To-Date, Stream-Closed, Stream-Snapshot-Offset, Stream-Snapshot-Digest, Stream-Retained-Offset, Producer-Epoch, Producer-Seq, Producer-Expected-Seq, Producer-Received-Seq, ETag, Content-Type, Content-Encoding, Vary"
+            "Stream-Next-Offset, Stream-Cursor, Stream-Up-To-Date, Stream-Closed, Stream-Snapshot-Offset, Stream-Snapshot-Digest, Stream-Retained-Offset, Stream-Retention, Link, Producer-Epoch, Producer-Seq, Producer-Expected-Seq, Producer-Received-Seq, ETag, Content-Type, Content-Encoding, Vary"
         return fields
     }()
 

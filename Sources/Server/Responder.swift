@@ -159,7 +159,7 @@ struct RunnelResponder: HTTPResponder {
         var headers = HTTPFields()
         headers[.accessControlAllowMethods] = "GET, POST, PUT, DELETE, HEAD, OPTIONS"
         headers[.accessControlAllowHeaders] =
-            "content-type, authorization, Stream-Seq, Stream-TTL, Stream-Expires-At, Stream-Closed, Producer-Id, Producer-Epoch, Producer-Seq, Stream-Forked-From, Stream-Fork-Offset, Stream-Fork-Sub-Offset, If-Match, If-None-Match"
+            "content-type, authorization, Stream-Seq, Stream-TTL, Stream-Expires-At, Stream-Closed, Producer-Id, Producer-Epoch, Producer-Seq, Stream-Forked-From, Stream-Fork-Offset, Stream-Fork-Sub-Offset, Stream-Snapshot-Match, If-Match, If-None-Match"
         headers[.accessControlMaxAge] = "86400"
         return response(.noContent, headers: headers)
     }

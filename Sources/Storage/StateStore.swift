@@ -198,6 +198,11 @@ public final class StateStore: Sendable {
         batch.put(Keys.nextStreamID, BigEndian.bytes(model.nextStreamID), in: meta)
         batch.put(Keys.appliedIndex, BigEndian.bytes(appliedIndex), in: meta)
         do { try db.write(batch, sync: false) } catch { throw StorageError(error) }
+        // Retention's range deletions free no disk until compaction rewrites the files under
+        // them: ask for it now (a hint RocksDB's background threads act on).
+        for trim in effects.trims {
+            try? db.suggestCompaction(payloads, from: Keys.unit(trim.streamID, 0), to: Keys.unit(trim.streamID, trim.upTo.position))
+        }
     }
 
     /// Stream rows of `bucket` whose names start with `prefix` and sort after `after`, in

@@ -214,6 +214,7 @@ final class ApplyLoop: @unchecked Sendable {
         onApplied?(AppliedChanges(
             streams: effects.changedStreams.map { ($0, model.streams[$0]) },
             buckets: effects.changedBuckets.map { ($0, model.buckets[$0]) },
+            keys: effects.changedKeys.map { ($0, model.apiKeys[$0]) },
             appliedIndex: last.index, woken: effects.wake))
         let lost = waiters.answer(results, entries: applied)
         if !lost.isEmpty { onLost?(lost) }

@@ -390,6 +390,16 @@ public final class Node: Sendable {
         view.withLock { $0.model.stream(id: id) }
     }
 
+    /// The API key with `id` in the applied state (docs/access-control.md).
+    public func apiKey(id: String) -> APIKey? {
+        view.withLock { $0.model.apiKeys[id] }
+    }
+
+    /// Every API key in the applied state, by id.
+    public var apiKeys: [APIKey] {
+        view.withLock { $0.model.apiKeys.values.sorted { $0.id < $1.id } }
+    }
+
     public func bucket(_ name: String) -> BucketMeta? {
         view.withLock { $0.model.buckets[name] }
     }
@@ -441,6 +451,7 @@ struct PublishedView: Sendable {
     mutating func publish(_ changes: AppliedChanges) {
         for (path, meta) in changes.streams { model.install(meta, at: path) }
         for (name, bucket) in changes.buckets { model.install(bucket, named: name) }
+        for (id, key) in changes.keys { model.install(key, id: id) }
         appliedIndex = changes.appliedIndex
     }
 }
@@ -449,6 +460,7 @@ struct PublishedView: Sendable {
 struct AppliedChanges: Sendable {
     var streams: [(StreamPath, StreamMeta?)]
     var buckets: [(String, BucketMeta?)]
+    var keys: [(String, APIKey?)] = []
     var appliedIndex: UInt64
     var woken: Set<UInt64>
 }

@@ -22,7 +22,7 @@ struct APIError: Error {
     /// The HTTP rendering of a state-machine rejection (protocol §14).
     init(_ error: ModelError) {
         let status: HTTPResponse.Status = switch error.code {
-        case .bucketNotFound, .streamNotFound, .forkSourceNotFound, .snapshotNotFound: .notFound
+        case .bucketNotFound, .streamNotFound, .forkSourceNotFound, .snapshotNotFound, .keyNotFound: .notFound
         case .streamGone, .offsetGone: .gone
         case .producerStaleEpoch: .forbidden
         case .snapshotTooLarge: .contentTooLarge

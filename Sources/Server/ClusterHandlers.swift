@@ -87,6 +87,14 @@ extension RunnelResponder {
             return bucketTotals()
         case (.malformed(let code, let reason), .get):
             throw APIError.badRequest(code, reason)
+        case (.keys, .get):
+            return listKeys()
+        case (.keys, .post):
+            return try await createKey(request)
+        case (.revokeKey(let id), .delete):
+            guard APIKey.isValidID(id) else { throw APIError.badRequest("invalid_key_id", "a key id is 16 lowercase hex digits") }
+            _ = try await propose(.revokeKey(id))
+            return response(.noContent)
         default:
             throw APIError(.methodNotAllowed, "method_not_allowed", "\(request.method) is not supported here")
         }

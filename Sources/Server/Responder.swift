@@ -79,6 +79,7 @@ struct RunnelResponder: HTTPResponder {
             guard route.isCrossOrigin else { throw APIError(.notFound, "not_found", "no such route") }
             return options()
         }
+        try authorize(request, route)
         // Reads, and a fork's creation (which resolves its source here before proposing), see
         // everything committed before the request arrived, on whichever node it reached.
         // So do a snapshot's publication and retention, which check the offset against the data.

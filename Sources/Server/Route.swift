@@ -45,13 +45,18 @@ public enum AdminRoute: Sendable, Hashable {
     /// An inspection path whose bucket or stream name is malformed: a 400 with `code`
     /// (`invalid_bucket`, `invalid_stream_name`) and `reason`.
     case malformed(code: String, reason: String)
+    /// `GET /admin/v1/keys` lists API keys, `POST` creates one (docs/access-control.md).
+    case keys
+    /// `DELETE /admin/v1/keys/{id}`, with the raw `{id}` segment.
+    case revokeKey(String)
 
-    /// The one method each admin route answers (api.md §3); others get 405 with `Allow`.
-    var method: HTTPRequest.Method {
+    /// The methods each admin route answers (api.md §3); others get 405 with `Allow`.
+    var methods: [HTTPRequest.Method] {
         switch self {
-        case .cluster, .inspectStream, .buckets, .malformed: .get
-        case .transferLeader, .addMember, .snapshot: .post
-        case .removeMember: .delete
+        case .cluster, .inspectStream, .buckets, .malformed: [.get]
+        case .transferLeader, .addMember, .snapshot: [.post]
+        case .removeMember, .revokeKey: [.delete]
+        case .keys: [.get, .post]
         }
     }
 }
@@ -139,7 +144,11 @@ public enum Route: Sendable, Hashable {
         case "/admin/v1/cluster/members": self = .admin(.addMember); return
         case "/admin/v1/snapshot": self = .admin(.snapshot); return
         case "/admin/v1/buckets": self = .admin(.buckets); return
+        case "/admin/v1/keys": self = .admin(.keys); return
         default: break
+        }
+        if let id = raw.dropPrefix("/admin/v1/keys/"), !id.isEmpty, !id.contains("/") {
+            self = .admin(.revokeKey(id)); return
         }
         if let id = raw.dropPrefix("/admin/v1/cluster/members/"), !id.isEmpty, !id.contains("/") {
             self = .admin(.removeMember(id)); return
@@ -285,7 +294,7 @@ extension Route {
         case .streamResource(_, let resource): resource.methods
         case .bucket: [.get, .put, .delete, .options]
         case .health, .ready, .metrics: [.get, .head]
-        case .admin(let admin): [admin.method]
+        case .admin(let admin): admin.methods
         case .invalid, .notFound: nil
         }
     }

@@ -40,5 +40,8 @@ public struct ServerConfiguration: Sendable {
     public var tlsCertificatePath: String?
     public var tlsKeyPath: String?
 
+    /// Credentials and scopes (docs/access-control.md); off unless a credential is configured.
+    public var access = AccessConfiguration()
+
     public init() {}
 }

@@ -33,6 +33,9 @@ enum Keys {
     static let uploadPrefix: [UInt8] = [0x07]
     static let blobPrefix: [UInt8] = [0x08]
     static let nextBlobID: [UInt8] = [0x09]
+    /// `0x0A ‖ key id`: API keys (docs/access-control.md).
+    static let apiKeyPrefix: [UInt8] = [0x0A]
+    static func apiKey(_ id: String) -> [UInt8] { apiKeyPrefix + Array(id.utf8) }
 
     static func bucket(_ name: String) -> [UInt8] { bucketPrefix + Array(name.utf8) }
 

@@ -64,6 +64,10 @@ public final class StateStore: Sendable {
             try attachSnapshots(to: &streams)
             let uploads = try loadUploads()
             let nextBlobID = try db.get(Keys.nextBlobID, in: meta).map { v throws(StorageError) in try Keys.uint64(v) } ?? 1
+            var apiKeys: [APIKey] = []
+            for (_, value) in try db.scan(meta, range: .prefix(Keys.apiKeyPrefix)) {
+                do { apiKeys.append(try Codec.decodeKey(value)) } catch { throw StorageError(error, "API key row") }
+            }
 
             var counts: [String: UInt64] = [:]
             for path in streams.keys { counts[path.bucket, default: 0] += 1 }
@@ -75,7 +79,7 @@ public final class StateStore: Sendable {
             }
             if needsRepair { try db.write(repair, sync: true) }
             let model = StreamModel(buckets: Array(buckets.values), streams: Array(streams.values), nextStreamID: nextID,
-                                    uploads: uploads, nextBlobID: nextBlobID)
+                                    uploads: uploads, nextBlobID: nextBlobID, apiKeys: apiKeys)
             return (model, applied)
         } catch let error as RocksDBError {
             throw StorageError(error)
@@ -168,6 +172,13 @@ public final class StateStore: Sendable {
         }
         if !effects.blobChunks.isEmpty {
             batch.put(Keys.nextBlobID, BigEndian.bytes(model.nextBlobID), in: meta)
+        }
+        for id in effects.changedKeys {
+            if let key = model.apiKeys[id] {
+                batch.put(Keys.apiKey(id), Codec.encode(key), in: meta)
+            } else {
+                batch.delete(Keys.apiKey(id), in: meta)
+            }
         }
         for unit in effects.units {
             batch.put(Keys.unit(unit.streamID, unit.position), unit.bytes, in: payloads)

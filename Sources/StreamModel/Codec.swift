@@ -89,6 +89,12 @@ public enum Codec {
             case .auto: w.u8(1)
             case .manual: w.u8(2)
             }
+        case .createKey(let key):
+            w.u8(12)
+            encode(key, into: &w)
+        case .revokeKey(let id):
+            w.u8(13)
+            w.varintString(id)
         }
     }
 
@@ -164,6 +170,8 @@ public enum Codec {
             case 2: return .retain(path, .manual)
             case let tag: throw BinaryDecodingError(.unknownTag, offset: targetOffset, "retention target \(tag)")
             }
+        case 12: return .createKey(try decodeKey(&r))
+        case 13: return .revokeKey(try r.varintString())
         case let tag: throw BinaryDecodingError(.unknownTag, offset: tagOffset, "command tag \(tag)")
         }
     }
@@ -269,6 +277,44 @@ public enum Codec {
         guard try r.u8() == version else { throw BinaryDecodingError(.unknownVersion, offset: 0, "snapshot row") }
         return StreamSnapshot(offset: try decodeOffset(&r), digest: try r.varintBlob(), contentType: try r.varintString(),
                               size: try r.u64(), blobID: try r.u64(), chunkCount: try r.u32(), publishedAt: try r.i64())
+    }
+
+    /// An API key, in a command and as its row.
+    public static func encode(_ key: APIKey) -> [UInt8] {
+        var w = ByteWriter(capacity: 96)
+        w.u8(version)
+        encode(key, into: &w)
+        return w.bytes
+    }
+
+    static func encode(_ key: APIKey, into w: inout ByteWriter) {
+        w.varintString(key.id)
+        w.varintString(key.name)
+        w.varintBlob(key.secretHash)
+        w.varint(UInt64(key.scopes.count))
+        for scope in key.scopes { w.varintString(scope.description) }
+        w.i64(key.createdAt)
+    }
+
+    public static func decodeKey(_ bytes: [UInt8]) throws(BinaryDecodingError) -> APIKey {
+        var r = ByteReader(bytes)
+        guard try r.u8() == version else { throw BinaryDecodingError(.unknownVersion, offset: 0, "API key row") }
+        return try decodeKey(&r)
+    }
+
+    static func decodeKey(_ r: inout ByteReader) throws(BinaryDecodingError) -> APIKey {
+        let id = try r.varintString()
+        let name = try r.varintString()
+        let hash = try r.varintBlob()
+        let count = try r.varintCount()
+        var scopes: [Scope] = []
+        for _ in 0..<count {
+            let at = r.offset
+            let text = try r.varintString()
+            guard let scope = Scope(text) else { throw BinaryDecodingError(.invalidValue, offset: at, "scope \(text)") }
+            scopes.append(scope)
+        }
+        return APIKey(id: id, name: name, secretHash: hash, scopes: scopes, createdAt: try r.i64())
     }
 
     /// A snapshot upload's row (its blob id is in the key).

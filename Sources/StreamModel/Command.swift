@@ -213,6 +213,10 @@ public enum Command: Hashable, Sendable {
     case deleteSnapshot(StreamPath, Offset)
     /// `PUT /ds/{b}/{s}/retention/{offset|auto|manual}`
     case retain(StreamPath, RetentionTarget)
+    /// `POST /admin/v1/keys` (docs/access-control.md): the key with its secret's hash.
+    case createKey(APIKey)
+    /// `DELETE /admin/v1/keys/{id}`
+    case revokeKey(String)
 }
 
 /// One chunk of a snapshot upload. The first chunk (`blobID == nil`) starts an upload and
@@ -310,5 +314,7 @@ public enum CommandResult: Hashable, Sendable {
     case snapshotDeleted
     /// The stream's retained offset after the command, and whether it follows snapshots.
     case retained(Offset, auto: Bool)
+    case keyCreated
+    case keyRevoked
     case rejected(ModelError)
 }

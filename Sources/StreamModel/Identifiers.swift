@@ -72,11 +72,14 @@ public enum Identifiers {
     public static func isValidBucket(_ name: String) -> Bool {
         let utf8 = name.utf8
         guard !utf8.isEmpty, utf8.count <= maxBucketNameBytes else { return false }
-        return utf8.allSatisfy { byte in
-            (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z"))
-                || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9"))
-                || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-")
-        }
+        return utf8.allSatisfy(isBucketByte)
+    }
+
+    /// `[a-z0-9_-]`: the bytes of a bucket name.
+    public static func isBucketByte(_ byte: UInt8) -> Bool {
+        (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z"))
+            || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9"))
+            || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-")
     }
 
     /// 1–255 bytes of UTF-8, no NUL, no `..` segment, no empty segment; `/` only when

@@ -35,6 +35,8 @@ public struct ModelError: Error, Hashable, Sendable, CustomStringConvertible {
             case snapshotBeyondTail = "snapshot_offset_beyond_tail"
             case snapshotIsLatest = "snapshot_is_latest"
             case retentionBeyondSnapshot = "retention_beyond_snapshot"
+            case keyExists = "key_exists"
+            case keyNotFound = "key_not_found"
             case invalidCommand = "invalid_command"
             case invalidProducerID = "invalid_producer_id"
             case producerLimit = "producer_limit_exceeded"
@@ -74,6 +76,8 @@ public struct ModelError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let snapshotIsLatest = Code(value: .snapshotIsLatest)
         /// Retention past the latest snapshot (or without one).
         public static let retentionBeyondSnapshot = Code(value: .retentionBeyondSnapshot)
+        public static let keyExists = Code(value: .keyExists)
+        public static let keyNotFound = Code(value: .keyNotFound)
         /// A command whose fields no valid request produces (names, numbers out of range).
         public static let invalidCommand = Code(value: .invalidCommand)
         public static let invalidProducerID = Code(value: .invalidProducerID)

@@ -201,7 +201,9 @@ extension StreamModel {
     /// Releases the snapshots and uploads of a stream removed for good.
     mutating func releaseSnapshots(of meta: StreamMeta, effects: inout ApplyEffects) {
         for snapshot in meta.snapshots { dropSnapshotBytes(snapshot, of: meta.id, effects: &effects) }
-        for (blobID, upload) in uploads where upload.streamID == meta.id {
+        // In blob order: effects must come out the same on every replica, whatever the order
+        // of its dictionary.
+        for blobID in uploads.keys.sorted() where uploads[blobID]?.streamID == meta.id {
             uploads[blobID] = nil
             effects.changedUploads.insert(blobID)
             effects.removedBlobs.append(blobID)

@@ -25,6 +25,8 @@ extension StreamModel {
             try validate(publish.path)
         case .deleteSnapshot(let path, _), .retain(let path, _):
             try validate(path)
+        case .createKey, .revokeKey:
+            break
         }
     }
 

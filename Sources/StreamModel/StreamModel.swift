@@ -49,13 +49,15 @@ public struct ApplyEffects: Sendable {
     /// Stored units of a stream that retention dropped: every unit that ends at or before
     /// `upTo` (`streamID`, `upTo`).
     public var trims: [(streamID: UInt64, upTo: Offset)] = []
+    /// API keys created or revoked (docs/access-control.md).
+    public var changedKeys: Set<String> = []
 
     public init() {}
 
     public var isEmpty: Bool {
         units.isEmpty && changedStreams.isEmpty && changedProducers.isEmpty && removedStreamIDs.isEmpty
             && changedBuckets.isEmpty && blobChunks.isEmpty && removedBlobs.isEmpty && changedSnapshots.isEmpty
-            && changedUploads.isEmpty && trims.isEmpty
+            && changedUploads.isEmpty && trims.isEmpty && changedKeys.isEmpty
     }
 }
 
@@ -75,6 +77,8 @@ public struct StreamModel: Sendable {
     public internal(set) var uploads: [UInt64: SnapshotUpload] = [:]
     /// The next snapshot blob id.
     public internal(set) var nextBlobID: UInt64 = 1
+    /// API keys by id (docs/access-control.md).
+    public internal(set) var apiKeys: [String: APIKey] = [:]
 
     public init() {
         buckets = [Identifiers.defaultBucket: BucketMeta(name: Identifiers.defaultBucket, createdAt: 0, streamCount: 0)]
@@ -82,9 +86,10 @@ public struct StreamModel: Sendable {
 
     /// Rebuilds a model from persisted metadata (the inverse of persisting `changedStreams`).
     public init(buckets: [BucketMeta], streams: [StreamMeta], nextStreamID: UInt64,
-                uploads: [UInt64: SnapshotUpload] = [:], nextBlobID: UInt64 = 1) {
+                uploads: [UInt64: SnapshotUpload] = [:], nextBlobID: UInt64 = 1, apiKeys: [APIKey] = []) {
         self.init()
         self.uploads = uploads
+        for key in apiKeys { self.apiKeys[key.id] = key }
         let highestBlob = (streams.flatMap { $0.snapshots.map(\.blobID) } + Array(uploads.keys)).max() ?? 0
         self.nextBlobID = max(nextBlobID, highestBlob == .max ? .max : highestBlob + 1)
         for bucket in buckets { self.buckets[bucket.name] = bucket }
@@ -148,6 +153,10 @@ public struct StreamModel: Sendable {
                 return .snapshotDeleted
             case .retain(let path, let target):
                 return try retain(path, target: target, now: now, effects: &effects)
+            case .createKey(let key):
+                return try createKey(key, effects: &effects)
+            case .revokeKey(let id):
+                return try revokeKey(id, effects: &effects)
             }
         } catch {
             return .rejected(error)

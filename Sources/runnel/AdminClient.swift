@@ -8,6 +8,8 @@ import NIOSSL
 /// A minimal client of a node's admin API (api.md §3) for `runnel cluster` and `serve --join`:
 /// one HTTP/1.1 request per connection over the bench client's connection code, JSON in and out.
 struct AdminClient: Sendable {
+    /// Sent as `Authorization: Bearer` when set (docs/access-control.md).
+    let token: String?
     let target: BenchTarget
     let tls: NIOSSLContext?
 
@@ -36,7 +38,8 @@ struct AdminClient: Sendable {
 
     /// `url` is the node's base URL (`http://HOST:PORT` or `https://…`); `caFile` the PEM of
     /// the CAs to trust for https.
-    init(url: String, caFile: String?) throws {
+    init(url: String, caFile: String?, token: String? = nil) throws {
+        self.token = token
         target = try BenchTarget(url)
         if target.tls {
             var configuration = TLSConfiguration.makeClientConfiguration()
@@ -57,6 +60,7 @@ struct AdminClient: Sendable {
         var head = connection.head(method, path, contentType: json == nil ? nil : "application/json",
                                    bodyLength: json.map { $0.utf8.count } ?? (method == .POST ? 0 : nil))
         head.headers.add(name: "Connection", value: "close")
+        if let token { head.headers.add(name: "Authorization", value: "Bearer \(token)") }
         let body = json.map { ByteBuffer(string: $0) }
         let response = try await connection.eventLoop.flatSubmit {
             connection.send(head, body: body, collect: true, timeout: timeout)

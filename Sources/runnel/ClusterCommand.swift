@@ -10,6 +10,14 @@ struct ClusterCommand: AsyncParsableCommand {
         commandName: "cluster", abstract: "Inspect and change a cluster's membership.",
         subcommands: [Status.self, Add.self, Remove.self, TransferLeader.self])
 
+    /// The `--token` of a joining node: its own admin token, or `RUNNEL_TOKEN`.
+    static func joinToken(adminTokenFile: String?) -> String? {
+        if let adminTokenFile, let text = try? String(contentsOfFile: adminTokenFile, encoding: .utf8) {
+            return text.trimmingCharacters(in: .newlines)
+        }
+        return ProcessInfo.processInfo.environment["RUNNEL_ADMIN_TOKEN"] ?? ProcessInfo.processInfo.environment["RUNNEL_TOKEN"]
+    }
+
     /// Flags every subcommand shares.
     struct Connection: ParsableArguments {
         @Option(help: "Base URL of any node, e.g. http://127.0.0.1:4437 (env RUNNEL_URL).")
@@ -18,9 +26,12 @@ struct ClusterCommand: AsyncParsableCommand {
         @Option(help: "PEM file of the CA certificates to trust for an https:// URL.")
         var caFile: String?
 
+        @Option(help: "Bearer token with the admin scope, when the cluster has authentication on (env RUNNEL_TOKEN).")
+        var token: String?
+
         func client() throws -> AdminClient {
             guard let url = Env.value(url, "RUNNEL_URL") else { throw ValidationError("--url is required") }
-            return try AdminClient(url: url, caFile: caFile)
+            return try AdminClient(url: url, caFile: caFile, token: Env.value(token, "RUNNEL_TOKEN"))
         }
     }
 

@@ -14,8 +14,9 @@ enum Join {
     /// removes that one first. So a pod that lost its volume and restarts with `--join` never
     /// counts as a voter with an empty log. Connection failures and 5xx are retried with
     /// backoff; a 4xx stops the node with the server's message.
-    static func run(url: String, caFile: String?, nodeID: UInt64, advertise: String, logger: Logger) async throws -> (peers: [UInt64: String], cluster: ClusterID?) {
-        let client = try AdminClient(url: url, caFile: caFile)
+    static func run(url: String, caFile: String?, token: String? = nil, nodeID: UInt64, advertise: String,
+                    logger: Logger) async throws -> (peers: [UInt64: String], cluster: ClusterID?) {
+        let client = try AdminClient(url: url, caFile: caFile, token: token)
         var backoff: Duration = .milliseconds(200)
         var attempt = 0
         while true {

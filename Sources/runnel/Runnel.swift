@@ -6,6 +6,6 @@ struct Runnel: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "runnel",
         abstract: "A replicated, HTTP-native durable stream service.",
-        subcommands: [Serve.self, ClusterCommand.self, Bench.self],
+        subcommands: [Serve.self, ClusterCommand.self, KeysCommand.self, Bench.self],
         defaultSubcommand: Serve.self)
 }

@@ -94,6 +94,12 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (env RUNNEL_LOG_LEVEL).")
     var logLevel: String?
 
+    @Option(help: "File holding the bootstrap admin token, at least 32 bytes (env RUNNEL_ADMIN_TOKEN_FILE, or the token itself in RUNNEL_ADMIN_TOKEN). Turns authentication on (docs/access-control.md).")
+    var adminTokenFile: String?
+
+    @Option(help: "Scope /metrics needs when authentication is on: admin, read or open (env RUNNEL_METRICS_SCOPE; default admin).")
+    var metricsScope: String?
+
     func run() async throws {
         var logger = Logger(label: "runnel")
         let level = Env.value(logLevel, "RUNNEL_LOG_LEVEL", default: "info")
@@ -150,6 +156,11 @@ struct Serve: AsyncParsableCommand {
             server.maxConnections = value
         }
 
+        server.access = try Self.accessConfiguration(tokenFile: Env.value(adminTokenFile, "RUNNEL_ADMIN_TOKEN_FILE"),
+                                                     metricsScope: Env.value(metricsScope, "RUNNEL_METRICS_SCOPE", default: "admin"))
+        if !server.access.enabled {
+            logger.notice("authentication is off: anyone who can reach \(address.host):\(address.port) may read, write and administer (docs/access-control.md)")
+        }
         server.tlsCertificatePath = Env.value(tlsCert, "RUNNEL_TLS_CERT")
         server.tlsKeyPath = Env.value(tlsKey, "RUNNEL_TLS_KEY")
 
@@ -186,7 +197,10 @@ struct Serve: AsyncParsableCommand {
                       let parsed = HostPort(own), parsed.port != 0, !["0.0.0.0", "::"].contains(parsed.host) else {
                     throw ValidationError("--join needs --advertise HOST:PORT (or a dialable --peer-listen): the peer address the cluster reaches this node at")
                 }
-                (peerMap, joinCluster) = try await Join.run(url: joinURL, caFile: Env.value(joinCa, "RUNNEL_JOIN_CA"), nodeID: nodeID, advertise: own, logger: logger)
+                (peerMap, joinCluster) = try await Join.run(
+                    url: joinURL, caFile: Env.value(joinCa, "RUNNEL_JOIN_CA"),
+                    token: ClusterCommand.joinToken(adminTokenFile: Env.value(adminTokenFile, "RUNNEL_ADMIN_TOKEN_FILE")),
+                    nodeID: nodeID, advertise: own, logger: logger)
                 joining = true
             }
         }
@@ -268,5 +282,38 @@ struct Serve: AsyncParsableCommand {
         }
         guard result[nodeID] != nil else { throw ValidationError("--peers must include this node (\(nodeID))") }
         return result
+    }
+}
+
+extension Serve {
+    /// The bootstrap admin token (from `file`, else `RUNNEL_ADMIN_TOKEN`) and the scope of
+    /// `/metrics`. The token must be at least `AccessConfiguration.minimumTokenBytes` long;
+    /// a trailing newline in the file is not part of it.
+    static func accessConfiguration(tokenFile: String?, metricsScope: String) throws -> AccessConfiguration {
+        var access = AccessConfiguration()
+        var token: String?
+        if let tokenFile {
+            guard let text = try? String(contentsOfFile: tokenFile, encoding: .utf8) else {
+                throw ValidationError("cannot read the admin token file \(tokenFile)")
+            }
+            token = String(text.trimmingCharacters(in: .newlines))
+        } else if let text = ProcessInfo.processInfo.environment["RUNNEL_ADMIN_TOKEN"], !text.isEmpty {
+            token = text
+        }
+        if let token {
+            guard token.utf8.count >= AccessConfiguration.minimumTokenBytes,
+                  token.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F })
+            else {
+                throw ValidationError("the admin token must be at least \(AccessConfiguration.minimumTokenBytes) printable ASCII characters without spaces")
+            }
+            access.adminTokenHash = AccessConfiguration.hash(token: token)
+        }
+        switch metricsScope {
+        case "admin": access.metricsScope = .admin
+        case "read": access.metricsScope = .read
+        case "open": access.metricsScope = nil
+        default: throw ValidationError("--metrics-scope must be admin, read or open, got \(metricsScope)")
+        }
+        return access
     }
 }

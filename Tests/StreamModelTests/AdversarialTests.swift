@@ -89,6 +89,14 @@ struct AdversarialGenerator {
             command = .deleteSnapshot(path(), offset)
         case .retain(_, let target):
             command = .retain(path(), rng.chance(50) ? target : .offset(Offset(position: rng.pick(Self.positions))))
+        case .createKey(var key):
+            if rng.chance(30) { key.id = rng.pick(["", "XYZ", "0123456789ABCDEF", String(repeating: "a", count: 17), "caf\u{E9}"]) }
+            if rng.chance(20) { key.secretHash = rng.pick([[], [1], Array(repeating: 0, count: 64)]) }
+            if rng.chance(20) { key.scopes = rng.pick([[], Array(repeating: Scope(.read), count: 40), [Scope(.admin, bucketPattern: "x")]]) }
+            if rng.chance(10) { key.name = String(repeating: "n", count: 200) }
+            command = .createKey(key)
+        case .revokeKey:
+            command = .revokeKey(rng.pick(["", "zz", String(repeating: "f", count: 16), "\u{FFFD}"]))
         }
         return command
     }

@@ -122,7 +122,15 @@ struct CommandGenerator {
         let tail = meta?.tail.position ?? 0
         let offsets = (meta?.snapshots.map(\.offset) ?? []) + [Offset(position: UInt64(rng.below(Int(tail) + 3)))]
         let offset = rng.pick(offsets)
-        switch rng.below(4) {
+        switch rng.below(6) {
+        case 4:
+            let id = "000000000000000" + String(rng.below(8))
+            let scopes = [Scope(.read), Scope(.write, bucketPattern: "b*"), Scope(.admin)].filter { _ in rng.chance(60) }
+            return .createKey(APIKey(id: id, name: "k", secretHash: Array(repeating: UInt8(rng.below(3)), count: 32),
+                                     scopes: scopes, createdAt: 0))
+        case 5:
+            let ids = model.apiKeys.keys.sorted()
+            return .revokeKey(rng.chance(80) && !ids.isEmpty ? rng.pick(ids) : "000000000000000" + String(rng.below(8)))
         case 0:
             let index = blobID.flatMap { model.uploads[$0]?.chunkCount } ?? 0
             return .snapshotChunk(SnapshotChunk(path: target, streamID: streamID, blobID: blobID,
@@ -177,7 +185,8 @@ struct Footprint: Equatable, CustomStringConvertible {
         wake = effects.wake.sorted()
         snapshotEffects = "\(effects.blobChunks.map { [$0.blobID, UInt64($0.index), UInt64($0.bytes.count)] }) "
             + "\(effects.removedBlobs) \(effects.changedSnapshots.map { "\($0.streamID)@\($0.offset)" }.sorted()) "
-            + "\(effects.changedUploads.sorted()) \(effects.trims.map { "\($0.streamID)@\($0.upTo)" })"
+            + "\(effects.changedUploads.sorted()) \(effects.trims.map { "\($0.streamID)@\($0.upTo)" }) "
+            + "\(effects.changedKeys.sorted())"
     }
 
     var description: String {
@@ -217,7 +226,7 @@ struct ReplicaPair {
 @Suite struct DeterminismTests {
     static let commandCount = 5_000
 
-    @Test(arguments: [1, 2, 3, 42, 0xDEAD_BEEF, 20_260_603] as [UInt64])
+    @Test(arguments: [1, 2, 3, 42, 0xFEED_F00D, 20_260_603] as [UInt64])
     func replicasAgree(seed: UInt64) {
         var generator = CommandGenerator(rng: SplitMix64(seed: seed))
         var replicas = ReplicaPair()
@@ -245,13 +254,14 @@ struct ReplicaPair {
                 let b = replicas.b
                 replicas.b = StreamModel(buckets: b.buckets.values.sorted { $0.name > $1.name },
                                          streams: b.streams.values.sorted { $0.id > $1.id }, nextStreamID: b.nextStreamID,
-                                         uploads: b.uploads, nextBlobID: b.nextBlobID)
+                                         uploads: b.uploads, nextBlobID: b.nextBlobID, apiKeys: Array(b.apiKeys.values))
             }
         }
         #expect(replicas.a.streams == replicas.b.streams, "seed \(seed)")
         #expect(replicas.a.buckets == replicas.b.buckets, "seed \(seed)")
         #expect(replicas.a.nextStreamID == replicas.b.nextStreamID, "seed \(seed)")
         #expect(replicas.a.uploads == replicas.b.uploads && replicas.a.nextBlobID == replicas.b.nextBlobID, "seed \(seed)")
+        #expect(replicas.a.apiKeys == replicas.b.apiKeys, "seed \(seed)")
         // The run exercised the model, not just its rejections.
         for kind in ["created", "existing", "appended", "duplicate", "deleted", "expired", "snapshot", "retained"] {
             #expect(tally[kind, default: 0] > 0, "seed \(seed): no \(kind) results in \(tally)")
@@ -344,6 +354,9 @@ struct ReplicaPair {
             for snapshot in meta.snapshots where snapshot.blobID != 0 {
                 if !blobs.insert(snapshot.blobID).inserted { problems.append("blob \(snapshot.blobID) owned twice") }
             }
+        }
+        for (id, key) in model.apiKeys where id != key.id || !APIKey.isValidID(id) || key.scopes.isEmpty {
+            problems.append("API key \(id) is malformed")
         }
         for (blobID, upload) in model.uploads {
             if model.stream(id: upload.streamID) == nil { problems.append("upload \(blobID) of a removed stream") }

@@ -1,0 +1,52 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import StreamModel
+
+/// `GET|POST /admin/v1/keys`, `DELETE /admin/v1/keys/{id}` (docs/access-control.md).
+extension RunnelResponder {
+    /// The body of `POST /admin/v1/keys`.
+    private struct CreateKeyBody: Decodable {
+        var name: String?
+        var scopes: [String]
+    }
+
+    /// Mints a key, replicates its hash, and answers the token: the only time it is shown.
+    func createKey(_ request: Request) async throws -> Response {
+        let body = try await readBody(request)
+        let parsed: CreateKeyBody
+        do { parsed = try JSONDecoder().decode(CreateKeyBody.self, from: Data(body)) } catch {
+            throw APIError.badRequest("invalid_body", "expected {\"name\": \"…\", \"scopes\": [\"read:bucket\", \"write\", …]}")
+        }
+        let name = parsed.name ?? ""
+        guard name.utf8.count <= KeyLimits.maxNameBytes, HeaderText.isClean(name) else {
+            throw APIError.badRequest("invalid_key_name", "a key name is at most \(KeyLimits.maxNameBytes) bytes of printable text")
+        }
+        var scopes: [Scope] = []
+        for text in parsed.scopes {
+            guard let scope = Scope(text) else {
+                throw APIError.badRequest("invalid_scope", "\(text) is not read|write|admin, optionally :bucket-pattern (not for admin)")
+            }
+            if !scopes.contains(scope) { scopes.append(scope) }
+        }
+        guard !scopes.isEmpty, scopes.count <= KeyLimits.maxScopesPerKey else {
+            throw APIError.badRequest("invalid_scope", "a key needs 1 to \(KeyLimits.maxScopesPerKey) scopes")
+        }
+        let minted = APIKeyToken.mint()
+        let key = APIKey(id: minted.id, name: name, secretHash: APIKeyToken.hash(minted.secret), scopes: scopes, createdAt: now())
+        _ = try await propose(.createKey(key))
+        return json(.created, "{\"id\":\"\(key.id)\",\"token\":\"\(minted.token)\",\"name\":\(JSONText.quote(name))"
+            + ",\"scopes\":[\(scopes.map { JSONText.quote($0.description) }.joined(separator: ","))]"
+            + ",\"created_at\":\(JSONText.quote(RFC3339.format(key.createdAt)))}")
+    }
+
+    /// Every key without its secret.
+    func listKeys() -> Response {
+        let keys = store.apiKeys.map { key in
+            "{\"id\":\"\(key.id)\",\"name\":\(JSONText.quote(key.name))"
+                + ",\"scopes\":[\(key.scopes.map { JSONText.quote($0.description) }.joined(separator: ","))]"
+                + ",\"created_at\":\(JSONText.quote(RFC3339.format(key.createdAt)))}"
+        }
+        return json(.ok, "{\"keys\":[\(keys.joined(separator: ","))]}")
+    }
+}

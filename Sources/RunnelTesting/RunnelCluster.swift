@@ -10,6 +10,8 @@ public final class RunnelCluster: @unchecked Sendable {
     public let directories: [String]
     /// The CA (PEM) clients trust when the nodes serve HTTPS.
     public let trustRoot: String?
+    /// The admin token the cluster's own status queries send, when the nodes have one.
+    public var adminToken: String?
 
     /// `perNodeArguments(i)` adds flags to node `i` only (0-based).
     public init(size: Int, name: String, arguments: [String] = [], trustRoot: String? = nil,
@@ -39,7 +41,8 @@ public final class RunnelCluster: @unchecked Sendable {
     public func status(_ i: Int) async -> ClusterState? {
         guard nodes[i].isRunning, let client = try? await HTTPTestClient(port: nodes[i].port, trustRoot: trustRoot) else { return nil }
         defer { Task { await client.close() } }
-        guard let response = try? await client.request("GET", "/admin/v1/cluster"), response.status == 200 else { return nil }
+        let headers = adminToken.map { [("Authorization", "Bearer \($0)")] } ?? []
+        guard let response = try? await client.request("GET", "/admin/v1/cluster", headers: headers), response.status == 200 else { return nil }
         return ClusterState(json: response.text)
     }
 

@@ -18,6 +18,17 @@ enum ConformanceServer {
 
     static let tls = ProcessInfo.processInfo.environment["RUNNEL_CONFORMANCE_TLS"] == "1"
 
+    /// With `RUNNEL_CONFORMANCE_AUTH=1` the nodes require credentials (a bootstrap admin token)
+    /// and every request of the suite carries an API key with `read` and `write`, made for
+    /// the run (docs/access-control.md).
+    static let auth = ProcessInfo.processInfo.environment["RUNNEL_CONFORMANCE_AUTH"] == "1"
+    static let adminToken = "conformance-admin-token-0123456789abcdef"
+
+    /// The `Authorization` value the suite's requests carry, nil without `auth`.
+    static func authorization() async throws -> String? {
+        try await started.value.authorization
+    }
+
     /// The URL scheme the server answers on (`Location` headers carry it).
     static var scheme: String { tls ? "https" : "http" }
 
@@ -25,6 +36,7 @@ enum ConformanceServer {
         var ports: [Int]
         /// The certificate (PEM) clients trust, over TLS.
         var trustRoot: String?
+        var authorization: String?
     }
 
     private static let started = Task<Endpoints, any Error> {
@@ -35,6 +47,11 @@ enum ConformanceServer {
             arguments += ["--tls-cert", cert, "--tls-key", key]
             trustRoot = cert
         }
+        if auth {
+            let file = RunnelProcess.temporaryDirectory("conformance-token") + ".txt"
+            try adminToken.write(toFile: file, atomically: true, encoding: .utf8)
+            arguments += ["--admin-token-file", file]
+        }
         let processes: [RunnelProcess]
         if nodeCount > 1 {
             // Debug builds move a 10 MiB body slowly; three of them at once on two cores can take
@@ -42,9 +59,15 @@ enum ConformanceServer {
             let cluster = try RunnelCluster(
                 size: nodeCount, name: "conformance", arguments: arguments + ["--write-timeout", "30", "--read-timeout", "30"],
                 trustRoot: trustRoot)
+            if auth { cluster.adminToken = adminToken }
             running.withLock { $0 = cluster.nodes }
             try await cluster.start()
             processes = cluster.nodes
+            if auth {
+                let authorization = try await makeKey(port: cluster.nodes[0].port, trustRoot: trustRoot)
+                try await cluster.waitForConvergence()
+                return Endpoints(ports: processes.map(\.port), trustRoot: trustRoot, authorization: authorization)
+            }
         } else {
             let process = RunnelProcess(dataDirectory: RunnelProcess.temporaryDirectory("conformance"), arguments: arguments)
             running.withLock { $0 = [process] }
@@ -54,7 +77,22 @@ enum ConformanceServer {
         atexit {
             ConformanceServer.running.withLock { for p in $0 { p.kill() } }
         }
-        return Endpoints(ports: processes.map(\.port), trustRoot: trustRoot)
+        let authorization = auth ? try await makeKey(port: processes[0].port, trustRoot: trustRoot) : nil
+        return Endpoints(ports: processes.map(\.port), trustRoot: trustRoot, authorization: authorization)
+    }
+
+    /// Creates the suite's API key with the admin token; returns its `Authorization` value.
+    private static func makeKey(port: Int, trustRoot: String?) async throws -> String {
+        let client = try await HTTPTestClient(port: port, trustRoot: trustRoot)
+        defer { Task { await client.close() } }
+        let response = try await client.request(
+            "POST", "/admin/v1/keys", headers: [("Authorization", "Bearer \(adminToken)"), ("Content-Type", "application/json")],
+            body: Array("{\"name\":\"conformance\",\"scopes\":[\"read\",\"write\"]}".utf8))
+        guard response.status == 201,
+              let doc = try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any],
+              let token = doc["token"] as? String
+        else { throw TestFailure("could not create the suite's API key: \(response.status) \(response.text)") }
+        return "Bearer \(token)"
     }
 
     /// Set before the processes start, so the `atexit` hook can kill them.
@@ -87,9 +125,11 @@ actor ConnectionPool {
     /// Sends one request on a pooled connection to a node. A reused connection that the server
     /// has closed fails before any response byte; only then is the request retried once.
     func request(
-        _ method: String, _ path: String, headers: [(String, String)], body: [UInt8]?
+        _ method: String, _ path: String, headers given: [(String, String)], body: [UInt8]?
     ) async throws -> HTTPTestClient.Response {
         let port = try await ConformanceServer.port()
+        var headers = given
+        if let authorization = try await ConformanceServer.authorization() { headers.append(("Authorization", authorization)) }
         if let client = take(port) {
             do {
                 let response = try await client.request(method, path, headers: headers, body: body)

@@ -65,7 +65,8 @@ enum SSEClient {
         let deadline = ContinuousClock.now + timeout
         let connection = try await RawConnection(port: port, trustRoot: trustRoot)
         connection.close(after: timeout)
-        let request = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nAccept: text/event-stream\r\nConnection: close\r\n\r\n"
+        let authorization = try await ConformanceServer.authorization().map { "Authorization: \($0)\r\n" } ?? ""
+        let request = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nAccept: text/event-stream\r\n\(authorization)Connection: close\r\n\r\n"
         try await connection.send(request)
 
         var raw: [UInt8] = []

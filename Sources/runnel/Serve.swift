@@ -100,6 +100,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Scope /metrics needs when authentication is on: admin, read or open (env RUNNEL_METRICS_SCOPE; default admin).")
     var metricsScope: String?
 
+    @Flag(help: "Serve without authentication on an address other than loopback (env RUNNEL_INSECURE_NO_AUTH=1). Without it, and without an admin token, such a node refuses to start.")
+    var insecureNoAuth = false
+
     func run() async throws {
         var logger = Logger(label: "runnel")
         let level = Env.value(logLevel, "RUNNEL_LOG_LEVEL", default: "info")
@@ -159,6 +162,15 @@ struct Serve: AsyncParsableCommand {
         server.access = try Self.accessConfiguration(tokenFile: Env.value(adminTokenFile, "RUNNEL_ADMIN_TOKEN_FILE"),
                                                      metricsScope: Env.value(metricsScope, "RUNNEL_METRICS_SCOPE", default: "admin"))
         if !server.access.enabled {
+            let insecure = insecureNoAuth || ["1", "true"].contains(ProcessInfo.processInfo.environment["RUNNEL_INSECURE_NO_AUTH"] ?? "")
+            guard Self.isLoopback(address.host) || insecure else {
+                throw ValidationError("""
+                    refusing to serve \(address.host):\(address.port) without authentication: anyone who can reach it could \
+                    read, write and administer every stream. Give an admin token (--admin-token-file FILE or \
+                    RUNNEL_ADMIN_TOKEN, at least 32 characters; docs/access-control.md), or pass --insecure-no-auth \
+                    (RUNNEL_INSECURE_NO_AUTH=1) to serve openly anyway.
+                    """)
+            }
             logger.notice("authentication is off: anyone who can reach \(address.host):\(address.port) may read, write and administer (docs/access-control.md)")
         }
         server.tlsCertificatePath = Env.value(tlsCert, "RUNNEL_TLS_CERT")
@@ -286,6 +298,11 @@ struct Serve: AsyncParsableCommand {
 }
 
 extension Serve {
+    /// Whether `host` is a loopback address (only this machine can reach it).
+    static func isLoopback(_ host: String) -> Bool {
+        host == "localhost" || host == "::1" || host.hasPrefix("127.")
+    }
+
     /// The bootstrap admin token (from `file`, else `RUNNEL_ADMIN_TOKEN`) and the scope of
     /// `/metrics`. The token must be at least `AccessConfiguration.minimumTokenBytes` long;
     /// a trailing newline in the file is not part of it.

@@ -150,3 +150,50 @@ import Testing
         }
     }
 }
+
+/// Safe by default (docs/access-control.md): a node that would listen beyond loopback with no
+/// credentials refuses to start, and says how to fix it either way.
+@Suite struct PublicBindTests {
+    /// Runs `runnel serve ARGS` and returns its exit status and standard error, or nil if it
+    /// is still running after `timeout` (it is then stopped).
+    static func serve(_ arguments: [String], environment: [String: String] = [:], timeout: Duration = .seconds(20)) async throws -> (status: Int32, stderr: String)? {
+        let dir = RunnelProcess.temporaryDirectory("bind")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: RunnelProcess.binaryPath)
+        process.arguments = ["serve", "--data-dir", dir] + arguments
+        process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("RUNNEL_") }.merging(environment) { $1 }
+        let errors = Pipe()
+        process.standardError = errors
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+            return nil
+        }
+        let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        return (process.terminationStatus, text)
+    }
+
+    @Test func aPublicAddressWithoutCredentialsIsRefused() async throws {
+        let refused = try #require(try await Self.serve(["--listen", "0.0.0.0:0"]), "the node started")
+        #expect(refused.status != 0)
+        #expect(refused.stderr.contains("--admin-token-file") && refused.stderr.contains("--insecure-no-auth"), "\(refused.stderr)")
+    }
+
+    @Test func theRefusalCanBeOverriddenOrAvoided() async throws {
+        // Each of these starts (and is stopped after two seconds of running).
+        #expect(try await Self.serve(["--listen", "0.0.0.0:0", "--insecure-no-auth"], timeout: .seconds(2)) == nil)
+        #expect(try await Self.serve(["--listen", "0.0.0.0:0"], environment: ["RUNNEL_INSECURE_NO_AUTH": "1"], timeout: .seconds(2)) == nil)
+        #expect(try await Self.serve(["--listen", "0.0.0.0:0"], environment: ["RUNNEL_ADMIN_TOKEN": AccessControlTests.adminToken],
+                                     timeout: .seconds(2)) == nil)
+        // A loopback node stays open without anything.
+        #expect(try await Self.serve(["--listen", "127.0.0.1:0"], timeout: .seconds(2)) == nil)
+        // A short token is refused.
+        let short = try #require(try await Self.serve(["--listen", "127.0.0.1:0"], environment: ["RUNNEL_ADMIN_TOKEN": "short"]))
+        #expect(short.status != 0 && short.stderr.contains("at least 32"), "\(short.stderr)")
+    }
+}

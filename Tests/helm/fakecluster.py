@@ -28,6 +28,7 @@ class Request:
     method: str
     path: str
     body: Any = None
+    authorization: str | None = None
 
 
 class FakeCluster:
@@ -49,6 +50,9 @@ class FakeCluster:
         self._countdown: int | None = None
         # Pretty-print answers (as a proxy or another server version might).
         self.indent: int | None = None
+        # With a token, every request must carry it as a bearer credential, or gets 401
+        # (authentication on, docs/access-control.md).
+        self.token: str | None = None
         self.lock = threading.Lock()
         cluster = self
 
@@ -62,6 +66,13 @@ class FakeCluster:
                 self.end_headers()
                 self.wfile.write(data)
 
+            def _refused(self) -> bool:
+                cluster.requests[-1].authorization = self.headers.get("Authorization")
+                if cluster.token is None or self.headers.get("Authorization") == f"Bearer {cluster.token}":
+                    return False
+                self._reply(401, {"error": {"code": "unauthorized", "message": ""}})
+                return True
+
             def _body(self) -> Any:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
@@ -70,6 +81,8 @@ class FakeCluster:
             def do_GET(self) -> None:
                 with cluster.lock:
                     cluster.requests.append(Request("GET", self.path))
+                    if self._refused():
+                        return
                     if self.path != "/admin/v1/cluster":
                         return self._reply(404, {"error": {"code": "not_found", "message": ""}})
                     if cluster._countdown is not None:
@@ -84,6 +97,8 @@ class FakeCluster:
                 with cluster.lock:
                     body = self._body()
                     cluster.requests.append(Request("POST", self.path, body))
+                    if self._refused():
+                        return
                     if self.path == "/admin/v1/cluster/transfer-leader":
                         if cluster.steps_down_after is not None:
                             cluster._countdown = cluster.steps_down_after
@@ -97,6 +112,8 @@ class FakeCluster:
             def do_DELETE(self) -> None:
                 with cluster.lock:
                     cluster.requests.append(Request("DELETE", self.path))
+                    if self._refused():
+                        return
                     prefix = "/admin/v1/cluster/members/"
                     if not self.path.startswith(prefix):
                         return self._reply(404, None)

@@ -155,7 +155,7 @@ class Render(unittest.TestCase):
     def test_objects_of_the_default_install(self) -> None:
         objects = render()
         kinds = sorted(o["kind"] for o in objects)
-        self.assertEqual(kinds, ["ConfigMap", "PodDisruptionBudget", "Role", "RoleBinding", "Service", "Service",
+        self.assertEqual(kinds, ["ConfigMap", "PodDisruptionBudget", "Role", "RoleBinding", "Secret", "Service", "Service",
                                  "ServiceAccount", "StatefulSet"])
         self.assertEqual(by_kind(objects, "ServiceMonitor"), [])
 
@@ -489,7 +489,9 @@ class ChartDrivesEntrypoint(unittest.TestCase):
     def pod_env(self, objects: list[dict[str, Any]], pod: str, namespace: str) -> dict[str, str]:
         env = {}
         for name, value in env_of(objects).items():
-            if isinstance(value, dict):
+            if isinstance(value, dict) and "secretKeyRef" in value:
+                value = "admin-token-from-the-secret-0123456789abcdef"  # what the kubelet would inject
+            elif isinstance(value, dict):
                 value = {"metadata.name": pod, "metadata.namespace": namespace}[value["fieldRef"]["fieldPath"]]
             env[name] = value
         return env

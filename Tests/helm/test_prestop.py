@@ -148,15 +148,18 @@ class ScaleDown(unittest.TestCase):
         self.node.remove = self.others.remove  # type: ignore[method-assign]
 
     def run_hook(self, replicas: int | None, pod: str = "runnel-2", enabled: bool = True,
-                 remove_timeout: int = 5) -> subprocess.CompletedProcess[str]:
+                 remove_timeout: int = 5, admin_token: str | None = None) -> subprocess.CompletedProcess[str]:
         kube = FakeKube(replicas)
         self.addCleanup(kube.close)
         self.kube = kube
-        proc, _ = run_prestop(self.node.port, extra={
+        extra = {
             "REMOVE_ON_SCALE_DOWN": "true" if enabled else "false", "REMOVE_TIMEOUT": str(remove_timeout),
             "POD_NAME": pod, "NAMESPACE": "streams", "JOIN_URL": self.others.url,
             "RUNNEL_DATA_DIR": str(self.data), "KUBE_TOKEN_DIR": str(self.tmp / "kube"), "KUBE_API_URL": kube.url,
-        })
+        }
+        if admin_token is not None:
+            extra["RUNNEL_ADMIN_TOKEN"] = admin_token
+        proc, _ = run_prestop(self.node.port, extra=extra)
         self.assertEqual(proc.returncode, 0, proc.stderr)
         return proc
 
@@ -172,6 +175,17 @@ class ScaleDown(unittest.TestCase):
         self.assertEqual(self.kube.tokens, ["Bearer secret-token"])
         # Its own removal hands leadership over; no separate transfer.
         self.assertEqual(self.node.calls("POST"), [])
+
+    def test_with_authentication_on_the_hook_sends_the_admin_token(self) -> None:
+        token = 'admin-"token"-0123456789abcdefghijklmnop'
+        self.node.token = token
+        self.others.token = token
+        proc = self.run_hook(replicas=2, admin_token=token)
+        self.assertEqual([r.path for r in self.node.calls("DELETE")], ["/admin/v1/cluster/members/3"])
+        self.assertTrue(self.marked(), proc.stderr)
+        self.assertTrue(all(r.authorization == f"Bearer {token}" for r in self.node.requests + self.others.requests))
+        # The Kubernetes API gets its own service-account token, never runnel's.
+        self.assertEqual(self.kube.tokens, ["Bearer secret-token"])
 
     def test_a_change_in_progress_is_retried(self) -> None:
         self.node.scripted = [(409, {"error": {"code": "membership_change_in_progress", "message": "busy"}})]

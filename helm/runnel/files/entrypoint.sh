@@ -104,12 +104,24 @@ compact() {
     tr -d ' \n\t\r'
 }
 
+# auth_curl ARGS...: curl carrying the admin token (RUNNEL_ADMIN_TOKEN, when set) as a bearer
+# credential (docs/access-control.md), handed over on stdin (curl -K -) so that it never
+# shows in the process list.
+auth_curl() {
+    if [ -n "${RUNNEL_ADMIN_TOKEN:-}" ]; then
+        escaped="$(printf '%s' "$RUNNEL_ADMIN_TOKEN" | sed 's/[\\"]/\\&/g')"
+        printf 'header = "Authorization: Bearer %s"\n' "$escaped" | curl -K - "$@"
+    else
+        curl "$@"
+    fi
+}
+
 # cluster_curl ARGS...: curl against JOIN_URL, trusting RUNNEL_JOIN_CA for https if set.
 cluster_curl() {
     if [ -n "${RUNNEL_JOIN_CA:-}" ]; then
-        curl -sS --max-time 5 --cacert "$RUNNEL_JOIN_CA" "$@"
+        auth_curl -sS --max-time 5 --cacert "$RUNNEL_JOIN_CA" "$@"
     else
-        curl -sS --max-time 5 "$@"
+        auth_curl -sS --max-time 5 "$@"
     fi
 }
 

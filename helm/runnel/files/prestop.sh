@@ -61,11 +61,23 @@ json_number() {
     sed -n "s/.*\"$1\":\([0-9][0-9]*\).*/\1/p" | head -n 1
 }
 
+# auth_curl ARGS...: curl carrying the admin token (RUNNEL_ADMIN_TOKEN, when set) as a bearer
+# credential (docs/access-control.md), handed over on stdin (curl -K -) so that it never
+# shows in the process list.
+auth_curl() {
+    if [ -n "${RUNNEL_ADMIN_TOKEN:-}" ]; then
+        escaped="$(printf '%s' "$RUNNEL_ADMIN_TOKEN" | sed 's/[\\"]/\\&/g')"
+        printf 'header = "Authorization: Bearer %s"\n' "$escaped" | curl -K - "$@"
+    else
+        curl "$@"
+    fi
+}
+
 # is_leader: 0 if /admin/v1/cluster says this node leads (its node_id is the leader_id;
 # the members list names the leader's role too, so "role" alone would match on followers).
 is_leader() {
     # -k: the certificate names the Service and pod DNS names, not the loopback address.
-    status="$(curl -fsS -k --max-time 3 "$base/admin/v1/cluster" 2>/dev/null | compact)"
+    status="$(auth_curl -fsS -k --max-time 3 "$base/admin/v1/cluster" 2>/dev/null | compact)"
     self="$(printf '%s' "$status" | sed -n 's/^{"node_id":\([0-9][0-9]*\).*/\1/p')"
     leader="$(printf '%s' "$status" | json_number leader_id)"
     [ -n "$self" ] && [ "$self" = "$leader" ]
@@ -75,9 +87,9 @@ is_leader() {
 # RUNNEL_JOIN_CA for https when it is set.
 cluster_curl() {
     if [ -n "${RUNNEL_JOIN_CA:-}" ]; then
-        curl -fsS --max-time 3 --cacert "$RUNNEL_JOIN_CA" "$@"
+        auth_curl -fsS --max-time 3 --cacert "$RUNNEL_JOIN_CA" "$@"
     else
-        curl -fsS --max-time 3 "$@"
+        auth_curl -fsS --max-time 3 "$@"
     fi
 }
 
@@ -126,7 +138,7 @@ remove_self() {
     removal_index=""
     while [ "$(date +%s)" -lt "$deadline" ]; do
         # Sent to this node, which hands it to the leader.
-        answer="$(curl -sS -k --max-time 5 -X DELETE -w '\n%{http_code}' "$base/admin/v1/cluster/members/$node_id" 2>/dev/null)"
+        answer="$(auth_curl -sS -k --max-time 5 -X DELETE -w '\n%{http_code}' "$base/admin/v1/cluster/members/$node_id" 2>/dev/null)"
         code="$(printf '%s' "$answer" | tail -n 1)"
         body="$(printf '%s' "$answer" | sed '$d' | compact)"
         case "$code" in
@@ -180,7 +192,7 @@ elif scaled_away; then
     fi
 elif is_leader; then
     log "this node leads; transferring leadership"
-    curl -fsS -k --max-time 5 -X POST "$base/admin/v1/cluster/transfer-leader" >/dev/null 2>&1 ||
+    auth_curl -fsS -k --max-time 5 -X POST "$base/admin/v1/cluster/transfer-leader" >/dev/null 2>&1 ||
         log "transfer-leader request failed"
     waited=0
     while is_leader && [ "$waited" -lt "$timeout" ]; do

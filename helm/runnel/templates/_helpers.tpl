@@ -108,6 +108,11 @@ system trust store).
 {{- end }}
 {{- end }}
 
+{{/* The Secret holding the bootstrap admin token (docs/access-control.md). */}}
+{{- define "runnel.adminTokenSecret" -}}
+{{- default (printf "%s-admin-token" (include "runnel.fullname" .)) .Values.auth.adminTokenSecret -}}
+{{- end }}
+
 {{- define "runnel.scheme" -}}
 {{- if .Values.tls.enabled }}https{{ else }}http{{ end }}
 {{- end }}

@@ -35,8 +35,10 @@ let package = Package(
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
         // Already a dependency of Hummingbird: services and one ServiceGroup for the node.
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
-        // Already built for the TLS stack: SHA-256 of stream snapshots (no hand-written crypto).
-        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        // SHA-256 of stream snapshots and API key secrets (no hand-written crypto); 4.x for jwt-kit.
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+        // JWT verification (HS256, RS256, ES256, EdDSA; JWKS), docs/access-control.md.
+        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
     ],
     targets: [
         // MARK: Storage engine
@@ -93,6 +95,7 @@ let package = Package(
             dependencies: [
                 "Raft", "Replication", "Storage", "StreamModel",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdHTTP2", package: "hummingbird"),
@@ -145,7 +148,11 @@ let package = Package(
         .testTarget(name: "ReplicationTests", dependencies: ["BinaryCodec", "Raft", "Replication", "Storage", "StreamModel", "RocksDB", "RunnelTesting"]),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["RunnelTesting", "StreamModel", .product(name: "NIOCore", package: "swift-nio")]),
+            dependencies: [
+                "RunnelTesting", "StreamModel", .product(name: "NIOCore", package: "swift-nio"),
+                // Signs the JWTs the access-control tests send (the server verifies them with it too).
+                .product(name: "JWTKit", package: "jwt-kit"),
+            ]),
         .testTarget(name: "ConformanceTests", dependencies: ["RunnelTesting", "SeededRandom"]),
         .testTarget(
             name: "ClusterTests",

@@ -13,11 +13,13 @@ public struct AccessConfiguration: Sendable {
     public var adminTokenHash: [UInt8]?
     /// The scope `/metrics` needs when authentication is on; `nil` leaves it open.
     public var metricsScope: Scope.Action? = .admin
+    /// JWT bearer tokens, when keys are configured (`--jwt-hs256-secret-file`, `--jwt-jwks-file`).
+    public var jwt: JWTAuthenticator?
 
     public init() {}
 
     /// Whether requests must carry credentials.
-    public var enabled: Bool { adminTokenHash != nil }
+    public var enabled: Bool { adminTokenHash != nil || jwt != nil }
 
     /// The smallest bootstrap admin token accepted, in bytes (a guessable one is no lock).
     public static let minimumTokenBytes = 32
@@ -112,12 +114,12 @@ enum APIKeyToken {
 
 extension RunnelResponder {
     /// Checks the request's credentials against what `route` needs; throws the 401 or 403.
-    func authorize(_ request: Request, _ route: Route) throws {
+    func authorize(_ request: Request, _ route: Route) async throws {
         let access = configuration.access
         guard access.enabled else { return }
         let needs = requirements(request, route)
         guard !needs.isEmpty else { return }
-        let principal = try authenticate(request.headers)
+        let principal = try await authenticate(request.headers)
         for (action, bucket) in needs where !principal.allows(action, bucket: bucket) {
             let scope = bucket.map { "\(action.rawValue):\($0)" } ?? action.rawValue
             var error = APIError(.forbidden, "forbidden", "this credential lacks the \(scope) scope")
@@ -127,7 +129,7 @@ extension RunnelResponder {
     }
 
     /// The principal of the request's bearer token, or the 401.
-    private func authenticate(_ headers: HTTPFields) throws -> Principal {
+    private func authenticate(_ headers: HTTPFields) async throws -> Principal {
         let values = headers[values: .authorization]
         guard values.count == 1, let value = values.first else {
             throw unauthorized(values.isEmpty ? nil : "send one Authorization header")
@@ -138,6 +140,12 @@ extension RunnelResponder {
         let token = value.dropFirst(7).drop { $0 == " " }
         if let hash = configuration.access.adminTokenHash, APIKeyToken.equal(APIKeyToken.hash(Array(token.utf8)), hash) {
             return .adminToken()
+        }
+        if let jwt = configuration.access.jwt, JWTAuthenticator.looksLikeJWT(token) {
+            guard let scopes = await jwt.scopes(of: String(token)) else {
+                throw unauthorized("the JWT is not valid (signature, exp, nbf, iss or aud)")
+            }
+            return Principal(id: "jwt", scopes: scopes)
         }
         guard let (id, secret) = APIKeyToken.parse(token), let key = store.apiKey(id: id),
               APIKeyToken.equal(APIKeyToken.hash(secret), key.secretHash)

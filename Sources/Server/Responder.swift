@@ -25,7 +25,7 @@ struct RunnelResponder: HTTPResponder {
         let started = ContinuousClock.now
         let route = Route(path: request.uri.path)
         var response = await handle(request, route: route, connection: context.channel)
-        if route.isCrossOrigin { response.headers.append(contentsOf: HTTPFields.crossOrigin) }
+        if route.isCrossOrigin { addCrossOrigin(to: &response.headers, origin: request.headers[.origin]) }
         metrics.recordRequest(route: route.metricLabel, method: request.method,
                               status: response.status, duration: ContinuousClock.now - started)
         return response
@@ -79,7 +79,7 @@ struct RunnelResponder: HTTPResponder {
             guard route.isCrossOrigin else { throw APIError(.notFound, "not_found", "no such route") }
             return options()
         }
-        try authorize(request, route)
+        try await authorize(request, route)
         // Reads, and a fork's creation (which resolves its source here before proposing), see
         // everything committed before the request arrived, on whichever node it reached.
         // So do a snapshot's publication and retention, which check the offset against the data.
@@ -154,6 +154,20 @@ struct RunnelResponder: HTTPResponder {
         headers[.contentType] = "application/json"
         headers[.cacheControl] = "no-store"
         return response(error.status, headers: headers, body: ByteBuffer(string: error.jsonBody))
+    }
+
+    /// The stream API's CORS headers (protocol §2.2): `*` by default; with `--cors-origins`,
+    /// the request's `Origin` when it is listed (and `Vary: Origin`), nothing otherwise.
+    private func addCrossOrigin(to headers: inout HTTPFields, origin: String?) {
+        guard let allowed = configuration.corsOrigins else {
+            headers.append(contentsOf: HTTPFields.crossOrigin)
+            return
+        }
+        headers.append(HTTPField(name: .vary, value: "Origin"))
+        guard let origin, allowed.contains(origin) else { return }
+        var fields = HTTPFields.crossOrigin
+        fields[.accessControlAllowOrigin] = origin
+        headers.append(contentsOf: fields)
     }
 
     private func options() -> Response {

@@ -42,6 +42,9 @@ public struct ServerConfiguration: Sendable {
 
     /// Credentials and scopes (docs/access-control.md); off unless a credential is configured.
     public var access = AccessConfiguration()
+    /// Origins a browser page may call the stream API from (`--cors-origins`); nil allows any
+    /// (`Access-Control-Allow-Origin: *`). Admin and operational routes never allow any.
+    public var corsOrigins: Set<String>?
 
     public init() {}
 }

@@ -100,6 +100,24 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Scope /metrics needs when authentication is on: admin, read or open (env RUNNEL_METRICS_SCOPE; default admin).")
     var metricsScope: String?
 
+    @Option(help: "File holding the HS256 secret that signs accepted JWTs (env RUNNEL_JWT_HS256_SECRET_FILE). Turns authentication on.")
+    var jwtHs256SecretFile: String?
+
+    @Option(help: "JWKS file with the public keys (RS256, ES256, EdDSA, …) that sign accepted JWTs (env RUNNEL_JWT_JWKS_FILE). Turns authentication on.")
+    var jwtJwksFile: String?
+
+    @Option(help: "The iss a JWT must carry (env RUNNEL_JWT_ISSUER).")
+    var jwtIssuer: String?
+
+    @Option(help: "An aud a JWT must carry (env RUNNEL_JWT_AUDIENCE).")
+    var jwtAudience: String?
+
+    @Option(help: "Seconds of clock skew allowed on a JWT's exp and nbf (env RUNNEL_JWT_LEEWAY; default 60).")
+    var jwtLeeway: Double?
+
+    @Option(help: "Comma-separated origins (scheme://host[:port]) browser pages may call the stream API from (env RUNNEL_CORS_ORIGINS); default any (*).")
+    var corsOrigins: String?
+
     @Flag(help: "Serve without authentication on an address other than loopback (env RUNNEL_INSECURE_NO_AUTH=1). Without it, and without an admin token, such a node refuses to start.")
     var insecureNoAuth = false
 
@@ -161,6 +179,14 @@ struct Serve: AsyncParsableCommand {
 
         server.access = try Self.accessConfiguration(tokenFile: Env.value(adminTokenFile, "RUNNEL_ADMIN_TOKEN_FILE"),
                                                      metricsScope: Env.value(metricsScope, "RUNNEL_METRICS_SCOPE", default: "admin"))
+        server.access.jwt = try await jwtAuthenticator()
+        if let text = Env.value(corsOrigins, "RUNNEL_CORS_ORIGINS") {
+            let origins = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            guard origins.allSatisfy({ ($0.hasPrefix("https://") || $0.hasPrefix("http://")) && !$0.hasSuffix("/") && $0 != "*" }) else {
+                throw ValidationError("--cors-origins lists origins like https://app.example.com, comma-separated (no *, no path)")
+            }
+            server.corsOrigins = Set(origins)
+        }
         if !server.access.enabled {
             let insecure = insecureNoAuth || ["1", "true"].contains(ProcessInfo.processInfo.environment["RUNNEL_INSECURE_NO_AUTH"] ?? "")
             guard Self.isLoopback(address.host) || insecure else {
@@ -298,6 +324,39 @@ struct Serve: AsyncParsableCommand {
 }
 
 extension Serve {
+    /// The JWT verifier of the `--jwt-*` flags, or nil when no JWT key is configured.
+    func jwtAuthenticator() async throws -> JWTAuthenticator? {
+        let secretFile = Env.value(jwtHs256SecretFile, "RUNNEL_JWT_HS256_SECRET_FILE")
+        let jwksFile = Env.value(jwtJwksFile, "RUNNEL_JWT_JWKS_FILE")
+        guard secretFile != nil || jwksFile != nil else { return nil }
+        var secret: [UInt8]?
+        if let secretFile {
+            guard let data = FileManager.default.contents(atPath: secretFile) else {
+                throw ValidationError("cannot read the JWT secret file \(secretFile)")
+            }
+            var bytes = [UInt8](data)
+            while bytes.last == 0x0A || bytes.last == 0x0D { bytes.removeLast() }
+            guard bytes.count >= 32 else { throw ValidationError("the JWT HS256 secret must be at least 32 bytes") }
+            secret = bytes
+        }
+        var jwks: String?
+        if let jwksFile {
+            guard let text = try? String(contentsOfFile: jwksFile, encoding: .utf8) else {
+                throw ValidationError("cannot read the JWKS file \(jwksFile)")
+            }
+            jwks = text
+        }
+        var rules = JWTAuthenticator.Rules(issuer: Env.value(jwtIssuer, "RUNNEL_JWT_ISSUER"),
+                                           audience: Env.value(jwtAudience, "RUNNEL_JWT_AUDIENCE"))
+        if let text = Env.value(jwtLeeway.map { String($0) }, "RUNNEL_JWT_LEEWAY") {
+            guard let value = Double(text), value >= 0, value <= 3600 else { throw ValidationError("--jwt-leeway must be 0 to 3600 seconds") }
+            rules.leeway = value
+        }
+        do { return try await JWTAuthenticator.make(hmacSecret: secret, jwksJSON: jwks, rules: rules) } catch {
+            throw ValidationError("unusable JWT keys: \(error)")
+        }
+    }
+
     /// Whether `host` is a loopback address (only this machine can reach it).
     static func isLoopback(_ host: String) -> Bool {
         host == "localhost" || host == "::1" || host.hasPrefix("127.")

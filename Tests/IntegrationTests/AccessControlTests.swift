@@ -197,3 +197,26 @@ import Testing
         #expect(short.status != 0 && short.stderr.contains("at least 32"), "\(short.stderr)")
     }
 }
+
+/// `--cors-origins`: only listed origins get the stream API's CORS headers; admin routes none.
+@Suite struct CORSOriginTests {
+    @Test func onlyListedOriginsAreAllowed() async throws {
+        let dir = RunnelProcess.temporaryDirectory("cors")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let node = RunnelProcess(dataDirectory: dir, arguments: ["--cors-origins", "https://app.example.com, http://localhost:3000"])
+        try await node.start()
+        defer { node.terminate() }
+        let client = try await HTTPTestClient(port: node.port)
+        #expect(try await client.request("PUT", "/v1/stream/c").status == 201)
+        let allowed = try await client.request("GET", "/v1/stream/c?offset=-1", headers: [("Origin", "https://app.example.com")])
+        #expect(allowed.header("Access-Control-Allow-Origin") == "https://app.example.com")
+        #expect(allowed.header("Vary")?.contains("Origin") == true)
+        let preflight = try await client.request("OPTIONS", "/v1/stream/c", headers: [("Origin", "http://localhost:3000")])
+        #expect(preflight.header("Access-Control-Allow-Origin") == "http://localhost:3000")
+        let other = try await client.request("GET", "/v1/stream/c?offset=-1", headers: [("Origin", "https://evil.example")])
+        #expect(other.status == 200 && other.header("Access-Control-Allow-Origin") == nil)
+        let admin = try await client.request("GET", "/admin/v1/cluster", headers: [("Origin", "https://app.example.com")])
+        #expect(admin.header("Access-Control-Allow-Origin") == nil)
+        await client.close()
+    }
+}

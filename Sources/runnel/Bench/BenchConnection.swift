@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -64,8 +65,13 @@ struct BenchConnection: Sendable {
         head.headers.add(name: "Host", value: target.hostHeader)
         if let contentType { head.headers.add(name: "Content-Type", value: contentType) }
         if let bodyLength { head.headers.add(name: "Content-Length", value: String(bodyLength)) }
+        if let token = Self.token { head.headers.add(name: "Authorization", value: "Bearer \(token)") }
         return head
     }
+
+    /// The bearer token every benchmark request carries (`RUNNEL_TOKEN`), for nodes with
+    /// authentication on (docs/access-control.md).
+    static let token: String? = ProcessInfo.processInfo.environment["RUNNEL_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
 
     /// Sends one request; the future completes when the whole response has arrived. Body
     /// bytes are counted, kept when `collect` is set, and passed to `onBody` as they come.

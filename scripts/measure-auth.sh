@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Issue 17's measurement (docs/access-control.md "Measured"): server CPU per durable append on
+# one release node without authentication, with an API key and with a JWT (HS256), one after
+# the other in one run. 32 connections, 256 B appends, DURATION seconds each (default 15).
+#   ./scripts/measure-auth.sh      (needs `make release` first)
+set -euo pipefail
+BIN=${BIN:-./.build/release/runnel}
+DURATION=${DURATION:-15}
+PORT=${PORT:-5471}
+URL="http://127.0.0.1:$PORT"
+DIR=$(mktemp -d /tmp/runnel-auth-XXXX)
+ADMIN="measure-admin-token-0123456789abcdefghijklmn"
+SECRET="measure-jwt-secret-0123456789abcdefghijklmnopq"
+pid=
+cleanup() { [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$DIR"; }
+trap cleanup EXIT INT TERM
+printf '%s' "$ADMIN" >"$DIR/admin"
+printf '%s' "$SECRET" >"$DIR/secret"
+
+b64url() { openssl base64 -A | tr '+/' '-_' | tr -d '='; }
+# An HS256 JWT valid for an hour with the read and write scopes, signed with openssl.
+jwt() {
+  local header payload signature now
+  now=$(date +%s)
+  header=$(printf '{"alg":"HS256","typ":"JWT"}' | b64url)
+  payload=$(printf '{"exp":%d,"sub":"bench","scope":"read write"}' $((now + 3600)) | b64url)
+  signature=$(printf '%s.%s' "$header" "$payload" | openssl dgst -sha256 -hmac "$SECRET" -binary | b64url)
+  printf '%s.%s.%s' "$header" "$payload" "$signature"
+}
+
+start() {
+  [ -n "$pid" ] && { kill "$pid"; wait "$pid" 2>/dev/null || true; }
+  rm -rf "$DIR/data"
+  "$BIN" serve --listen "127.0.0.1:$PORT" --data-dir "$DIR/data" "$@" >"$DIR/node.log" 2>&1 &
+  pid=$!
+  for _ in $(seq 1 200); do curl -sf "$URL/healthz" >/dev/null && break; sleep 0.1; done
+}
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
+measure() {
+  local label=$1 before after appends
+  before=$(cpu_ticks)
+  appends=$("$BIN" bench append --url "$URL" --duration "$DURATION" --warmup 2 --json | python3 -c \
+    'import json,sys; rows=[json.loads(l) for l in sys.stdin if l.startswith("{")]; r=rows[-1]; print(r["appends"], r["appends_per_s"], r["latency"]["p99_ms"])')
+  after=$(cpu_ticks)
+  read -r count rate p99 <<<"$appends"
+  python3 - "$label" "$count" "$rate" "$p99" "$before" "$after" "$(getconf CLK_TCK)" <<'EOF'
+import sys
+label, count, rate, p99, before, after, hz = sys.argv[1:]
+cpu = (int(after) - int(before)) / int(hz)
+print(f"| {label} | {float(rate):,.0f} | {float(p99):.2f} | {cpu / (int(count) / 1000):.4f} |")
+EOF
+}
+
+echo "| auth | appends/s | p99 ms | server CPU-s per 1k appends (warm-up included) |"
+echo "|---|---:|---:|---:|"
+start
+measure "none"
+start --admin-token-file "$DIR/admin"
+KEY=$(curl -sf -X POST "$URL/admin/v1/keys" -H "Authorization: Bearer $ADMIN" -d '{"scopes":["read","write"]}' |
+  python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+RUNNEL_TOKEN="$KEY" measure "API key"
+start --jwt-hs256-secret-file "$DIR/secret"
+RUNNEL_TOKEN="$(jwt)" measure "JWT (HS256)"

@@ -105,3 +105,20 @@ public final class RunnelProcess: @unchecked Sendable {
         NSTemporaryDirectory() + "runnel-test-\(name)-\(UUID().uuidString.prefix(8))"
     }
 }
+
+extension RunnelProcess {
+    /// Runs `body` against a fresh node (a data directory of its own, removed afterwards)
+    /// through a client connected to it; the node is stopped however `body` ends.
+    public static func withNode(
+        _ name: String, arguments: [String] = [], _ body: (HTTPTestClient, RunnelProcess) async throws -> Void
+    ) async throws {
+        let dir = temporaryDirectory(name)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let node = RunnelProcess(dataDirectory: dir, arguments: arguments)
+        try await node.start()
+        defer { node.terminate() }
+        let client = try await HTTPTestClient(port: node.port)
+        try await body(client, node)
+        await client.close()
+    }
+}

@@ -24,6 +24,14 @@ public struct AccessConfiguration: Sendable {
     /// The smallest bootstrap admin token accepted, in bytes (a guessable one is no lock).
     public static let minimumTokenBytes = 32
 
+    /// Whether `token` can serve as the bootstrap admin token: long enough, printable ASCII
+    /// without spaces, and not of the form of an API key or a JWT (which are told apart from
+    /// it by form).
+    public static func isUsableAdminToken(_ token: String) -> Bool {
+        token.utf8.count >= minimumTokenBytes && token.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F }
+            && !token.hasPrefix(APIKeyToken.prefix) && !JWTAuthenticator.looksLikeJWT(Substring(token))
+    }
+
     /// What is kept of a bootstrap admin token: its SHA-256.
     public static func hash(token: String) -> [UInt8] { APIKeyToken.hash(Array(token.utf8)) }
 }
@@ -138,8 +146,13 @@ extension RunnelResponder {
             throw unauthorized("the Authorization scheme must be Bearer")
         }
         let token = value.dropFirst(7).drop { $0 == " " }
-        if let hash = configuration.access.adminTokenHash, APIKeyToken.equal(APIKeyToken.hash(Array(token.utf8)), hash) {
-            return .adminToken()
+        // Told apart by form, so each request pays for one check: an API key, a JWT, or the
+        // admin token (which may have neither form; see `AccessConfiguration.isUsableAdminToken`).
+        if let (id, secret) = APIKeyToken.parse(token) {
+            guard let key = store.apiKey(id: id), APIKeyToken.equal(APIKeyToken.hash(secret), key.secretHash) else {
+                throw unauthorized("the API key is not valid (unknown or revoked)")
+            }
+            return Principal(id: id, scopes: key.scopes)
         }
         if let jwt = configuration.access.jwt, JWTAuthenticator.looksLikeJWT(token) {
             guard let scopes = await jwt.scopes(of: String(token)) else {
@@ -147,10 +160,10 @@ extension RunnelResponder {
             }
             return Principal(id: "jwt", scopes: scopes)
         }
-        guard let (id, secret) = APIKeyToken.parse(token), let key = store.apiKey(id: id),
-              APIKeyToken.equal(APIKeyToken.hash(secret), key.secretHash)
-        else { throw unauthorized("the token is not valid") }
-        return Principal(id: id, scopes: key.scopes)
+        guard let hash = configuration.access.adminTokenHash, APIKeyToken.equal(APIKeyToken.hash(Array(token.utf8)), hash) else {
+            throw unauthorized("the token is not valid")
+        }
+        return .adminToken()
     }
 
     private func unauthorized(_ problem: String?) -> APIError {

@@ -377,10 +377,9 @@ extension Serve {
             token = text
         }
         if let token {
-            guard token.utf8.count >= AccessConfiguration.minimumTokenBytes,
-                  token.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F })
-            else {
-                throw ValidationError("the admin token must be at least \(AccessConfiguration.minimumTokenBytes) printable ASCII characters without spaces")
+            guard AccessConfiguration.isUsableAdminToken(token) else {
+                throw ValidationError("the admin token must be at least \(AccessConfiguration.minimumTokenBytes) printable ASCII characters "
+                                      + "without spaces, neither starting with rnl_ nor holding two dots (the forms of API keys and JWTs)")
             }
             access.adminTokenHash = AccessConfiguration.hash(token: token)
         }

@@ -6,14 +6,7 @@ import Testing
 /// pagination, delete) and `If-Match` conditional writes.
 @Suite struct ExtensionsTests {
     private func withNode(_ body: (HTTPTestClient) async throws -> Void) async throws {
-        let dir = RunnelProcess.temporaryDirectory("ext")
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let node = RunnelProcess(dataDirectory: dir)
-        try await node.start()
-        defer { node.terminate() }
-        let client = try await HTTPTestClient(port: node.port)
-        try await body(client)
-        await client.close()
+        try await RunnelProcess.withNode("ext") { client, _ in try await body(client) }
     }
 
     private func errorCode(_ response: HTTPTestClient.Response) -> String? {

@@ -7,14 +7,7 @@ import Testing
 /// match what was written, and the admin rules hold (GET only, no CORS, stable error codes).
 @Suite struct InspectionTests {
     private func withNode(_ body: (HTTPTestClient) async throws -> Void) async throws {
-        let dir = RunnelProcess.temporaryDirectory("inspect")
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let node = RunnelProcess(dataDirectory: dir)
-        try await node.start()
-        defer { node.terminate() }
-        let client = try await HTTPTestClient(port: node.port)
-        try await body(client)
-        await client.close()
+        try await RunnelProcess.withNode("inspect") { client, _ in try await body(client) }
     }
 
     private func json(_ response: HTTPTestClient.Response) throws -> [String: Any] {

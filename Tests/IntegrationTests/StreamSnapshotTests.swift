@@ -11,14 +11,7 @@ import Testing
     static let ds = "/ds/_default"
 
     private func withNode(_ arguments: [String] = [], _ body: (HTTPTestClient, RunnelProcess) async throws -> Void) async throws {
-        let dir = RunnelProcess.temporaryDirectory("snap")
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let node = RunnelProcess(dataDirectory: dir, arguments: arguments)
-        try await node.start()
-        defer { node.terminate() }
-        let client = try await HTTPTestClient(port: node.port)
-        try await body(client, node)
-        await client.close()
+        try await RunnelProcess.withNode("snap", arguments: arguments, body)
     }
 
     static func errorCode(_ response: HTTPTestClient.Response) -> String? {

@@ -109,17 +109,7 @@ extension RunnelResponder {
         let digest = Array(SHA256.hash(data: body))
 
         // What the model would refuse anyway, refused before any chunk is uploaded.
-        if let match, meta.latestSnapshot?.digest != match {
-            var error = ModelError(.preconditionFailed, "Stream-Snapshot-Match does not match the latest snapshot's digest")
-            error.snapshot = meta.latestSnapshot
-            throw error
-        }
-        if let existing = meta.snapshots.first(where: { $0.offset == offset }) {
-            guard existing.digest == digest else {
-                var error = ModelError(.snapshotConflict, "another snapshot is published at \(offset)")
-                error.snapshot = existing
-                throw error
-            }
+        if let existing = try meta.checkSnapshotPublish(at: offset, digest: digest, match: match) {
             return snapshotPublished(existing)
         }
         try await checkBoundary(meta, offset, what: "snapshot")
@@ -152,15 +142,9 @@ extension RunnelResponder {
         return response(.noContent, headers: fields)
     }
 
-    /// A snapshot or retention offset must lie in the stream's readable range and on a message
-    /// boundary (an offset the stream minted, or for JSON streams the start of a message).
+    /// A snapshot or retention offset (already checked to lie in the readable range) must be a
+    /// message boundary: an offset the stream minted, or for JSON streams the start of a message.
     private func checkBoundary(_ meta: StreamMeta, _ offset: Offset, what: String) async throws {
-        guard offset <= meta.tail else {
-            var error = ModelError(.snapshotBeyondTail, "\(what) offset \(offset) is past the tail \(meta.tail)")
-            error.nextOffset = meta.tail
-            throw error
-        }
-        guard offset >= meta.retained else { throw retainedGone(meta, offset) }
         guard try await blocking({ [store] in try store.isMessageBoundary(meta, at: offset) }) else {
             throw APIError.badRequest("offset_not_message_boundary",
                                       "\(what) offset \(offset) is not a message boundary of the stream")
@@ -178,14 +162,8 @@ extension RunnelResponder {
         default:
             let offset = try parseOffset(raw)
             let meta = try liveStream(path)
-            if offset > meta.retained {
-                guard let latest = meta.latestSnapshot, offset <= latest.offset else {
-                    var error = ModelError(.retentionBeyondSnapshot, "retention can reach at most the latest snapshot's offset")
-                    error.snapshot = meta.latestSnapshot
-                    throw error
-                }
-                try await checkBoundary(meta, offset, what: "retention")
-            }
+            try meta.checkRetention(to: offset)
+            if offset > meta.retained { try await checkBoundary(meta, offset, what: "retention") }
             target = .offset(offset)
         }
         guard case .retained(let retained, let auto) = try await propose(.retain(path, target)) else {

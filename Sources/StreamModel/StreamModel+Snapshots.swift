@@ -91,28 +91,8 @@ extension StreamModel {
         } else if request.blobID != nil {
             throw ModelError(.invalidCommand, "an empty snapshot has no blob")
         }
-        if let match = request.match, meta.latestSnapshot?.digest != match {
-            var error = ModelError(.preconditionFailed, "Stream-Snapshot-Match does not match the latest snapshot's digest")
-            error.snapshot = meta.latestSnapshot
-            throw error
-        }
-        if let existing = meta.snapshots.first(where: { $0.offset == request.offset }) {
-            guard existing.digest == request.digest else {
-                var error = ModelError(.snapshotConflict, "another snapshot is published at \(request.offset)")
-                error.snapshot = existing
-                throw error
-            }
+        if let existing = try meta.checkSnapshotPublish(at: request.offset, digest: request.digest, match: request.match) {
             return .snapshotPublished(existing, duplicate: true)
-        }
-        guard request.offset <= meta.tail else {
-            var error = ModelError(.snapshotBeyondTail, "snapshot offset \(request.offset) is past the tail \(meta.tail)")
-            error.nextOffset = meta.tail
-            throw error
-        }
-        guard request.offset >= meta.retained else {
-            var error = ModelError(.offsetGone, "snapshot offset \(request.offset) is before the retained offset \(meta.retained)")
-            error.retained = meta.retained
-            throw error
         }
         let snapshot = StreamSnapshot(
             offset: request.offset, digest: request.digest, contentType: request.contentType, size: request.size,
@@ -151,13 +131,7 @@ extension StreamModel {
         var meta = try liveStream(path, id: nil, now: now, effects: &effects)
         switch target {
         case .offset(let offset):
-            guard let latest = meta.latestSnapshot, offset <= latest.offset else {
-                var error = ModelError(.retentionBeyondSnapshot,
-                                       "retention can reach at most the latest snapshot's offset"
-                                       + (meta.latestSnapshot.map { " (\($0.offset))" } ?? "; publish a snapshot first"))
-                error.snapshot = meta.latestSnapshot
-                throw error
-            }
+            try meta.checkRetention(to: offset)
             if offset > meta.retained { advanceRetention(of: &meta, to: offset, effects: &effects) }
         case .auto:
             if !meta.autoRetention {
@@ -220,6 +194,52 @@ extension StreamModel {
             uploads[blobID] = nil
             effects.changedUploads.insert(blobID)
             effects.removedBlobs.append(blobID)
+        }
+    }
+}
+
+extension StreamMeta {
+    /// The rules a snapshot of bytes with `digest` published at `offset` must pass (api.md
+    /// §2), in the order the state machine applies them; the proposer runs the same checks
+    /// before uploading anything. Returns the snapshot already published there with the same
+    /// bytes (an idempotent publish), nil when a new one may be published. The message
+    /// boundary is checked by the proposer, against the stored data.
+    public func checkSnapshotPublish(at offset: Offset, digest: [UInt8], match: [UInt8]?) throws(ModelError) -> StreamSnapshot? {
+        if let match, latestSnapshot?.digest != match {
+            var error = ModelError(.preconditionFailed, "Stream-Snapshot-Match does not match the latest snapshot's digest")
+            error.snapshot = latestSnapshot
+            throw error
+        }
+        if let existing = snapshots.first(where: { $0.offset == offset }) {
+            guard existing.digest == digest else {
+                var error = ModelError(.snapshotConflict, "another snapshot is published at \(offset)")
+                error.snapshot = existing
+                throw error
+            }
+            return existing
+        }
+        guard offset <= tail else {
+            var error = ModelError(.snapshotBeyondTail, "snapshot offset \(offset) is past the tail \(tail)")
+            error.nextOffset = tail
+            throw error
+        }
+        guard offset >= retained else {
+            var error = ModelError(.offsetGone, "snapshot offset \(offset) is before the retained offset \(retained)")
+            error.retained = retained
+            throw error
+        }
+        return nil
+    }
+
+    /// Retention may reach at most the latest snapshot's offset (a lower offset than the
+    /// retained one is a no-op, but still needs a snapshot that covers it).
+    public func checkRetention(to offset: Offset) throws(ModelError) {
+        guard let latest = latestSnapshot, offset <= latest.offset else {
+            var error = ModelError(.retentionBeyondSnapshot,
+                                   "retention can reach at most the latest snapshot's offset"
+                                   + (latestSnapshot.map { " (\($0.offset))" } ?? "; publish a snapshot first"))
+            error.snapshot = latestSnapshot
+            throw error
         }
     }
 }

@@ -19,6 +19,13 @@ struct APIError: Error {
 
     static func badRequest(_ code: String, _ message: String) -> APIError { APIError(.badRequest, code, message) }
 
+    /// 429 with `Retry-After` (a rate or quota is used up; docs/access-control.md "Quotas").
+    static func tooManyRequests(_ code: String, _ message: String, retryAfter seconds: Int) -> APIError {
+        var error = APIError(.tooManyRequests, code, message)
+        error.headers[.retryAfter] = String(seconds)
+        return error
+    }
+
     /// The HTTP rendering of a state-machine rejection (protocol §14).
     init(_ error: ModelError) {
         let status: HTTPResponse.Status = switch error.code {

@@ -1,6 +1,7 @@
 import Crypto
 import HTTPTypes
 import Hummingbird
+import NIOCore
 import Replication
 import StreamModel
 
@@ -15,6 +16,13 @@ public struct AccessConfiguration: Sendable {
     public var metricsScope: Scope.Action? = .admin
     /// JWT bearer tokens, when keys are configured (`--jwt-hs256-secret-file`, `--jwt-jwks-file`).
     public var jwt: JWTAuthenticator?
+    /// Rates for API keys without rates of their own, and for each JWT subject
+    /// (`--key-requests-per-second`, `--key-bytes-per-second`); none by default.
+    public var defaultRates = KeyRates()
+    /// Failed authentications a client address may make per second (`--auth-failures-per-second`)
+    /// before its uncached JWTs get 429 unchecked, and how many it may make in a burst.
+    public var authFailuresPerSecond: Double = 10
+    public var authFailureBurst: Double = 100
 
     public init() {}
 
@@ -38,12 +46,19 @@ public struct AccessConfiguration: Sendable {
 
 /// The credential a request carried, once verified.
 struct Principal: Sendable {
-    /// `"admin-token"` or the API key's id (for logs and metrics of a bounded set of classes).
-    var id: String
+    /// What kind of credential it was (a label of bounded metrics, and the log's word for it).
+    enum Kind: String, Sendable, CaseIterable {
+        case apiKey = "api_key", jwt, adminToken = "admin_token"
+    }
+
+    var kind: Kind
     var scopes: [Scope]
+    /// Whose rates the request counts against (`key:<id>`, `jwt:<sub>`); nil: no rates.
+    var quotaID: String?
+    var rates = KeyRates()
 
     static func adminToken() -> Principal {
-        Principal(id: "admin-token", scopes: Scope.Action.allCases.map { Scope($0) })
+        Principal(kind: .adminToken, scopes: Scope.Action.allCases.map { Scope($0) })
     }
 
     func allows(_ action: Scope.Action, bucket: String?) -> Bool {
@@ -121,23 +136,57 @@ enum APIKeyToken {
 }
 
 extension RunnelResponder {
-    /// Checks the request's credentials against what `route` needs; throws the 401 or 403.
-    func authorize(_ request: Request, _ route: Route) async throws {
+    /// Checks the request's credentials against what `route` needs, and the credential's
+    /// request rate; throws the 401, 403 or 429. Returns the credential (nil when the route
+    /// needs none or authentication is off).
+    func authorize(_ request: Request, _ route: Route, connection: any Channel) async throws -> Principal? {
         let access = configuration.access
-        guard access.enabled else { return }
+        guard access.enabled else { return nil }
         let needs = requirements(request, route)
-        guard !needs.isEmpty else { return }
-        let principal = try await authenticate(request.headers)
+        guard !needs.isEmpty else { return nil }
+        let address = connection.remoteAddress?.ipAddress ?? "unknown"
+        let principal: Principal
+        do {
+            principal = try await authenticate(request.headers, address: address)
+        } catch let error as APIError {
+            metrics.recordAuthentication(Self.credentialLabel(request.headers), error.status == .tooManyRequests ? "rate_limited" : "unauthenticated")
+            throw error
+        }
         for (action, bucket) in needs where !principal.allows(action, bucket: bucket) {
+            metrics.recordAuthentication(principal.kind.rawValue, "forbidden")
             let scope = bucket.map { "\(action.rawValue):\($0)" } ?? action.rawValue
             var error = APIError(.forbidden, "forbidden", "this credential lacks the \(scope) scope")
             error.headers[.wwwAuthenticate] = "Bearer realm=\"runnel\", error=\"insufficient_scope\", scope=\"\(scope)\""
             throw error
         }
+        if let id = principal.quotaID, !principal.rates.isEmpty,
+           let refusal = quotas.rates.admit(id, principal.rates, now: Self.monotonicNow()) {
+            metrics.recordAuthentication(principal.kind.rawValue, "rate_limited")
+            switch refusal {
+            case .requestRate(let seconds):
+                throw APIError.tooManyRequests("request_rate_exceeded", "this credential's request rate (\(principal.rates.requestsPerSecond ?? 0)/s) is used up", retryAfter: seconds)
+            case .byteRate(let seconds):
+                throw APIError.tooManyRequests("byte_rate_exceeded", "this credential's byte rate (\(principal.rates.bytesPerSecond ?? 0) B/s) is used up", retryAfter: seconds)
+            }
+        }
+        metrics.recordAuthentication(principal.kind.rawValue, "allowed")
+        return principal
     }
 
-    /// The principal of the request's bearer token, or the 401.
-    private func authenticate(_ headers: HTTPFields) async throws -> Principal {
+    static func monotonicNow() -> Int64 { Int64(clamping: MonotonicClock.continuous.nanoseconds()) }
+
+    /// The kind of credential a request's `Authorization` header seems to carry, by its form
+    /// alone (for the metrics of refused requests): `none` when there is no bearer token.
+    static func credentialLabel(_ headers: HTTPFields) -> String {
+        guard let value = headers[.authorization], value.count > 7, value.prefix(7).lowercased() == "bearer " else { return "none" }
+        let token = value.dropFirst(7).drop { $0 == " " }
+        if token.hasPrefix(APIKeyToken.prefix) { return Principal.Kind.apiKey.rawValue }
+        return JWTAuthenticator.looksLikeJWT(token) ? Principal.Kind.jwt.rawValue : Principal.Kind.adminToken.rawValue
+    }
+
+    /// The principal of the request's bearer token, or the 401 (the 429 of an address that
+    /// failed too often, for a JWT that would need a signature check).
+    private func authenticate(_ headers: HTTPFields, address: String) async throws -> Principal {
         let values = headers[values: .authorization]
         guard values.count == 1, let value = values.first else {
             throw unauthorized(values.isEmpty ? nil : "send one Authorization header")
@@ -146,21 +195,38 @@ extension RunnelResponder {
             throw unauthorized("the Authorization scheme must be Bearer")
         }
         let token = value.dropFirst(7).drop { $0 == " " }
+        let failures = quotas.failures
         // Told apart by form, so each request pays for one check: an API key, a JWT, or the
         // admin token (which may have neither form; see `AccessConfiguration.isUsableAdminToken`).
         if let (id, secret) = APIKeyToken.parse(token) {
             guard let key = store.apiKey(id: id), APIKeyToken.equal(APIKeyToken.hash(secret), key.secretHash) else {
+                failures.failed(address, now: Self.monotonicNow())
                 throw unauthorized("the API key is not valid (unknown or revoked)")
             }
-            return Principal(id: id, scopes: key.scopes)
+            return Principal(kind: .apiKey, scopes: key.scopes, quotaID: "key:" + id,
+                             rates: key.rates.orElse(configuration.access.defaultRates))
         }
         if let jwt = configuration.access.jwt, JWTAuthenticator.looksLikeJWT(token) {
-            guard let scopes = await jwt.scopes(of: String(token)) else {
+            let text = String(token)
+            var identity = jwt.cached(text)
+            if identity == nil {
+                if let seconds = failures.blocked(address, now: Self.monotonicNow()) {
+                    throw APIError.tooManyRequests("too_many_auth_failures", "too many failed authentications from this address", retryAfter: seconds)
+                }
+                identity = await jwt.verify(text)
+            }
+            guard let identity else {
+                failures.failed(address, now: Self.monotonicNow())
                 throw unauthorized("the JWT is not valid (signature, exp, nbf, iss or aud)")
             }
-            return Principal(id: "jwt", scopes: scopes)
+            // Rates count per subject; a token without one counts on its own.
+            let subject = identity.subject.flatMap { $0.utf8.count <= 256 ? $0 : nil }
+                ?? SnapshotDigest.hex(Array(APIKeyToken.hash(Array(text.utf8)).prefix(16)))
+            return Principal(kind: .jwt, scopes: identity.scopes, quotaID: "jwt:" + subject,
+                             rates: configuration.access.defaultRates)
         }
         guard let hash = configuration.access.adminTokenHash, APIKeyToken.equal(APIKeyToken.hash(Array(token.utf8)), hash) else {
+            failures.failed(address, now: Self.monotonicNow())
             throw unauthorized("the token is not valid")
         }
         return .adminToken()

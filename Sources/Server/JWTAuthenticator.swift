@@ -43,7 +43,7 @@ public final class JWTAuthenticator: Sendable {
     private let keys: JWTKeyCollection
     private let rules: Rules
     /// Verified tokens and when they stop being valid. Bounded: emptied when full.
-    private let cache = Mutex<[String: (scopes: [Scope], until: Date)]>([:])
+    private let cache = Mutex<[String: (identity: Identity, until: Date)]>([:])
     static let cacheLimit = 10_000
 
     /// Loads the keys: an HMAC secret for HS256 and/or a JWKS document. Throws on unusable keys.
@@ -64,23 +64,37 @@ public final class JWTAuthenticator: Sendable {
         token.utf8.count(where: { $0 == UInt8(ascii: ".") }) == 2 && token.utf8.count <= 8192
     }
 
-    /// The scopes of a valid token; `nil` for an invalid, expired, not-yet-valid, foreign or
-    /// unsigned (`alg: none`) one.
-    func scopes(of token: String, now: Date = Date()) async -> [Scope]? {
-        if let hit = cache.withLock({ $0[token] }) {
-            if hit.until > now { return hit.scopes }
-            cache.withLock { _ = $0.removeValue(forKey: token) }
+    /// What a valid token says: its scopes, and whose rates it counts against.
+    struct Identity: Sendable {
+        var scopes: [Scope]
+        /// The `sub` claim, when present.
+        var subject: String?
+    }
+
+    /// A token verified before and not expired since: no signature check.
+    func cached(_ token: String, now: Date = Date()) -> Identity? {
+        cache.withLock { cache in
+            guard let hit = cache[token] else { return nil }
+            if hit.until > now { return hit.identity }
+            cache.removeValue(forKey: token)
             return nil
         }
+    }
+
+    /// The identity of a valid token; `nil` for an invalid, expired, not-yet-valid, foreign or
+    /// unsigned (`alg: none`) one.
+    func verify(_ token: String, now: Date = Date()) async -> Identity? {
+        if let hit = cached(token, now: now) { return hit }
         guard let claims = try? await keys.verify(token, as: Claims.self), let scopes = check(claims, now: now) else {
             return nil
         }
+        let identity = Identity(scopes: scopes, subject: claims.sub?.value)
         let until = claims.exp.value.addingTimeInterval(rules.leeway)
         cache.withLock { cache in
             if cache.count >= Self.cacheLimit { cache.removeAll(keepingCapacity: true) }
-            cache[token] = (scopes, until)
+            cache[token] = (identity, until)
         }
-        return scopes
+        return identity
     }
 
     /// The configured rules applied to verified claims; the token's scopes if they hold.

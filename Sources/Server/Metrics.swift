@@ -22,6 +22,10 @@ public final class RunnelMetrics: Sendable {
     /// the difference.
     private let lastProposed = Mutex<UInt64>(0)
     private let sseWriteTimeouts: Counter
+    /// `runnel_auth_requests_total` by credential kind and outcome: made up front, a closed set.
+    private let authentications: [String: Counter]
+    static let credentialLabels = ["none"] + Principal.Kind.allCases.map(\.rawValue)
+    static let authOutcomes = ["allowed", "unauthenticated", "forbidden", "rate_limited"]
 
     static let latencyBuckets: [Duration] = [
         .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5),
@@ -58,6 +62,22 @@ public final class RunnelMetrics: Sendable {
         sseWriteTimeouts = registry.makeCounter(
             descriptor: .init(namespace: "runnel", metricName: "sse_write_timeouts", unitName: "total",
                               helpText: "SSE connections closed because the reader did not read within --sse-write-timeout."))
+        var authentications: [String: Counter] = [:]
+        for credential in Self.credentialLabels {
+            for outcome in Self.authOutcomes {
+                authentications[credential + "/" + outcome] = registry.makeCounter(
+                    descriptor: .init(namespace: "runnel", metricName: "auth_requests", unitName: "total",
+                                      helpText: "Requests that needed credentials, by the kind of credential and the outcome."),
+                    labels: [("credential", credential), ("outcome", outcome)])
+            }
+        }
+        self.authentications = authentications
+    }
+
+    /// Counts one request that needed credentials (labels from `credentialLabels` and
+    /// `authOutcomes`; anything else is not counted rather than growing the set).
+    func recordAuthentication(_ credential: String, _ outcome: String) {
+        authentications[credential + "/" + outcome]?.increment()
     }
 
     /// The storage hook (`NodeConfiguration.onEntrySynced`) that feeds the commit metrics.
@@ -94,7 +114,7 @@ public final class RunnelMetrics: Sendable {
     /// (`2xx` … `5xx`, `other`).
     static let labelledStatuses: Set<Int> = [
         200, 201, 202, 204, 304, 307, 400, 401, 403, 404, 405, 409, 410, 412, 413, 417, 429, 499,
-        500, 501, 503,
+        500, 501, 503, 507,
     ]
 
     /// The `method` label of a request: bounded whatever token the client sent.

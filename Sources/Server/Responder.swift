@@ -20,6 +20,7 @@ struct RunnelResponder: HTTPResponder {
     let logger: Logger
     let waiters: LiveWaiters
     let metrics: RunnelMetrics
+    let quotas: RequestQuotas
 
     func respond(to request: Request, context: Context) async throws -> Response {
         let started = ContinuousClock.now
@@ -79,7 +80,29 @@ struct RunnelResponder: HTTPResponder {
             guard route.isCrossOrigin else { throw APIError(.notFound, "not_found", "no such route") }
             return options()
         }
-        try await authorize(request, route)
+        let principal = try await authorize(request, route, connection: connection)
+        if let id = principal?.quotaID, let rate = principal?.rates.bytesPerSecond {
+            // Bodies count against the credential's byte rate: the request's as it is read,
+            // the response's up front when its length is known, else as it is written.
+            let meter = ByteMeter(limiter: quotas.rates, id: id, rate: rate)
+            var response = try await ByteMeter.$current.withValue(meter) {
+                try await dispatch(request, route: route, connection: connection)
+            }
+            if let length = response.body.contentLength {
+                meter.charge(length)
+            } else {
+                response.body = response.body.map { buffer in
+                    meter.charge(buffer.readableBytes)
+                    return buffer
+                }
+            }
+            return response
+        }
+        return try await dispatch(request, route: route, connection: connection)
+    }
+
+    /// Answers an authorized request.
+    private func dispatch(_ request: Request, route: Route, connection: any Channel) async throws -> Response {
         // Reads, and a fork's creation (which resolves its source here before proposing), see
         // everything committed before the request arrived, on whichever node it reached.
         // So do a snapshot's publication and retention, which check the offset against the data.
@@ -204,6 +227,7 @@ struct RunnelResponder: HTTPResponder {
             guard bytes.count + buffer.readableBytes <= limit else { throw tooLarge() }
             bytes.append(contentsOf: buffer.readableBytesView)
         }
+        ByteMeter.current?.charge(bytes.count)
         return bytes
     }
 

@@ -21,7 +21,8 @@ public enum RunnelServer {
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) throws -> some ApplicationProtocol {
         let waiters = LiveWaiters(store: store)
-        let responder = RunnelResponder(store: store, configuration: configuration, logger: logger, waiters: waiters, metrics: metrics)
+        let responder = RunnelResponder(store: store, configuration: configuration, logger: logger, waiters: waiters, metrics: metrics,
+                                        quotas: RequestQuotas(configuration.access))
         return Application(
             responder: responder,
             server: try serverBuilder(configuration),

@@ -9,18 +9,50 @@ public struct APIKey: Hashable, Sendable {
     public var secretHash: [UInt8]
     public var scopes: [Scope]
     public var createdAt: Int64
+    /// The key's own request and byte rates; a rate left `nil` falls back to the node's
+    /// default for keys (`--key-requests-per-second`, `--key-bytes-per-second`).
+    public var rates: KeyRates
 
-    public init(id: String, name: String, secretHash: [UInt8], scopes: [Scope], createdAt: Int64) {
+    public init(id: String, name: String, secretHash: [UInt8], scopes: [Scope], createdAt: Int64,
+                rates: KeyRates = KeyRates()) {
         self.id = id
         self.name = name
         self.secretHash = secretHash
         self.scopes = scopes
         self.createdAt = createdAt
+        self.rates = rates
     }
 
     /// Whether `id` has the form the server mints.
     public static func isValidID(_ id: String) -> Bool {
         id.utf8.count == 16 && id.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }
+    }
+}
+
+/// How fast one credential may go: requests per second and bytes per second (request and
+/// response bodies), each enforced by every node on its own (docs/access-control.md
+/// "Quotas"). `nil` is no rate of its own.
+public struct KeyRates: Hashable, Sendable {
+    public var requestsPerSecond: UInt64?
+    public var bytesPerSecond: UInt64?
+
+    public init(requestsPerSecond: UInt64? = nil, bytesPerSecond: UInt64? = nil) {
+        self.requestsPerSecond = requestsPerSecond
+        self.bytesPerSecond = bytesPerSecond
+    }
+
+    /// These rates, with any left `nil` taken from `defaults`.
+    public func orElse(_ defaults: KeyRates) -> KeyRates {
+        KeyRates(requestsPerSecond: requestsPerSecond ?? defaults.requestsPerSecond,
+                 bytesPerSecond: bytesPerSecond ?? defaults.bytesPerSecond)
+    }
+
+    public var isEmpty: Bool { requestsPerSecond == nil && bytesPerSecond == nil }
+
+    /// Whether every rate given is within `KeyLimits` (zero is no rate at all: refused).
+    public var isValid: Bool {
+        (requestsPerSecond.map { (1...KeyLimits.maxRequestsPerSecond).contains($0) } ?? true)
+            && (bytesPerSecond.map { (1...KeyLimits.maxBytesPerSecond).contains($0) } ?? true)
     }
 }
 
@@ -97,13 +129,16 @@ public enum KeyLimits {
     public static let maxKeys = 10_000
     public static let maxScopesPerKey = 32
     public static let maxNameBytes = 128
+    /// The largest per-key rates (a rate above these is no limit worth keeping).
+    public static let maxRequestsPerSecond: UInt64 = 1_000_000
+    public static let maxBytesPerSecond: UInt64 = 1 << 40
 }
 
 extension StreamModel {
     mutating func createKey(_ key: APIKey, effects: inout ApplyEffects) throws(ModelError) -> CommandResult {
         guard APIKey.isValidID(key.id), key.secretHash.count == 32, !key.scopes.isEmpty,
               key.scopes.count <= KeyLimits.maxScopesPerKey, key.name.utf8.count <= KeyLimits.maxNameBytes,
-              key.scopes.allSatisfy({ Scope($0.description) == $0 })
+              key.scopes.allSatisfy({ Scope($0.description) == $0 }), key.rates.isValid
         else { throw ModelError(.invalidCommand, "malformed API key") }
         guard apiKeys[key.id] == nil else { throw ModelError(.keyExists, "an API key with id \(key.id) exists") }
         guard apiKeys.count < KeyLimits.maxKeys else {

@@ -90,8 +90,11 @@ public enum Codec {
             case .manual: w.u8(2)
             }
         case .createKey(let key):
-            w.u8(12)
+            // Tag 12 is a key without rates of its own (written before rates existed); 15
+            // carries them.
+            w.u8(key.rates.isEmpty ? 12 : 15)
             encode(key, into: &w)
+            if !key.rates.isEmpty { encode(key.rates, into: &w) }
         case .revokeKey(let id):
             w.u8(13)
             w.varintString(id)
@@ -172,6 +175,10 @@ public enum Codec {
             }
         case 12: return .createKey(try decodeKey(&r))
         case 13: return .revokeKey(try r.varintString())
+        case 15:
+            var key = try decodeKey(&r)
+            key.rates = try decodeRates(&r)
+            return .createKey(key)
         case let tag: throw BinaryDecodingError(.unknownTag, offset: tagOffset, "command tag \(tag)")
         }
     }
@@ -280,11 +287,33 @@ public enum Codec {
     }
 
     /// An API key, in a command and as its row.
+    /// API key rows: version 1 has no rates; version 2 (written since) ends with them.
+    static let keyRowVersion: UInt8 = 2
+
     public static func encode(_ key: APIKey) -> [UInt8] {
-        var w = ByteWriter(capacity: 96)
-        w.u8(version)
+        var w = ByteWriter(capacity: 112)
+        w.u8(keyRowVersion)
         encode(key, into: &w)
+        encode(key.rates, into: &w)
         return w.bytes
+    }
+
+    static func encode(_ rates: KeyRates, into w: inout ByteWriter) {
+        optionalU64(rates.requestsPerSecond, into: &w)
+        optionalU64(rates.bytesPerSecond, into: &w)
+    }
+
+    static func decodeRates(_ r: inout ByteReader) throws(BinaryDecodingError) -> KeyRates {
+        KeyRates(requestsPerSecond: try optionalU64(&r), bytesPerSecond: try optionalU64(&r))
+    }
+
+    private static func optionalU64(_ value: UInt64?, into w: inout ByteWriter) {
+        w.bool(value != nil)
+        if let value { w.u64(value) }
+    }
+
+    private static func optionalU64(_ r: inout ByteReader) throws(BinaryDecodingError) -> UInt64? {
+        try r.bool() ? try r.u64() : nil
     }
 
     static func encode(_ key: APIKey, into w: inout ByteWriter) {
@@ -298,8 +327,13 @@ public enum Codec {
 
     public static func decodeKey(_ bytes: [UInt8]) throws(BinaryDecodingError) -> APIKey {
         var r = ByteReader(bytes)
-        guard try r.u8() == version else { throw BinaryDecodingError(.unknownVersion, offset: 0, "API key row") }
-        return try decodeKey(&r)
+        let rowVersion = try r.u8()
+        guard (1...keyRowVersion).contains(rowVersion) else {
+            throw BinaryDecodingError(.unknownVersion, offset: 0, "API key row version \(rowVersion)")
+        }
+        var key = try decodeKey(&r)
+        if rowVersion >= 2 { key.rates = try decodeRates(&r) }
+        return key
     }
 
     static func decodeKey(_ r: inout ByteReader) throws(BinaryDecodingError) -> APIKey {

@@ -14,12 +14,28 @@ struct KeysCommand: AsyncParsableCommand {
         @OptionGroup var connection: ClusterCommand.Connection
         @Option(name: .customLong("scope"), help: "read, write or admin, optionally :bucket-pattern (read:tenant-a, write:tenant-*); repeat for more.")
         var scopes: [String] = []
+        @Option(name: .customLong("bucket"), help: "Limit every --scope given without a pattern (read, write) to this bucket pattern (tenant-a, tenant-*); repeat for more.")
+        var buckets: [String] = []
         @Option(help: "A label for the key.")
         var name: String = ""
+        @Option(help: "Requests per second this key may make on each node (default: the node's --key-requests-per-second).")
+        var requestsPerSecond: UInt64?
+        @Option(help: "Body bytes per second (sent and received) this key may move through each node (default: the node's --key-bytes-per-second).")
+        var bytesPerSecond: UInt64?
+
+        /// The scopes to ask for: `--scope`s with a pattern as given, the others once per `--bucket`.
+        var requestedScopes: [String] {
+            scopes.flatMap { scope in
+                scope.contains(":") || buckets.isEmpty || scope == "admin" ? [scope] : buckets.map { "\(scope):\($0)" }
+            }
+        }
 
         func run() async throws {
             guard !scopes.isEmpty else { throw ValidationError("give at least one --scope") }
-            let body = "{\"name\":\(ClusterCommand.quote(name)),\"scopes\":[\(scopes.map(ClusterCommand.quote).joined(separator: ","))]}"
+            var body = "{\"name\":\(ClusterCommand.quote(name)),\"scopes\":[\(requestedScopes.map(ClusterCommand.quote).joined(separator: ","))]"
+            if let requestsPerSecond { body += ",\"requests_per_second\":\(requestsPerSecond)" }
+            if let bytesPerSecond { body += ",\"bytes_per_second\":\(bytesPerSecond)" }
+            body += "}"
             let answer = try await ClusterCommand.send(connection, .POST, "/admin/v1/keys", json: body)
             guard let doc = answer.json, let token = doc["token"] as? String, let id = doc["id"] as? String else {
                 throw ClusterCommand.failure("unexpected answer: \(answer.body)")
@@ -37,7 +53,10 @@ struct KeysCommand: AsyncParsableCommand {
             let keys = answer.json?["keys"] as? [[String: Any]] ?? []
             for key in keys {
                 let scopes = (key["scopes"] as? [String] ?? []).joined(separator: " ")
-                print("\(key["id"] as? String ?? "?")  \(key["created_at"] as? String ?? "")  \(scopes)  \(key["name"] as? String ?? "")")
+                var rates = ""
+                if let value = key["requests_per_second"] as? Int { rates += "  \(value) req/s" }
+                if let value = key["bytes_per_second"] as? Int { rates += "  \(value) B/s" }
+                print("\(key["id"] as? String ?? "?")  \(key["created_at"] as? String ?? "")  \(scopes)\(rates)  \(key["name"] as? String ?? "")")
             }
         }
     }

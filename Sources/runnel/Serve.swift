@@ -10,6 +10,7 @@ import Server
 import Replication
 import ServiceLifecycle
 import Storage
+import StreamModel
 
 /// `runnel serve`: run a node. With no flags, a single-node cluster (node 1) on
 /// 127.0.0.1:4437 with its data in ./runnel-data.
@@ -115,6 +116,15 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Seconds of clock skew allowed on a JWT's exp and nbf (env RUNNEL_JWT_LEEWAY; default 60).")
     var jwtLeeway: Double?
 
+    @Option(help: "Requests per second each API key without a rate of its own, and each JWT subject, may make on this node (env RUNNEL_KEY_REQUESTS_PER_SECOND; default none).")
+    var keyRequestsPerSecond: UInt64?
+
+    @Option(help: "Body bytes per second (sent and received) each API key without a rate of its own, and each JWT subject, may move through this node (env RUNNEL_KEY_BYTES_PER_SECOND; default none).")
+    var keyBytesPerSecond: UInt64?
+
+    @Option(help: "Failed authentications per second a client address may make before its unverified JWTs get 429 unchecked (env RUNNEL_AUTH_FAILURES_PER_SECOND; default 10, bursts of 10 seconds' worth).")
+    var authFailuresPerSecond: Double?
+
     @Option(help: "Comma-separated origins (scheme://host[:port]) browser pages may call the stream API from (env RUNNEL_CORS_ORIGINS); default any (*).")
     var corsOrigins: String?
 
@@ -180,6 +190,12 @@ struct Serve: AsyncParsableCommand {
         server.access = try Self.accessConfiguration(tokenFile: Env.value(adminTokenFile, "RUNNEL_ADMIN_TOKEN_FILE"),
                                                      metricsScope: Env.value(metricsScope, "RUNNEL_METRICS_SCOPE", default: "admin"))
         server.access.jwt = try await jwtAuthenticator()
+        server.access.defaultRates = try defaultKeyRates()
+        if let text = Env.value(authFailuresPerSecond.map { String($0) }, "RUNNEL_AUTH_FAILURES_PER_SECOND") {
+            guard let value = Double(text), value > 0, value <= 1e6 else { throw ValidationError("--auth-failures-per-second must be above 0 and at most 1000000") }
+            server.access.authFailuresPerSecond = value
+            server.access.authFailureBurst = max(1, value * 10)
+        }
         if let text = Env.value(corsOrigins, "RUNNEL_CORS_ORIGINS") {
             let origins = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
             guard origins.allSatisfy({ ($0.hasPrefix("https://") || $0.hasPrefix("http://")) && !$0.hasSuffix("/") && $0 != "*" }) else {
@@ -324,6 +340,22 @@ struct Serve: AsyncParsableCommand {
 }
 
 extension Serve {
+    /// The rates of `--key-requests-per-second` and `--key-bytes-per-second`.
+    func defaultKeyRates() throws -> KeyRates {
+        let problem = ValidationError("--key-requests-per-second must be 1 to \(KeyLimits.maxRequestsPerSecond), --key-bytes-per-second 1 to \(KeyLimits.maxBytesPerSecond)")
+        var rates = KeyRates()
+        if let text = Env.value(keyRequestsPerSecond.map(String.init), "RUNNEL_KEY_REQUESTS_PER_SECOND") {
+            guard let value = UInt64(text) else { throw problem }
+            rates.requestsPerSecond = value
+        }
+        if let text = Env.value(keyBytesPerSecond.map(String.init), "RUNNEL_KEY_BYTES_PER_SECOND") {
+            guard let value = UInt64(text) else { throw problem }
+            rates.bytesPerSecond = value
+        }
+        guard rates.isValid else { throw problem }
+        return rates
+    }
+
     /// The JWT verifier of the `--jwt-*` flags, or nil when no JWT key is configured.
     func jwtAuthenticator() async throws -> JWTAuthenticator? {
         let secretFile = Env.value(jwtHs256SecretFile, "RUNNEL_JWT_HS256_SECRET_FILE")

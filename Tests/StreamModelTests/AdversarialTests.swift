@@ -94,6 +94,9 @@ struct AdversarialGenerator {
             if rng.chance(20) { key.secretHash = rng.pick([[], [1], Array(repeating: 0, count: 64)]) }
             if rng.chance(20) { key.scopes = rng.pick([[], Array(repeating: Scope(.read), count: 40), [Scope(.admin, bucketPattern: "x")]]) }
             if rng.chance(10) { key.name = String(repeating: "n", count: 200) }
+            if rng.chance(20) {
+                key.rates = KeyRates(requestsPerSecond: rng.pick([nil, 0, 1, .max]), bytesPerSecond: rng.pick([nil, 0, 1 << 41, .max]))
+            }
             command = .createKey(key)
         case .revokeKey:
             command = .revokeKey(rng.pick(["", "zz", String(repeating: "f", count: 16), "\u{FFFD}"]))

@@ -127,7 +127,8 @@ struct CommandGenerator {
             let id = "000000000000000" + String(rng.below(8))
             let scopes = [Scope(.read), Scope(.write, bucketPattern: "b*"), Scope(.admin)].filter { _ in rng.chance(60) }
             return .createKey(APIKey(id: id, name: "k", secretHash: Array(repeating: UInt8(rng.below(3)), count: 32),
-                                     scopes: scopes, createdAt: 0))
+                                     scopes: scopes, createdAt: 0,
+                                     rates: KeyRates(requestsPerSecond: rng.chance(50) ? 10 : nil, bytesPerSecond: rng.chance(50) ? 4096 : nil)))
         case 5:
             let ids = model.apiKeys.keys.sorted()
             return .revokeKey(rng.chance(80) && !ids.isEmpty ? rng.pick(ids) : "000000000000000" + String(rng.below(8)))

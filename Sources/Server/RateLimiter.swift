@@ -73,11 +73,11 @@ final class RateLimiter: Sendable {
             var entry = entries[id] ?? Entry(requests: TokenBucket(capacity: max(1, Double(rates.requestsPerSecond ?? 1)), now: now),
                                              bytes: TokenBucket(capacity: Double(rates.bytesPerSecond ?? 0), now: now))
             defer { entries[id] = entry }
-            if let rate = rates.bytesPerSecond.map(Double.init) {
+            if let rate = rates.bytesPerSecond.map { Double($0) } {
                 entry.bytes.refill(rate: rate, capacity: rate, now: now)
                 guard entry.bytes.tokens >= 0 else { return .byteRate(retryAfter: entry.bytes.secondsUntil(0, rate: rate)) }
             }
-            if let rate = rates.requestsPerSecond.map(Double.init) {
+            if let rate = rates.requestsPerSecond.map { Double($0) } {
                 entry.requests.refill(rate: rate, capacity: max(1, rate), now: now)
                 guard entry.requests.take(1) else { return .requestRate(retryAfter: entry.requests.secondsUntil(1, rate: rate)) }
             }

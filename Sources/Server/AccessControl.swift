@@ -114,22 +114,28 @@ enum APIKeyToken {
         return String(decoding: out, as: UTF8.self)
     }
 
+    /// Each byte's value in `alphabet`, or 0xFF: one lookup per character.
+    private static let values: [UInt8] = {
+        var table = [UInt8](repeating: 0xFF, count: 256)
+        for (value, character) in alphabet.enumerated() { table[Int(character)] = UInt8(value) }
+        return table
+    }()
+
     static func decodeBase64URL(_ text: ArraySlice<UInt8>) -> [UInt8]? {
-        var values: [Int] = []
-        for c in text {
-            guard let v = alphabet.firstIndex(of: c) else { return nil }
-            values.append(v)
-        }
-        guard values.count % 4 != 1 else { return nil }
+        guard text.count % 4 != 1 else { return nil }
         var out: [UInt8] = []
-        var i = 0
-        while i < values.count {
-            let n = min(4, values.count - i)
-            let v0 = values[i], v1 = values[i + 1], v2 = n > 2 ? values[i + 2] : 0, v3 = n > 3 ? values[i + 3] : 0
-            out.append(UInt8((v0 << 2 | v1 >> 4) & 0xFF))
-            if n > 2 { out.append(UInt8((v1 << 4 | v2 >> 2) & 0xFF)) }
-            if n > 3 { out.append(UInt8((v2 << 6 | v3) & 0xFF)) }
-            i += 4
+        out.reserveCapacity(text.count * 3 / 4)
+        var accumulator: UInt32 = 0
+        var bits = 0
+        for character in text {
+            let value = values[Int(character)]
+            guard value != 0xFF else { return nil }
+            accumulator = accumulator << 6 | UInt32(value)
+            bits += 6
+            if bits >= 8 {
+                bits -= 8
+                out.append(UInt8(truncatingIfNeeded: accumulator >> UInt32(bits)))
+            }
         }
         return out
     }

@@ -47,7 +47,7 @@ public struct AccessConfiguration: Sendable {
 /// The credential a request carried, once verified.
 struct Principal: Sendable {
     /// What kind of credential it was (a label of bounded metrics, and the log's word for it).
-    enum Kind: String, Sendable, CaseIterable {
+    enum Kind: String, Sendable, CaseIterable, Hashable {
         case apiKey = "api_key", jwt, adminToken = "admin_token"
     }
 
@@ -155,11 +155,11 @@ extension RunnelResponder {
         do {
             principal = try await authenticate(request.headers, address: address)
         } catch let error as APIError {
-            metrics.recordAuthentication(Self.credentialLabel(request.headers), error.status == .tooManyRequests ? "rate_limited" : "unauthenticated")
+            metrics.recordAuthentication(Self.credentialKind(request.headers), error.status == .tooManyRequests ? .rateLimited : .unauthenticated)
             throw error
         }
         for (action, bucket) in needs where !principal.allows(action, bucket: bucket) {
-            metrics.recordAuthentication(principal.kind.rawValue, "forbidden")
+            metrics.recordAuthentication(principal.kind, .forbidden)
             let scope = bucket.map { "\(action.rawValue):\($0)" } ?? action.rawValue
             var error = APIError(.forbidden, "forbidden", "this credential lacks the \(scope) scope")
             error.headers[.wwwAuthenticate] = "Bearer realm=\"runnel\", error=\"insufficient_scope\", scope=\"\(scope)\""
@@ -167,7 +167,7 @@ extension RunnelResponder {
         }
         if let id = principal.quotaID, !principal.rates.isEmpty,
            let refusal = quotas.rates.admit(id, principal.rates, now: Self.monotonicNow()) {
-            metrics.recordAuthentication(principal.kind.rawValue, "rate_limited")
+            metrics.recordAuthentication(principal.kind, .rateLimited)
             switch refusal {
             case .requestRate(let seconds):
                 throw APIError.tooManyRequests("request_rate_exceeded", "this credential's request rate (\(principal.rates.requestsPerSecond ?? 0)/s) is used up", retryAfter: seconds)
@@ -175,19 +175,29 @@ extension RunnelResponder {
                 throw APIError.tooManyRequests("byte_rate_exceeded", "this credential's byte rate (\(principal.rates.bytesPerSecond ?? 0) B/s) is used up", retryAfter: seconds)
             }
         }
-        metrics.recordAuthentication(principal.kind.rawValue, "allowed")
+        metrics.recordAuthentication(principal.kind, .allowed)
         return principal
     }
 
     static func monotonicNow() -> Int64 { Int64(clamping: MonotonicClock.continuous.nanoseconds()) }
 
     /// The kind of credential a request's `Authorization` header seems to carry, by its form
-    /// alone (for the metrics of refused requests): `none` when there is no bearer token.
-    static func credentialLabel(_ headers: HTTPFields) -> String {
-        guard let value = headers[.authorization], value.count > 7, value.prefix(7).lowercased() == "bearer " else { return "none" }
-        let token = value.dropFirst(7).drop { $0 == " " }
-        if token.hasPrefix(APIKeyToken.prefix) { return Principal.Kind.apiKey.rawValue }
-        return JWTAuthenticator.looksLikeJWT(token) ? Principal.Kind.jwt.rawValue : Principal.Kind.adminToken.rawValue
+    /// alone (for the metrics of refused requests): nil when there is no bearer token.
+    static func credentialKind(_ headers: HTTPFields) -> Principal.Kind? {
+        guard let value = headers[.authorization], let token = Self.bearerToken(value) else { return nil }
+        if token.hasPrefix(APIKeyToken.prefix) { return .apiKey }
+        return JWTAuthenticator.looksLikeJWT(token) ? .jwt : .adminToken
+    }
+
+    /// The token of an `Authorization: Bearer <token>` value (the scheme is case-insensitive);
+    /// nil for any other scheme or an empty token.
+    static func bearerToken(_ value: String) -> Substring? {
+        var utf8 = value.utf8[...]
+        for expected in "bearer ".utf8 {
+            guard let byte = utf8.popFirst(), byte == expected || (expected != UInt8(ascii: " ") && byte | 0x20 == expected) else { return nil }
+        }
+        let token = Substring(utf8).drop { $0 == " " }
+        return token.isEmpty ? nil : token
     }
 
     /// The principal of the request's bearer token, or the 401 (the 429 of an address that
@@ -197,20 +207,30 @@ extension RunnelResponder {
         guard values.count == 1, let value = values.first else {
             throw unauthorized(values.isEmpty ? nil : "send one Authorization header")
         }
-        guard value.count > 7, value.prefix(7).lowercased() == "bearer " else {
+        guard let token = Self.bearerToken(value) else {
             throw unauthorized("the Authorization scheme must be Bearer")
         }
-        let token = value.dropFirst(7).drop { $0 == " " }
         let failures = quotas.failures
         // Told apart by form, so each request pays for one check: an API key, a JWT, or the
         // admin token (which may have neither form; see `AccessConfiguration.isUsableAdminToken`).
-        if let (id, secret) = APIKeyToken.parse(token) {
-            guard let key = store.apiKey(id: id), APIKeyToken.equal(APIKeyToken.hash(secret), key.secretHash) else {
+        if token.hasPrefix(APIKeyToken.prefix) {
+            // A token seen before skips the parse and the hash; the key is looked up every
+            // time, so a revocation holds at once.
+            let text = String(token)
+            let known = quotas.keyTokens.withLock { $0[text] }
+            let parsed = known ?? APIKeyToken.parse(token).map { (id: $0.id, secretHash: APIKeyToken.hash($0.secret)) }
+            guard let parsed, let key = store.apiKey(id: parsed.id), APIKeyToken.equal(parsed.secretHash, key.secretHash) else {
                 failures.failed(address, now: Self.monotonicNow())
                 throw unauthorized("the API key is not valid (unknown or revoked)")
             }
-            return Principal(kind: .apiKey, scopes: key.scopes, quotaID: "key:" + id,
-                             rates: key.rates.orElse(configuration.access.defaultRates))
+            if known == nil {
+                quotas.keyTokens.withLock { tokens in
+                    if tokens.count >= RequestQuotas.maxKeyTokens { tokens.removeAll(keepingCapacity: true) }
+                    tokens[text] = parsed
+                }
+            }
+            let rates = key.rates.orElse(configuration.access.defaultRates)
+            return Principal(kind: .apiKey, scopes: key.scopes, quotaID: rates.isEmpty ? nil : "key:" + key.id, rates: rates)
         }
         if let jwt = configuration.access.jwt, JWTAuthenticator.looksLikeJWT(token) {
             let text = String(token)

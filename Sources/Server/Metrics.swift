@@ -22,10 +22,13 @@ public final class RunnelMetrics: Sendable {
     /// the difference.
     private let lastProposed = Mutex<UInt64>(0)
     private let sseWriteTimeouts: Counter
-    /// `runnel_auth_requests_total` by credential kind and outcome: made up front, a closed set.
-    private let authentications: [String: Counter]
-    static let credentialLabels = ["none"] + Principal.Kind.allCases.map(\.rawValue)
-    static let authOutcomes = ["allowed", "unauthenticated", "forbidden", "rate_limited"]
+    /// `runnel_auth_requests_total` by credential kind (nil: none) and outcome: made up
+    /// front, a closed set.
+    private let authentications: [Principal.Kind?: [AuthOutcome: Counter]]
+
+    enum AuthOutcome: String, CaseIterable {
+        case allowed, unauthenticated, forbidden, rateLimited = "rate_limited"
+    }
 
     static let latencyBuckets: [Duration] = [
         .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5),
@@ -62,22 +65,21 @@ public final class RunnelMetrics: Sendable {
         sseWriteTimeouts = registry.makeCounter(
             descriptor: .init(namespace: "runnel", metricName: "sse_write_timeouts", unitName: "total",
                               helpText: "SSE connections closed because the reader did not read within --sse-write-timeout."))
-        var authentications: [String: Counter] = [:]
-        for credential in Self.credentialLabels {
-            for outcome in Self.authOutcomes {
-                authentications[credential + "/" + outcome] = registry.makeCounter(
+        var authentications: [Principal.Kind?: [AuthOutcome: Counter]] = [:]
+        for credential in [nil] + Principal.Kind.allCases {
+            for outcome in AuthOutcome.allCases {
+                authentications[credential, default: [:]][outcome] = registry.makeCounter(
                     descriptor: .init(namespace: "runnel", metricName: "auth_requests", unitName: "total",
                                       helpText: "Requests that needed credentials, by the kind of credential and the outcome."),
-                    labels: [("credential", credential), ("outcome", outcome)])
+                    labels: [("credential", credential?.rawValue ?? "none"), ("outcome", outcome.rawValue)])
             }
         }
         self.authentications = authentications
     }
 
-    /// Counts one request that needed credentials (labels from `credentialLabels` and
-    /// `authOutcomes`; anything else is not counted rather than growing the set).
-    func recordAuthentication(_ credential: String, _ outcome: String) {
-        authentications[credential + "/" + outcome]?.increment()
+    /// Counts one request that needed credentials (`credential` nil: none given).
+    func recordAuthentication(_ credential: Principal.Kind?, _ outcome: AuthOutcome) {
+        authentications[credential]?[outcome]?.increment()
     }
 
     /// The storage hook (`NodeConfiguration.onEntrySynced`) that feeds the commit metrics.

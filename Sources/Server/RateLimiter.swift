@@ -142,6 +142,10 @@ final class AuthFailureLimiter: Sendable {
 final class RequestQuotas: Sendable {
     let rates = RateLimiter()
     let failures: AuthFailureLimiter
+    /// API key tokens already parsed, with their id and secret hash (the key itself is looked
+    /// up on every request, so a revocation holds at once). Emptied when full.
+    let keyTokens = Mutex<[String: (id: String, secretHash: [UInt8])]>([:])
+    static let maxKeyTokens = 10_000
 
     init(_ access: AccessConfiguration) {
         failures = AuthFailureLimiter(perSecond: access.authFailuresPerSecond, burst: access.authFailureBurst)

@@ -30,4 +30,12 @@ import Testing
         #expect(APIKeyToken.decodeBase64URL(Array("A".utf8)[...]) == nil)
         #expect(APIKeyToken.decodeBase64URL(Array("AB=C".utf8)[...]) == nil)
     }
+
+    @Test func bearerTokensAreFoundWhateverTheSchemeCase() {
+        #expect(RunnelResponder.bearerToken("Bearer abc") == "abc")
+        #expect(RunnelResponder.bearerToken("bEaReR   abc") == "abc")
+        for value in ["Bearer", "Bearer ", "Bearer    ", "Basic abc", "Bearerabc", "Bearer\tabc", "Bearer\u{0}abc", "Bearex abc"] {
+            #expect(RunnelResponder.bearerToken(value) == nil, "\(value)")
+        }
+    }
 }

@@ -96,17 +96,36 @@ public final class RunnelMetrics: Sendable {
     /// Counts one request. Every label comes from a closed set (`methodLabel`,
     /// `statusLabel`, `Route.metricLabel`), so no client can grow `/metrics` without bound.
     func recordRequest(route: String, method: HTTPRequest.Method, status: HTTPResponse.Status, duration: Duration) {
-        let labels = [("route", route), ("method", Self.methodLabel(method)), ("status", Self.statusLabel(status))]
-        registry.makeCounter(
-            descriptor: .init(namespace: "runnel", metricName: "http_requests", unitName: "total",
-                              helpText: "HTTP requests by route, method and status."),
-            labels: labels
-        ).increment()
-        registry.makeDurationHistogram(
-            descriptor: .init(namespace: "runnel", metricName: "http_request_duration", unitName: "seconds",
-                              helpText: "HTTP request latency by route, method and status."),
-            labels: labels, buckets: Self.latencyBuckets
-        ).record(duration)
+        let key = RequestKey(route: route, method: Self.methodLabel(method), status: Self.statusLabel(status))
+        let series = requestSeries.withLock { $0[key] } ?? makeSeries(key)
+        series.count.increment()
+        series.duration.record(duration)
+    }
+
+    /// The labels of one request series.
+    private struct RequestKey: Hashable {
+        var route: String
+        var method: String
+        var status: String
+    }
+
+    /// The counter and histogram of each request series, found once in the registry: looking
+    /// them up there on every request cost more than the request's own bookkeeping.
+    private let requestSeries = Mutex<[RequestKey: (count: Counter, duration: DurationHistogram)]>([:])
+
+    private func makeSeries(_ key: RequestKey) -> (count: Counter, duration: DurationHistogram) {
+        let labels = [("route", key.route), ("method", key.method), ("status", key.status)]
+        let series = (
+            count: registry.makeCounter(
+                descriptor: .init(namespace: "runnel", metricName: "http_requests", unitName: "total",
+                                  helpText: "HTTP requests by route, method and status."),
+                labels: labels),
+            duration: registry.makeDurationHistogram(
+                descriptor: .init(namespace: "runnel", metricName: "http_request_duration", unitName: "seconds",
+                                  helpText: "HTTP request latency by route, method and status."),
+                labels: labels, buckets: Self.latencyBuckets))
+        requestSeries.withLock { $0[key] = series }
+        return series
     }
 
     /// The methods counted under their own name; any other token is `other`.

@@ -132,6 +132,7 @@ struct Serve: AsyncParsableCommand {
     var insecureNoAuth = false
 
     func run() async throws {
+        LoggingSystem.bootstrap { RunnelLogHandler(label: $0) }
         var logger = Logger(label: "runnel")
         let level = Env.value(logLevel, "RUNNEL_LOG_LEVEL", default: "info")
         guard let parsedLevel = Logger.Level(rawValue: level) else {

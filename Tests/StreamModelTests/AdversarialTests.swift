@@ -95,6 +95,8 @@ struct AdversarialGenerator {
             if rng.chance(20) { key.scopes = rng.pick([[], Array(repeating: Scope(.read), count: 40), [Scope(.admin, bucketPattern: "x")]]) }
             if rng.chance(10) { key.name = String(repeating: "n", count: 200) }
             command = .createKey(key)
+        case .setBucketLimit(_, let limit):
+            command = .setBucketLimit(rng.pick(Self.buckets), maxStoredBytes: rng.chance(50) ? limit : rng.pick(Self.numbers))
         case .revokeKey:
             command = .revokeKey(rng.pick(["", "zz", String(repeating: "f", count: 16), "\u{FFFD}"]))
         }

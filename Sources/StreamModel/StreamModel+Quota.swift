@@ -20,11 +20,20 @@ extension StreamModel {
     /// before anything changes, so a refusal changes nothing and a retry of an accepted write
     /// still answers as a duplicate. A write of no bytes (a close) always passes.
     func ensureBucketRoom(_ bucket: String, adding count: Int) throws(ModelError) {
-        guard count > 0, let limit = buckets[bucket]?.maxStoredBytes else { return }
-        let used = storedBytes(ofBucket: bucket)
+        try buckets[bucket]?.checkRoom(storing: storedBytes(ofBucket: bucket), adding: count)
+    }
+}
+
+extension BucketMeta {
+    /// Whether `count` more bytes fit in the bucket when it stores `stored`: the rule the
+    /// state machine applies, and the proposer's early refusal of a snapshot upload (whose
+    /// chunks, refused half-way, would count until the upload expires). A write of no bytes
+    /// always fits.
+    public func checkRoom(storing stored: UInt64, adding count: Int) throws(ModelError) {
+        guard count > 0, let limit = maxStoredBytes else { return }
         // In 128 bits: neither the sum nor the comparison can overflow.
-        guard UInt128(used) + UInt128(count) > UInt128(limit) else { return }
+        guard UInt128(stored) + UInt128(count) > UInt128(limit) else { return }
         throw ModelError(.bucketQuotaExceeded,
-                         "bucket \(bucket) stores \(used) bytes of its \(limit)-byte limit; \(count) more do not fit")
+                         "bucket \(name) stores \(stored) bytes of its \(limit)-byte limit; \(count) more do not fit")
     }
 }

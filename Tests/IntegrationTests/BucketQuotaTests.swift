@@ -84,6 +84,10 @@ import Testing
             let create = try await client.request("PUT", "/ds/tenant/c", headers: text, body: Array("z".utf8))
             #expect(create.status == 507 && errorCode(create) == "bucket_quota_exceeded", "\(create.status) \(create.text)")
             #expect(try await client.request("PUT", "/ds/_default/elsewhere", headers: text, body: Array("z".utf8)).status == 201)
+            // So does a snapshot, refused before any chunk is stored.
+            let snapshot = try await client.request("PUT", "/ds/tenant/b/snapshot/\(offset(8))",
+                                                    headers: [("Content-Type", "application/x-state")], body: Array("state".utf8))
+            #expect(snapshot.status == 507 && errorCode(snapshot) == "bucket_quota_exceeded", "\(snapshot.status) \(snapshot.text)")
 
             // Deleting a stream frees its bytes.
             #expect(try await client.request("DELETE", "/ds/tenant/a").status == 204)

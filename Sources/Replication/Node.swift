@@ -404,6 +404,13 @@ public final class Node: Sendable {
         view.withLock { $0.model.buckets[name] }
     }
 
+    /// A bucket and the bytes it stores in this node's applied state, for an early refusal
+    /// (`BucketMeta.checkRoom`). The published view holds no snapshot uploads in progress, so
+    /// this may be below what the state machine counts; the state machine decides.
+    public func bucketUsage(_ name: String) -> (bucket: BucketMeta, stored: UInt64)? {
+        view.withLock { view in view.model.buckets[name].map { ($0, view.model.storedBytes(ofBucket: name)) } }
+    }
+
     /// Streams in the applied state (soft-deleted ones included).
     public var streamCount: Int { view.withLock { $0.model.streams.count } }
 

@@ -33,6 +33,7 @@ struct APIError: Error {
         case .streamGone, .offsetGone: .gone
         case .producerStaleEpoch: .forbidden
         case .snapshotTooLarge: .contentTooLarge
+        case .bucketQuotaExceeded: .insufficientStorage
         case .preconditionFailed: .preconditionFailed
         case .invalidBucket, .producerEpochSeq, .emptyBody, .emptyJSONArray, .invalidJSON,
              .forkOffsetInvalid, .forkSubOffsetInvalid, .invalidCommand, .invalidProducerID: .badRequest
@@ -117,4 +118,10 @@ enum JSONText {
         }
         return out + "\""
     }
+}
+
+extension HTTPResponse.Status {
+    /// 507 Insufficient Storage (RFC 4918 §11.5), which swift-http-types does not name: a
+    /// write refused because its bucket is at its stored-bytes limit.
+    static var insufficientStorage: Self { .init(code: 507, reasonPhrase: "Insufficient Storage") }
 }

@@ -85,6 +85,8 @@ extension RunnelResponder {
             return try inspectStream(path)
         case (.buckets, .get):
             return bucketTotals()
+        case (.bucketLimits(let bucket), .put):
+            return try await setBucketLimit(request, bucket: bucket)
         case (.malformed(let code, let reason), .get):
             throw APIError.badRequest(code, reason)
         case (.keys, .get):

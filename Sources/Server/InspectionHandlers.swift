@@ -1,3 +1,4 @@
+import Foundation
 import HTTPTypes
 import Hummingbird
 import Replication
@@ -22,6 +23,44 @@ extension RunnelResponder {
     func bucketTotals() -> Response {
         let (buckets, applied) = store.bucketTotals()
         return json(.ok, Inspection.bucketsJSON(buckets, nodeID: store.nodeID, appliedIndex: applied))
+    }
+
+    /// `PUT /admin/v1/buckets/{bucket}/limits {"max_stored_bytes": N | null}`
+    /// (docs/access-control.md "Bucket storage limit"): replicates the bucket's limit, then
+    /// answers the bucket's figures as this node applied them, the new limit included.
+    func setBucketLimit(_ request: Request, bucket: String) async throws -> Response {
+        guard Identifiers.isValidBucket(bucket) else {
+            throw APIError.badRequest("invalid_bucket", "a bucket name is 1-64 bytes of a-z, 0-9, _ and -")
+        }
+        let body = try await readBody(request)
+        let limit: UInt64?
+        do { limit = try JSONDecoder().decode(BucketLimitBody.self, from: Data(body)).maxStoredBytes } catch {
+            throw APIError.badRequest("invalid_body", "expected {\"max_stored_bytes\": <bytes, 0 to 2^64-1> or null}")
+        }
+        _ = try await propose(.setBucketLimit(bucket, maxStoredBytes: limit))
+        // The view is published before a proposal is answered, so it holds the new limit.
+        let (buckets, applied) = store.bucketTotals()
+        guard let totals = buckets.first(where: { $0.bucket.name == bucket }) else {
+            throw ModelError(.bucketNotFound, "bucket \(bucket) was deleted")
+        }
+        return json(.ok, Inspection.bucketJSON(totals, nodeID: store.nodeID, appliedIndex: applied))
+    }
+}
+
+/// The body of `PUT /admin/v1/buckets/{bucket}/limits`: the key is required, and its value
+/// is a byte count or `null` (no limit); anything else does not decode.
+struct BucketLimitBody: Decodable {
+    var maxStoredBytes: UInt64?
+
+    private enum CodingKeys: String, CodingKey {
+        case maxStoredBytes = "max_stored_bytes"
+    }
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        // Present but null clears the limit; absent is an error, not a clear.
+        maxStoredBytes = try container.decodeNil(forKey: .maxStoredBytes)
+            ? nil : try container.decode(UInt64.self, forKey: .maxStoredBytes)
     }
 }
 
@@ -66,13 +105,23 @@ enum Inspection {
 
     /// The document of every bucket, in the order given (by name).
     static func bucketsJSON(_ buckets: [BucketTotals], nodeID: UInt64, appliedIndex: UInt64) -> String {
-        let items = buckets.map { totals in
-            "{\"bucket\":\(JSONText.quote(totals.bucket.name))," + time("created_at", totals.bucket.createdAt)
-                + ",\"streams\":\(totals.streams),\"bytes_appended\":\(totals.bytesAppended)"
-                + ",\"bytes_stored\":\(totals.bytesStored),\"messages_appended\":\(totals.messagesAppended)"
-                + ",\"snapshots\":\(totals.snapshots),\"bytes_snapshots\":\(totals.snapshotBytes)}"
-        }
+        let items = buckets.map { "{" + bucketFields($0) + "}" }
         return "{\"buckets\":[\(items.joined(separator: ","))],\"node_id\":\(nodeID),\"applied_index\":\(appliedIndex)}"
+    }
+
+    /// The document of one bucket (the answer to setting its limit): its fields as in
+    /// `bucketsJSON`, with the node and applied index.
+    static func bucketJSON(_ totals: BucketTotals, nodeID: UInt64, appliedIndex: UInt64) -> String {
+        "{" + bucketFields(totals) + ",\"node_id\":\(nodeID),\"applied_index\":\(appliedIndex)}"
+    }
+
+    /// One bucket's fields: its totals and its stored-bytes limit (`null`: none).
+    private static func bucketFields(_ totals: BucketTotals) -> String {
+        "\"bucket\":\(JSONText.quote(totals.bucket.name))," + time("created_at", totals.bucket.createdAt)
+            + ",\"streams\":\(totals.streams),\"bytes_appended\":\(totals.bytesAppended)"
+            + ",\"bytes_stored\":\(totals.bytesStored),\"messages_appended\":\(totals.messagesAppended)"
+            + ",\"snapshots\":\(totals.snapshots),\"bytes_snapshots\":\(totals.snapshotBytes)"
+            + ",\"max_stored_bytes\":" + (totals.bucket.maxStoredBytes.map(String.init) ?? "null")
     }
 
     /// The times RFC 3339 can write (years 0000 to 9999), in milliseconds since the epoch.

@@ -49,6 +49,9 @@ public enum AdminRoute: Sendable, Hashable {
     case keys
     /// `DELETE /admin/v1/keys/{id}`, with the raw `{id}` segment.
     case revokeKey(String)
+    /// `PUT /admin/v1/buckets/{bucket}/limits`, with the raw `{bucket}` segment (validated by
+    /// the handler, so a malformed name is a 400 rather than a 404).
+    case bucketLimits(String)
 
     /// The methods each admin route answers (api.md §3); others get 405 with `Allow`.
     var methods: [HTTPRequest.Method] {
@@ -56,6 +59,7 @@ public enum AdminRoute: Sendable, Hashable {
         case .cluster, .inspectStream, .buckets, .malformed: [.get]
         case .transferLeader, .addMember, .snapshot: [.post]
         case .removeMember, .revokeKey: [.delete]
+        case .bucketLimits: [.put]
         case .keys: [.get, .post]
         }
     }
@@ -149,6 +153,10 @@ public enum Route: Sendable, Hashable {
         }
         if let id = raw.dropPrefix("/admin/v1/keys/"), !id.isEmpty, !id.contains("/") {
             self = .admin(.revokeKey(id)); return
+        }
+        if let rest = raw.dropPrefix("/admin/v1/buckets/"), let bucket = rest.dropSuffix("/limits"),
+           !bucket.isEmpty, !bucket.contains("/") {
+            self = .admin(.bucketLimits(bucket)); return
         }
         if let id = raw.dropPrefix("/admin/v1/cluster/members/"), !id.isEmpty, !id.contains("/") {
             self = .admin(.removeMember(id)); return
@@ -274,6 +282,10 @@ public enum Route: Sendable, Hashable {
 extension String {
     func dropPrefix(_ prefix: String) -> String? {
         hasPrefix(prefix) ? String(dropFirst(prefix.count)) : nil
+    }
+
+    func dropSuffix(_ suffix: String) -> String? {
+        hasSuffix(suffix) ? String(dropLast(suffix.count)) : nil
     }
 
     func leftPadded(to width: Int) -> String {

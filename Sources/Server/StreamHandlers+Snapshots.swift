@@ -113,6 +113,11 @@ extension RunnelResponder {
             return snapshotPublished(existing)
         }
         try await checkBoundary(meta, offset, what: "snapshot")
+        // Refused half-way, the chunks already stored would count against the bucket until
+        // the upload expires; a snapshot that cannot fit is refused before the first one.
+        if let usage = store.bucketUsage(path.bucket) {
+            try usage.bucket.checkRoom(storing: usage.stored, adding: body.count)
+        }
 
         var blobID: UInt64?
         var index: UInt32 = 0

@@ -11,6 +11,10 @@ public enum Codec {
     /// producers have rows of their own (`encode(_: ProducerState)`); version 3 (written
     /// since) adds retention and the message count (snapshots have rows of their own).
     static let streamRowVersion: UInt8 = 3
+    /// Bucket rows: version 1 holds the name, creation time and stream count; version 2 adds
+    /// the stored-bytes limit. A bucket without a limit is still written as version 1, so a
+    /// node that predates limits reads every bucket row until a limit is actually set.
+    static let bucketRowVersion: UInt8 = 2
 
     // MARK: Commands
 
@@ -98,6 +102,10 @@ public enum Codec {
         case .revokeKey(let id):
             w.u8(13)
             w.varintString(id)
+        case .setBucketLimit(let name, let maxStoredBytes):
+            w.u8(14)
+            w.varintString(name)
+            if let limit = maxStoredBytes { w.u8(1); w.u64(limit) } else { w.u8(0) }
         }
     }
 
@@ -175,6 +183,9 @@ public enum Codec {
             }
         case 12: return .createKey(try decodeKey(&r))
         case 13: return .revokeKey(try r.varintString())
+        case 14:
+            let name = try r.varintString()
+            return .setBucketLimit(name, maxStoredBytes: try r.bool() ? try r.u64() : nil)
         case 15:
             var key = try decodeKey(&r)
             key.rates = try decodeRates(&r)
@@ -385,18 +396,27 @@ public enum Codec {
     }
 
     public static func encode(_ bucket: BucketMeta) -> [UInt8] {
-        var w = ByteWriter(capacity: 32)
-        w.u8(version)
+        var w = ByteWriter(capacity: 41)
+        w.u8(bucket.maxStoredBytes == nil ? version : bucketRowVersion)
         w.varintString(bucket.name)
         w.i64(bucket.createdAt)
         w.u64(bucket.streamCount)
+        if let limit = bucket.maxStoredBytes { w.u8(1); w.u64(limit) }
         return w.bytes
     }
 
+    /// Decodes a bucket row of either version; a version-1 row has no limit.
     public static func decodeBucket(_ bytes: [UInt8]) throws(BinaryDecodingError) -> BucketMeta {
         var r = ByteReader(bytes)
-        guard try r.u8() == version else { throw BinaryDecodingError(.unknownVersion, offset: 0, "bucket metadata") }
-        return BucketMeta(name: try r.varintString(), createdAt: try r.i64(), streamCount: try r.u64())
+        let rowVersion = try r.u8()
+        guard (1...bucketRowVersion).contains(rowVersion) else {
+            throw BinaryDecodingError(.unknownVersion, offset: 0, "bucket metadata version \(rowVersion)")
+        }
+        var bucket = BucketMeta(name: try r.varintString(), createdAt: try r.i64(), streamCount: try r.u64())
+        if rowVersion >= 2 {
+            bucket.maxStoredBytes = try r.bool() ? try r.u64() : nil
+        }
+        return bucket
     }
 
     // MARK: Pieces

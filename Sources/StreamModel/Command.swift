@@ -217,6 +217,9 @@ public enum Command: Hashable, Sendable {
     case createKey(APIKey)
     /// `DELETE /admin/v1/keys/{id}`
     case revokeKey(String)
+    /// `PUT /admin/v1/buckets/{bucket}/limits`: sets (or, with `nil`, clears) the most bytes
+    /// the bucket may store (docs/access-control.md "Bucket storage limit").
+    case setBucketLimit(String, maxStoredBytes: UInt64?)
 }
 
 /// One chunk of a snapshot upload. The first chunk (`blobID == nil`) starts an upload and
@@ -316,5 +319,7 @@ public enum CommandResult: Hashable, Sendable {
     case retained(Offset, auto: Bool)
     case keyCreated
     case keyRevoked
+    /// A bucket's stored-bytes limit is set (or cleared).
+    case bucketLimitSet
     case rejected(ModelError)
 }

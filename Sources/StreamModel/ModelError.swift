@@ -41,6 +41,7 @@ public struct ModelError: Error, Hashable, Sendable, CustomStringConvertible {
             case invalidProducerID = "invalid_producer_id"
             case producerLimit = "producer_limit_exceeded"
             case capacityExhausted = "capacity_exhausted"
+            case bucketQuotaExceeded = "bucket_quota_exceeded"
         }
         fileprivate let value: Value
         public var description: String { value.rawValue }
@@ -85,6 +86,9 @@ public struct ModelError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let producerLimit = Code(value: .producerLimit)
         /// A counter or offset would pass its largest value.
         public static let capacityExhausted = Code(value: .capacityExhausted)
+        /// A write that would take its bucket past its stored-bytes limit
+        /// (`BucketMeta.maxStoredBytes`).
+        public static let bucketQuotaExceeded = Code(value: .bucketQuotaExceeded)
 
         /// Recovers a code from its string form (used when results cross the wire).
         public init?(rawValue: String) {

@@ -138,4 +138,8 @@ public struct BucketMeta: Hashable, Sendable {
     public var createdAt: Int64
     /// Streams in the bucket, soft-deleted ones included.
     public var streamCount: UInt64
+    /// The most bytes the bucket may store (`StreamModel.storedBytes(ofBucket:)`); a write
+    /// that would pass it is refused with `bucket_quota_exceeded`. `nil`: no limit
+    /// (docs/access-control.md "Bucket storage limit").
+    public var maxStoredBytes: UInt64? = nil
 }

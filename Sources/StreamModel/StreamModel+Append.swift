@@ -56,6 +56,7 @@ extension StreamModel {
             }
             meta.lastStreamSeq = seq
         }
+        try ensureBucketRoom(request.path.bucket, adding: unit.count)
 
         if let producer = request.producer, let producerState {
             if meta.producers[producer.key] == nil && meta.producers.count >= ProducerLimits.maxPerStream {

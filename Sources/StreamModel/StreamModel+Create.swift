@@ -90,6 +90,8 @@ extension StreamModel {
         let bodyUnit = request.body.isEmpty ? [] : StoredUnit.encode(request.body)
         try Self.ensureRoom(after: meta.tail, adding: prefix.count)
         try Self.ensureRoom(after: Offset(position: meta.tail.position + UInt64(prefix.count)), adding: bodyUnit.count)
+        // A create stores its body, and a fork its materialized prefix, as an append would.
+        try ensureBucketRoom(path.bucket, adding: prefix.count + bodyUnit.count)
 
         // Nothing below can fail.
         if let forkSource { store(forkSource, effects: &effects) }

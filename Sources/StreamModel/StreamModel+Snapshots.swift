@@ -33,6 +33,7 @@ extension StreamModel {
             guard !overflow, size <= SnapshotLimits.maxBytes, existing.chunkCount < UInt32.max else {
                 throw ModelError(.snapshotTooLarge, "a snapshot holds at most \(SnapshotLimits.maxBytes) bytes")
             }
+            try ensureBucketRoom(chunk.path.bucket, adding: chunk.bytes.count)
             blobID = id
             upload = existing
             upload.chunkCount += 1
@@ -47,11 +48,12 @@ extension StreamModel {
                 throw ModelError(.snapshotConflict,
                                  "stream \(chunk.path) already has \(open) snapshot uploads in progress; retry later")
             }
+            try ensureBucketRoom(chunk.path.bucket, adding: chunk.bytes.count)
             blobID = nextBlobID
             nextBlobID += 1
             upload = SnapshotUpload(streamID: meta.id, chunkCount: 1, size: UInt64(chunk.bytes.count), startedAt: now)
         }
-        uploads[blobID] = upload
+        setUpload(upload, blobID: blobID)
         effects.changedUploads.insert(blobID)
         effects.blobChunks.append(.init(blobID: blobID, index: chunk.index, bytes: chunk.bytes))
         return .snapshotChunkStored(blobID: blobID)
@@ -62,7 +64,7 @@ extension StreamModel {
         var upload: SnapshotUpload?
         if let blobID = request.blobID, let pending = uploads[blobID] {
             upload = pending
-            uploads[blobID] = nil
+            setUpload(nil, blobID: blobID)
             effects.changedUploads.insert(blobID)
         }
         do throws(ModelError) {
@@ -178,7 +180,7 @@ extension StreamModel {
         // In blob order: effects must come out the same on every replica, whatever the order
         // of its dictionary.
         for blobID in uploads.keys.sorted() where uploads[blobID]?.streamID == meta.id {
-            uploads[blobID] = nil
+            setUpload(nil, blobID: blobID)
             effects.changedUploads.insert(blobID)
             effects.removedBlobs.append(blobID)
         }
@@ -191,7 +193,7 @@ extension StreamModel {
             return !overflow && now >= deadline
         }.keys.sorted()
         for blobID in stale {
-            uploads[blobID] = nil
+            setUpload(nil, blobID: blobID)
             effects.changedUploads.insert(blobID)
             effects.removedBlobs.append(blobID)
         }

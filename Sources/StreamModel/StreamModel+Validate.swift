@@ -5,7 +5,7 @@ extension StreamModel {
     /// entry); it is still only a rejection, the same on every replica, never a trap.
     static func validate(_ command: Command) throws(ModelError) {
         switch command {
-        case .createBucket(let name), .deleteBucket(let name):
+        case .createBucket(let name), .deleteBucket(let name), .setBucketLimit(let name, _):
             try validateBucket(name)
         case .create(let create):
             try validate(create.path)

@@ -69,12 +69,18 @@ public struct ApplyEffects: Sendable {
 /// through `ApplyEffects`, and are read back by the storage layer, never by the model.
 public struct StreamModel: Sendable {
     public internal(set) var buckets: [String: BucketMeta]
-    public internal(set) var streams: [StreamPath: StreamMeta] = [:]
+    /// Stream rows by path. Written only through `setRow(_:at:)`, which keeps
+    /// `storedBytesByBucket` exact.
+    public private(set) var streams: [StreamPath: StreamMeta] = [:]
     private var pathByID: [UInt64: StreamPath] = [:]
     /// The next stream incarnation id.
     public internal(set) var nextStreamID: UInt64 = 1
-    /// Snapshot uploads in progress, by blob id.
-    public internal(set) var uploads: [UInt64: SnapshotUpload] = [:]
+    /// Snapshot uploads in progress, by blob id. Written only through `setUpload(_:blobID:)`.
+    public private(set) var uploads: [UInt64: SnapshotUpload] = [:]
+    /// What each bucket stores, derived from `streams` and `uploads` (never persisted; see
+    /// `storedBytes(ofBucket:)`). Exact in 128 bits, so adding and taking away contributions
+    /// never saturates and cannot drift; buckets that store nothing have no entry.
+    private var storedBytesByBucket: [String: UInt128] = [:]
     /// The next snapshot blob id.
     public internal(set) var nextBlobID: UInt64 = 1
     /// API keys by id (docs/access-control.md).
@@ -88,15 +94,16 @@ public struct StreamModel: Sendable {
     public init(buckets: [BucketMeta], streams: [StreamMeta], nextStreamID: UInt64,
                 uploads: [UInt64: SnapshotUpload] = [:], nextBlobID: UInt64 = 1, apiKeys: [APIKey] = []) {
         self.init()
-        self.uploads = uploads
         for key in apiKeys { self.apiKeys[key.id] = key }
         let highestBlob = (streams.flatMap { $0.snapshots.map(\.blobID) } + Array(uploads.keys)).max() ?? 0
         self.nextBlobID = max(nextBlobID, highestBlob == .max ? .max : highestBlob + 1)
         for bucket in buckets { self.buckets[bucket.name] = bucket }
         for meta in streams {
-            self.streams[meta.path] = meta
+            setRow(meta, at: meta.path)
             pathByID[meta.id] = meta.path
         }
+        // After the rows, so each upload is counted in its stream's bucket.
+        for (blobID, upload) in uploads { setUpload(upload, blobID: blobID) }
         let highest = streams.map(\.id).max() ?? 0
         self.nextStreamID = max(nextStreamID, highest == .max ? .max : highest + 1)
     }
@@ -157,6 +164,8 @@ public struct StreamModel: Sendable {
                 return try createKey(key, effects: &effects)
             case .revokeKey(let id):
                 return try revokeKey(id, effects: &effects)
+            case .setBucketLimit(let name, let maxStoredBytes):
+                return try setBucketLimit(name, maxStoredBytes: maxStoredBytes, effects: &effects)
             }
         } catch {
             return .rejected(error)
@@ -202,7 +211,9 @@ public struct StreamModel: Sendable {
     /// Expired with forks → soft-deleted; without → removed (protocol §6, §10).
     private mutating func expire(_ meta: StreamMeta, effects: inout ApplyEffects) {
         if meta.forkCount > 0 {
-            streams[meta.path]?.softDeleted = true
+            var soft = meta
+            soft.softDeleted = true
+            setRow(soft, at: meta.path)
             effects.changedStreams.insert(meta.path)
             effects.wake.insert(meta.id)
         } else {
@@ -213,12 +224,13 @@ public struct StreamModel: Sendable {
     /// Removes a stream for good and releases its reference on its fork source, cascading
     /// up a chain of soft-deleted sources (protocol §6 "Cascading GC").
     mutating func remove(_ meta: StreamMeta, effects: inout ApplyEffects) {
-        streams[meta.path] = nil
+        // Uploads first, while their stream id still names the bucket they are counted in.
+        releaseSnapshots(of: meta, effects: &effects)
+        setRow(nil, at: meta.path)
         pathByID[meta.id] = nil
         effects.changedStreams.insert(meta.path)
         effects.removedStreamIDs.append(meta.id)
         effects.wake.insert(meta.id)
-        releaseSnapshots(of: meta, effects: &effects)
         if var bucket = buckets[meta.path.bucket] {
             // Saturating: the count is derived bookkeeping, and a removal must never trap.
             bucket.streamCount = bucket.streamCount.decrementedSaturating()
@@ -228,7 +240,7 @@ public struct StreamModel: Sendable {
         guard let origin = meta.fork, var source = stream(id: origin.sourceID) else { return }
         source.forkCount = source.forkCount.decrementedSaturating()
         trimIfUnpinned(&source, effects: &effects)
-        streams[source.path] = source
+        setRow(source, at: source.path)
         effects.changedStreams.insert(source.path)
         if source.softDeleted && source.forkCount == 0 {
             remove(source, effects: &effects)
@@ -236,9 +248,59 @@ public struct StreamModel: Sendable {
     }
 
     mutating func store(_ meta: StreamMeta, effects: inout ApplyEffects) {
-        streams[meta.path] = meta
+        setRow(meta, at: meta.path)
         pathByID[meta.id] = meta.path
         effects.changedStreams.insert(meta.path)
+    }
+
+    // MARK: Rows and the stored-bytes counter
+
+    /// Replaces (or removes) the row at `path`: the one place a stream row is written, so the
+    /// bucket's stored bytes move by exactly the row's new contribution minus its old one.
+    mutating func setRow(_ meta: StreamMeta?, at path: StreamPath) {
+        let old = streams[path].map(Self.storedBytes(of:)) ?? 0
+        streams[path] = meta
+        adjustStoredBytes(of: path.bucket, removing: old, adding: meta.map(Self.storedBytes(of:)) ?? 0)
+    }
+
+    /// Replaces (or removes) the upload of blob `blobID`: the one place an upload is written.
+    /// An upload counts in the bucket of the stream it is for; the caller keeps that stream
+    /// indexed until the upload is gone (uploads never outlive their stream).
+    mutating func setUpload(_ upload: SnapshotUpload?, blobID: UInt64) {
+        if let old = uploads[blobID], let bucket = pathByID[old.streamID]?.bucket {
+            adjustStoredBytes(of: bucket, removing: UInt128(old.size), adding: 0)
+        }
+        uploads[blobID] = upload
+        if let upload, let bucket = pathByID[upload.streamID]?.bucket {
+            adjustStoredBytes(of: bucket, removing: 0, adding: UInt128(upload.size))
+        }
+    }
+
+    /// What one stream row stores: its own data still kept plus its published snapshots.
+    static func storedBytes(of meta: StreamMeta) -> UInt128 {
+        UInt128(meta.bytesStored) + UInt128(meta.snapshotBytes)
+    }
+
+    /// Moves `bucket`'s count by `adding − removing`. Exact: contributions are below 2^65 and
+    /// there are far fewer than 2^63 of them; the floor at 0 only guards against a caller
+    /// removing what it never added, so even that cannot trap.
+    private mutating func adjustStoredBytes(of bucket: String, removing: UInt128, adding: UInt128) {
+        guard removing != adding else { return }
+        let current = storedBytesByBucket[bucket] ?? 0
+        let (kept, underflow) = current.subtractingReportingOverflow(removing)
+        let (total, overflow) = (underflow ? 0 : kept).addingReportingOverflow(adding)
+        let updated = overflow ? UInt128.max : total
+        storedBytesByBucket[bucket] = updated == 0 ? nil : updated
+    }
+
+    /// The bytes `bucket` stores: over its stream rows (soft-deleted and expired-but-not-yet-
+    /// removed ones included, as they still occupy the disk) the data still kept
+    /// (`StreamMeta.bytesStored`) and the published snapshots (`StreamMeta.snapshotBytes`), plus
+    /// the snapshot uploads in progress for its streams. What a bucket's limit
+    /// (`BucketMeta.maxStoredBytes`) is compared with; `UInt64.max` past it.
+    public func storedBytes(ofBucket bucket: String) -> UInt64 {
+        let total = storedBytesByBucket[bucket] ?? 0
+        return total > UInt128(UInt64.max) ? .max : UInt64(total)
     }
 
     // MARK: Delete, touch, expire
@@ -292,7 +354,7 @@ extension StreamModel {
     /// time, instead of copying the whole model after every batch.
     public mutating func install(_ meta: StreamMeta?, at path: StreamPath) {
         if let old = streams[path], old.id != meta?.id { pathByID[old.id] = nil }
-        streams[path] = meta
+        setRow(meta, at: path)
         if let meta {
             pathByID[meta.id] = path
             nextStreamID = max(nextStreamID, meta.id == .max ? .max : meta.id + 1)

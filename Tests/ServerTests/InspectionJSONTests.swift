@@ -137,7 +137,7 @@ import Testing
     }
 
     @Test func bucketsDocument() throws {
-        var totals = BucketTotals(bucket: BucketMeta(name: "b", createdAt: Self.t0, streamCount: 1))
+        var totals = BucketTotals(bucket: BucketMeta(name: "b", createdAt: Self.t0, streamCount: 1, maxStoredBytes: UInt64.max))
         totals.add(Self.meta())
         let doc = try Self.parse(Inspection.bucketsJSON(
             [BucketTotals(bucket: BucketMeta(name: "_default", createdAt: 0, streamCount: 0)), totals], nodeID: 2, appliedIndex: 5))
@@ -152,7 +152,48 @@ import Testing
         #expect(buckets[1]["messages_appended"] as? Int == 12)
         #expect(buckets[1]["snapshots"] as? Int == 2)
         #expect(buckets[1]["bytes_snapshots"] as? Int == 100)
+        // The limit: `null` when unset, every digit of a UInt64 when set.
+        #expect(buckets[0]["max_stored_bytes"] is NSNull)
+        #expect((buckets[1]["max_stored_bytes"] as? NSNumber)?.uint64Value == UInt64.max)
         #expect(doc["node_id"] as? Int == 2)
         #expect(doc["applied_index"] as? Int == 5)
+
+        let one = try Self.parse(Inspection.bucketJSON(totals, nodeID: 3, appliedIndex: 9))
+        #expect(one["bucket"] as? String == "b")
+        #expect(one["bytes_stored"] as? Int == 80)
+        #expect((one["max_stored_bytes"] as? NSNumber)?.uint64Value == UInt64.max)
+        #expect(one["node_id"] as? Int == 3)
+        #expect(one["applied_index"] as? Int == 9)
+    }
+
+    /// `PUT /admin/v1/buckets/{bucket}/limits` bodies: a byte count or null under a required key.
+    @Test(arguments: [
+        ("{\"max_stored_bytes\":0}", "0"),
+        ("{\"max_stored_bytes\":1048576}", "1048576"),
+        ("{\"max_stored_bytes\":18446744073709551615}", "18446744073709551615"),
+        ("{\"max_stored_bytes\":null}", "nil"),
+        (" { \"other\": 1, \"max_stored_bytes\" : 5 } ", "5"),
+        ("{}", "invalid"),
+        ("{\"max_stored_bytes\":-1}", "invalid"),
+        ("{\"max_stored_bytes\":1.5}", "invalid"),
+        ("{\"max_stored_bytes\":18446744073709551616}", "invalid"),
+        ("{\"max_stored_bytes\":\"5\"}", "invalid"),
+        ("{\"max_stored_bytes\":true}", "invalid"),
+        ("{\"max_stored_bytes\":[5]}", "invalid"),
+        ("[5]", "invalid"),
+        ("5", "invalid"),
+        ("null", "invalid"),
+        ("", "invalid"),
+        ("{\"max_stored_bytes\":5", "invalid"),
+    ] as [(String, String)])
+    func bucketLimitBodies(body: String, expected: String) {
+        let decoded: String
+        do {
+            let parsed = try JSONDecoder().decode(BucketLimitBody.self, from: Data(body.utf8))
+            decoded = parsed.maxStoredBytes.map(String.init) ?? "nil"
+        } catch {
+            decoded = "invalid"
+        }
+        #expect(decoded == expected, "\(body)")
     }
 }

@@ -129,6 +129,17 @@ import Testing
         ("/admin/v1/streams/b/" + String(repeating: "x", count: 256), .admin(.malformed(code: "invalid_stream_name", reason: "invalid stream name"))),
         // Only the raw prefix routes: an escaped `/` before the bucket is no route.
         ("/admin/v1/streams%2Fb/s", .notFound),
+        // A bucket's limits (docs/access-control.md): the raw bucket segment, checked by the handler.
+        ("/admin/v1/buckets/b/limits", .admin(.bucketLimits("b"))),
+        ("/admin/v1/buckets/_default/limits", .admin(.bucketLimits("_default"))),
+        ("/admin/v1/buckets/B%41D/limits", .admin(.bucketLimits("B%41D"))),
+        ("/admin/v1/buckets//limits", .notFound),
+        ("/admin/v1/buckets/b/c/limits", .notFound),
+        ("/admin/v1/buckets/b/limits/", .notFound),
+        ("/admin/v1/buckets/b/limit", .notFound),
+        ("/admin/v1/buckets/b", .notFound),
+        ("/admin/v1/buckets/b%2Flimits", .notFound),
+        ("/admin/v1/buckets%2Fb/limits", .notFound),
         ("/admin/v1%2Fstreams/b/s", .notFound),
     ] as [(String, Route)])
     func parseInspection(path: String, expected: Route) {
@@ -145,6 +156,8 @@ import Testing
         #expect(Route.admin(.transferLeader).allowedMethods == [.post])
         #expect(Route.admin(.removeMember("3")).allowedMethods == [.delete])
         #expect(Route.admin(.addMember).allowedMethods == [.post])
+        #expect(Route.admin(.bucketLimits("b")).allowedMethods == [.put])
+        #expect(!Route.admin(.bucketLimits("b")).isCrossOrigin)
         #expect(Route.metrics.allowedMethods == [.get, .head])
         #expect(!Route.admin(.cluster).isCrossOrigin)
         #expect(!Route.metrics.isCrossOrigin)

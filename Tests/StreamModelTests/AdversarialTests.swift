@@ -98,6 +98,8 @@ struct AdversarialGenerator {
                 key.rates = KeyRates(requestsPerSecond: rng.pick([nil, 0, 1, .max]), bytesPerSecond: rng.pick([nil, 0, 1 << 41, .max]))
             }
             command = .createKey(key)
+        case .setBucketLimit(_, let limit):
+            command = .setBucketLimit(rng.pick(Self.buckets), maxStoredBytes: rng.chance(50) ? limit : rng.pick(Self.numbers))
         case .revokeKey:
             command = .revokeKey(rng.pick(["", "zz", String(repeating: "f", count: 16), "\u{FFFD}"]))
         }

@@ -63,6 +63,7 @@ import Testing
         #expect(try Self.decoded(bytes) == command)
     }
 
+    /// A bucket without a limit is still written as version 1, which every version reads.
     @Test func aBucketRow() throws {
         let bucket = BucketMeta(name: "b1", createdAt: 12345, streamCount: 300)
         let bytes: [UInt8] = [
@@ -71,5 +72,36 @@ import Testing
         ]
         #expect(Codec.encode(bucket) == bytes)
         #expect(try Codec.decodeBucket(bytes) == bucket)
+    }
+
+    /// Version 2 carries the stored-bytes limit behind a presence byte.
+    @Test func aBucketRowWithALimit() throws {
+        let bucket = BucketMeta(name: "b1", createdAt: 12345, streamCount: 300, maxStoredBytes: 1_000_000)
+        let bytes: [UInt8] = [
+            0x02, 0x02, 0x62, 0x31, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x30, 0x39, 0x00, 0x00,
+            0x00, 0x00, 0x00, 0x00, 0x01, 0x2C, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x0F, 0x42,
+            0x40
+        ]
+        #expect(Codec.encode(bucket) == bytes)
+        #expect(try Codec.decodeBucket(bytes) == bucket)
+        // A version-2 row whose presence byte says "none" has no limit.
+        var unlimited = Array(bytes[..<20])
+        unlimited.append(0x00)
+        #expect(try Codec.decodeBucket(unlimited) == BucketMeta(name: "b1", createdAt: 12345, streamCount: 300))
+        // Truncated, a bad presence byte, or an unknown version: an error, never a trap.
+        #expect(throws: BinaryDecodingError.self) { try Codec.decodeBucket(Array(bytes.dropLast())) }
+        #expect(throws: BinaryDecodingError.self) { try Codec.decodeBucket(Array(bytes[..<20]) + [0x02]) }
+        #expect(throws: BinaryDecodingError.self) { try Codec.decodeBucket([0x03] + Array(bytes.dropFirst())) }
+    }
+
+    @Test func aBucketLimit() throws {
+        let set = Command.setBucketLimit("b1", maxStoredBytes: 5000)
+        let setBytes: [UInt8] = [0x0E, 0x02, 0x62, 0x31, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x13, 0x88]
+        #expect(Self.encoded(set) == setBytes)
+        #expect(try Self.decoded(setBytes) == set)
+        let clear = Command.setBucketLimit("b1", maxStoredBytes: nil)
+        let clearBytes: [UInt8] = [0x0E, 0x02, 0x62, 0x31, 0x00]
+        #expect(Self.encoded(clear) == clearBytes)
+        #expect(try Self.decoded(clearBytes) == clear)
     }
 }

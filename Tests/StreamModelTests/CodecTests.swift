@@ -22,6 +22,8 @@ import Testing
             append("s", .text("bytes"), close: true, seq: "7", ifMatch: "*"),
             fork("f", from: "s", at: offset(3), sub: 2, prefix: [1, 2], sourceID: 9),
             .touch([path("a"), path("b", bucket: "b1")]), .expire, .createBucket("b1"), .delete(path("z")),
+            .setBucketLimit("b1", maxStoredBytes: 0), .setBucketLimit("b1", maxStoredBytes: .max),
+            .setBucketLimit("b1", maxStoredBytes: nil),
         ]
         for command in commands { #expect(try Self.roundTrip(command) == command) }
     }

@@ -122,7 +122,9 @@ struct CommandGenerator {
         let tail = meta?.tail.position ?? 0
         let offsets = (meta?.snapshots.map(\.offset) ?? []) + [Offset(position: UInt64(rng.below(Int(tail) + 3)))]
         let offset = rng.pick(offsets)
-        switch rng.below(6) {
+        switch rng.below(7) {
+        case 6:
+            return bucketLimit(model: model)
         case 4:
             let id = "000000000000000" + String(rng.below(8))
             let scopes = [Scope(.read), Scope(.write, bucketPattern: "b*"), Scope(.admin)].filter { _ in rng.chance(60) }
@@ -149,6 +151,22 @@ struct CommandGenerator {
         default:
             return .retain(target, rng.pick([.offset(offset), .offset(offset), .auto, .manual]))
         }
+    }
+
+    /// A bucket's stored-bytes limit: around what it stores now (so writes hit it), or none
+    /// (often enough that limits do not starve the rest of the run).
+    mutating func bucketLimit(model: StreamModel) -> Command {
+        let bucket = rng.pick(buckets)
+        let used = model.storedBytes(ofBucket: bucket)
+        let limit: UInt64? = switch rng.below(20) {
+        case 0..<10: nil
+        case 10: 0
+        case 11, 12: used
+        case 13: UInt64(rng.below(200))
+        case 14, 15: .max
+        default: used + UInt64(rng.below(512))
+        }
+        return .setBucketLimit(bucket, maxStoredBytes: limit)
     }
 
     mutating func advance() -> Int64 {
@@ -263,8 +281,12 @@ struct ReplicaPair {
         #expect(replicas.a.nextStreamID == replicas.b.nextStreamID, "seed \(seed)")
         #expect(replicas.a.uploads == replicas.b.uploads && replicas.a.nextBlobID == replicas.b.nextBlobID, "seed \(seed)")
         #expect(replicas.a.apiKeys == replicas.b.apiKeys, "seed \(seed)")
+        for bucket in generator.buckets {
+            #expect(replicas.a.storedBytes(ofBucket: bucket) == replicas.b.storedBytes(ofBucket: bucket), "seed \(seed)")
+        }
         // The run exercised the model, not just its rejections.
-        for kind in ["created", "existing", "appended", "duplicate", "deleted", "expired", "snapshot", "retained"] {
+        for kind in ["created", "existing", "appended", "duplicate", "deleted", "expired", "snapshot", "retained",
+                     "bucketLimitSet", "rejected.bucket_quota_exceeded"] {
             #expect(tally[kind, default: 0] > 0, "seed \(seed): no \(kind) results in \(tally)")
         }
         #expect(tally.keys.filter { $0.hasPrefix("rejected") }.count >= 10, "seed \(seed): \(tally)")
@@ -368,6 +390,20 @@ struct ReplicaPair {
             problems.append("bucket \(name): streamCount \(bucket.streamCount) but \(perBucket[name, default: 0]) streams")
         }
         if model.buckets[defaultBucket] == nil { problems.append("_default is gone") }
+        // The incremental stored-bytes counter equals a recomputation from the rows.
+        var stored: [String: UInt128] = [:]
+        for meta in model.streams.values {
+            stored[meta.path.bucket, default: 0] += UInt128(meta.bytesStored) + UInt128(meta.snapshotBytes)
+        }
+        for upload in model.uploads.values {
+            if let bucket = model.stream(id: upload.streamID)?.path.bucket { stored[bucket, default: 0] += UInt128(upload.size) }
+        }
+        for bucket in Set(model.buckets.keys).union(stored.keys) {
+            let expected = UInt64(clamping: stored[bucket, default: 0])
+            if model.storedBytes(ofBucket: bucket) != expected {
+                problems.append("bucket \(bucket): storedBytes \(model.storedBytes(ofBucket: bucket)) but rows hold \(expected)")
+            }
+        }
         return problems
     }
 
@@ -411,6 +447,23 @@ struct ReplicaPair {
             if after.streams[create.path]?.tail != outcome.nextOffset { problems.append("nextOffset is not the tail") }
         default:
             break
+        }
+        // No command takes a bucket past its limit (lowering the limit below usage is allowed,
+        // so only growth is checked), and a refusal for the limit changes no stream.
+        for (name, bucket) in after.buckets {
+            guard let limit = bucket.maxStoredBytes else { continue }
+            let used = after.storedBytes(ofBucket: name)
+            if used > before.storedBytes(ofBucket: name) && used > limit {
+                problems.append("bucket \(name) grew to \(used) past its limit \(limit)")
+            }
+        }
+        // (A create may first expire the stream it replaces, so only appends and chunks, which
+        // refuse an expired target, are held to it.)
+        if case .rejected(let error) = result, error.code == .bucketQuotaExceeded, after.streams != before.streams {
+            switch command {
+            case .append, .snapshotChunk: problems.append("a refusal for the bucket limit changed streams")
+            default: break
+            }
         }
         for id in effects.removedStreamIDs where after.stream(id: id) != nil {
             problems.append("removed id \(id) still present")

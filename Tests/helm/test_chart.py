@@ -24,6 +24,7 @@ VARIANTS = [
     "persistence-custom",
     "persistence-static",
     "production",
+    "jwt",
 ]
 
 # Oldest Kubernetes the chart supports (Chart.yaml kubeVersion) and the newest schemas known.
@@ -97,7 +98,8 @@ class LintCatchesErrors(unittest.TestCase):
         for values in ({"replicaCount": "three"}, {"replicas": 5}, {"tls": {"enabled": True}},
                        {"tls": {"peer": {"enabled": True}}}, {"podAntiAffinity": "always"},
                        {"persistence": {"size": "lots"}}, {"config": {"logLevel": "loud"}},
-                       {"image": {"digest": "latest"}}):
+                       {"image": {"digest": "latest"}}, {"auth": {"keyRequestsPerSecond": 0}},
+                       {"auth": {"jwt": {"leewaySeconds": -1}}}, {"auth": {"jwt": {"jwksFile": "x"}}}):
             with self.subTest(values=values):
                 self.assertIn("ERROR in values.yaml", problems(values))
 
@@ -438,6 +440,134 @@ class Variants(unittest.TestCase):
         pod = f"{sts['metadata']['name']}-{sts['spec']['replicas'] + 100}"
         self.assertLessEqual(len(pod), 63)
         self.assertLessEqual(len(sts["spec"]["serviceName"]), 63)
+
+
+JWT_ENV = ["RUNNEL_JWT_JWKS_FILE", "RUNNEL_JWT_HS256_SECRET_FILE", "RUNNEL_JWT_ISSUER", "RUNNEL_JWT_AUDIENCE",
+           "RUNNEL_JWT_LEEWAY", "RUNNEL_KEY_REQUESTS_PER_SECOND", "RUNNEL_KEY_BYTES_PER_SECOND",
+           "RUNNEL_AUTH_FAILURES_PER_SECOND"]
+
+
+class JWT(unittest.TestCase):
+    """auth.jwt: verification keys mounted from existing Secrets; auth.* default rates."""
+
+    @staticmethod
+    def pod(objects: list[dict[str, Any]]) -> dict[str, Any]:
+        return one(objects, "StatefulSet")["spec"]["template"]["spec"]
+
+    def jwt_volumes(self, objects: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        return {v["name"]: v for v in self.pod(objects)["volumes"] if v["name"].startswith("jwt")}
+
+    def jwt_mounts(self, objects: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        return {m["name"]: m for m in container(objects)["volumeMounts"] if m["name"].startswith("jwt")}
+
+    def file_of(self, objects: list[dict[str, Any]], volume: str) -> str:
+        """The path inside the container of the one file `volume` mounts."""
+        items = self.jwt_volumes(objects)[volume]["secret"]["items"]
+        self.assertEqual(len(items), 1)
+        return f"{self.jwt_mounts(objects)[volume]['mountPath']}/{items[0]['path']}"
+
+    def test_default_install_has_no_jwt_keys_or_rates(self) -> None:
+        objects = render()
+        env = env_of(objects)
+        self.assertEqual([name for name in JWT_ENV if name in env], [])
+        self.assertEqual(self.jwt_volumes(objects), {})
+        self.assertEqual(self.jwt_mounts(objects), {})
+        # Still authenticated: the admin token from the chart's Secret.
+        self.assertIn("secretKeyRef", env["RUNNEL_ADMIN_TOKEN"])
+        self.assertNotIn("RUNNEL_INSECURE_NO_AUTH", env)
+
+    def test_keys_claims_and_rates(self) -> None:
+        objects = render(load_values("jwt"))
+        env = env_of(objects)
+        self.assertEqual({name: env[name] for name in JWT_ENV if name in env}, {
+            "RUNNEL_JWT_JWKS_FILE": "/etc/runnel/jwt/jwks/jwks.json",
+            "RUNNEL_JWT_HS256_SECRET_FILE": "/etc/runnel/jwt/hs256/secret",
+            "RUNNEL_JWT_ISSUER": "https://id.example.com/",
+            "RUNNEL_JWT_AUDIENCE": "runnel",
+            "RUNNEL_JWT_LEEWAY": "30",
+            "RUNNEL_KEY_REQUESTS_PER_SECOND": "200",
+            "RUNNEL_KEY_BYTES_PER_SECOND": "1048576",  # not 1.048576e+06
+            "RUNNEL_AUTH_FAILURES_PER_SECOND": "2.5",
+        })
+        self.assertEqual(self.jwt_volumes(objects), {
+            "jwt-jwks": {"name": "jwt-jwks", "secret": {
+                "secretName": "runnel-jwks", "defaultMode": 0o440,
+                "items": [{"key": "jwks.json", "path": "jwks.json"}]}},
+            "jwt-hs256": {"name": "jwt-hs256", "secret": {
+                "secretName": "runnel-hs256", "defaultMode": 0o440,
+                "items": [{"key": "secret", "path": "secret"}]}},
+        })
+        self.assertEqual(self.jwt_mounts(objects), {
+            "jwt-jwks": {"name": "jwt-jwks", "mountPath": "/etc/runnel/jwt/jwks", "readOnly": True},
+            "jwt-hs256": {"name": "jwt-hs256", "mountPath": "/etc/runnel/jwt/hs256", "readOnly": True},
+        })
+        # The variables name exactly the files the volumes put there.
+        self.assertEqual(env["RUNNEL_JWT_JWKS_FILE"], self.file_of(objects, "jwt-jwks"))
+        self.assertEqual(env["RUNNEL_JWT_HS256_SECRET_FILE"], self.file_of(objects, "jwt-hs256"))
+        self.assertIn("secretKeyRef", env["RUNNEL_ADMIN_TOKEN"])
+
+    def test_only_what_is_set(self) -> None:
+        objects = render({"auth": {"jwt": {"jwksSecret": "idp-keys", "jwksKey": "keys.json", "leewaySeconds": 0}}})
+        env = env_of(objects)
+        self.assertEqual({name: env[name] for name in JWT_ENV if name in env}, {
+            "RUNNEL_JWT_JWKS_FILE": "/etc/runnel/jwt/jwks/keys.json",
+            "RUNNEL_JWT_LEEWAY": "0",  # 0 is a leeway, not "unset"
+        })
+        self.assertEqual(list(self.jwt_volumes(objects)), ["jwt-jwks"])
+        self.assertEqual(env["RUNNEL_JWT_JWKS_FILE"], self.file_of(objects, "jwt-jwks"))
+        # A key that YAML would read as a number stays a string.
+        objects = render({"auth": {"jwt": {"hs256Secret": "idp-secret", "hs256Key": "2024"}}})
+        self.assertEqual(self.jwt_volumes(objects)["jwt-hs256"]["secret"]["items"], [{"key": "2024", "path": "2024"}])
+        self.assertEqual(env_of(objects)["RUNNEL_JWT_HS256_SECRET_FILE"], "/etc/runnel/jwt/hs256/2024")
+        # Rates alone, without JWT keys (they apply to API keys too).
+        env = env_of(render({"auth": {"keyRequestsPerSecond": 5, "authFailuresPerSecond": 1}}))
+        self.assertEqual({name: env[name] for name in JWT_ENV if name in env},
+                         {"RUNNEL_KEY_REQUESTS_PER_SECOND": "5", "RUNNEL_AUTH_FAILURES_PER_SECOND": "1"})
+
+    def test_schema_refuses_bad_values(self) -> None:
+        cases = {
+            "/auth/keyRequestsPerSecond": {"auth": {"keyRequestsPerSecond": 0}},
+            "/auth/keyBytesPerSecond": {"auth": {"keyBytesPerSecond": 1.5}},
+            "/auth/authFailuresPerSecond": {"auth": {"authFailuresPerSecond": 0}},
+            "/auth/jwt/leewaySeconds": {"auth": {"jwt": {"leewaySeconds": -1}}},
+            "leewaySeconds": {"auth": {"jwt": {"leewaySeconds": 3601}}},
+            "jwksFile": {"auth": {"jwt": {"jwksSecret": "runnel-jwks", "jwksFile": "/jwks.json"}}},
+            "/auth/jwt/jwksKey": {"auth": {"jwt": {"jwksSecret": "runnel-jwks", "jwksKey": "../jwks.json"}}},
+            "/auth/jwt/issuer": {"auth": {"jwt": {"hs256Secret": "s", "issuer": 7}}},
+        }
+        for path, values in cases.items():
+            with self.subTest(values=values):
+                with self.assertRaises(helmkit.RenderError) as caught:
+                    render(values)
+                self.assertIn(path, str(caught.exception))
+
+    def test_jwt_with_auth_disabled_is_refused(self) -> None:
+        cases = {
+            "auth.jwt.jwksSecret, auth.jwt.hs256Secret set while auth.enabled is false":
+                {"auth": {"enabled": False, "jwt": {"jwksSecret": "runnel-jwks", "hs256Secret": "runnel-hs256"}}},
+            "auth.keyRequestsPerSecond set while auth.enabled is false":
+                {"auth": {"enabled": False, "keyRequestsPerSecond": 10}},
+            "auth.jwt.leewaySeconds set while auth.enabled is false":
+                {"auth": {"enabled": False, "jwt": {"leewaySeconds": 0}}},
+        }
+        for message, values in cases.items():
+            for skip_schema in (False, True):
+                with self.subTest(values=values, skip_schema=skip_schema):
+                    with self.assertRaises(helmkit.RenderError) as caught:
+                        render(values, skip_schema=skip_schema)
+                    self.assertIn(message, str(caught.exception))
+                    self.assertIn("need authentication on", str(caught.exception))
+        # Without them, auth disabled still renders, openly and with no JWT volume.
+        objects = render({"auth": {"enabled": False}})
+        self.assertEqual(env_of(objects)["RUNNEL_INSECURE_NO_AUTH"], "1")
+        self.assertEqual(self.jwt_volumes(objects), {})
+
+    def test_claims_without_a_key_are_refused(self) -> None:
+        for values in ({"issuer": "https://id.example.com/"}, {"audience": "runnel"}, {"leewaySeconds": 10}):
+            with self.subTest(values=values):
+                with self.assertRaises(helmkit.RenderError) as caught:
+                    render({"auth": {"jwt": values}})
+                self.assertIn("they need a key, auth.jwt.jwksSecret or auth.jwt.hs256Secret", str(caught.exception))
 
 
 def value_paths(values: dict[str, Any], schema: dict[str, Any], prefix: str = "") -> list[str]:

@@ -151,4 +151,26 @@ Checks that values.schema.json cannot express; fails the render with a clear mes
 {{- if eq (.Values.ports.client | int) (.Values.ports.peer | int) }}
 {{- fail "ports.client and ports.peer must differ" }}
 {{- end }}
+{{- $jwt := .Values.auth.jwt }}
+{{- if not .Values.auth.enabled }}
+{{- $set := list }}
+{{- range $name := list "jwksSecret" "hs256Secret" "issuer" "audience" }}
+{{- if index $jwt $name }}
+{{- $set = append $set (printf "auth.jwt.%s" $name) }}
+{{- end }}
+{{- end }}
+{{- if not (kindIs "invalid" $jwt.leewaySeconds) }}
+{{- $set = append $set "auth.jwt.leewaySeconds" }}
+{{- end }}
+{{- range $name := list "keyRequestsPerSecond" "keyBytesPerSecond" "authFailuresPerSecond" }}
+{{- if not (kindIs "invalid" (index $.Values.auth $name)) }}
+{{- $set = append $set (printf "auth.%s" $name) }}
+{{- end }}
+{{- end }}
+{{- if $set }}
+{{- fail (printf "%s set while auth.enabled is false: JWT keys and per-key rates need authentication on (with auth.enabled=false the pods serve openly and would ignore them); set auth.enabled=true or unset them" (join ", " $set)) }}
+{{- end }}
+{{- else if and (not $jwt.jwksSecret) (not $jwt.hs256Secret) (or $jwt.issuer $jwt.audience (not (kindIs "invalid" $jwt.leewaySeconds))) }}
+{{- fail "auth.jwt.issuer, auth.jwt.audience and auth.jwt.leewaySeconds check JWTs: they need a key, auth.jwt.jwksSecret or auth.jwt.hs256Secret" }}
+{{- end }}
 {{- end }}

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Issue 17's measurement (docs/access-control.md "Measured"): server CPU per durable append on
 # one release node without authentication, with an API key and with a JWT (HS256), one after
-# the other in one run. 32 connections, 256 B appends, DURATION seconds each (default 15).
+# the other, ROUNDS times (default 3, interleaved so drifts of the box hit all three alike),
+# then the median of each. 32 connections, 256 B appends, DURATION seconds each (default 15).
 #   ./scripts/measure-auth.sh      (needs `make release` first)
 set -euo pipefail
 BIN=${BIN:-./.build/release/runnel}
 DURATION=${DURATION:-15}
+ROUNDS=${ROUNDS:-3}
 PORT=${PORT:-5471}
 URL="http://127.0.0.1:$PORT"
 DIR=$(mktemp -d /tmp/runnel-auth-XXXX)
@@ -43,21 +45,40 @@ measure() {
     'import json,sys; rows=[json.loads(l) for l in sys.stdin if l.startswith("{")]; r=rows[-1]; print(r["appends"], r["appends_per_s"], r["latency"]["p99_ms"])')
   after=$(cpu_ticks)
   read -r count rate p99 <<<"$appends"
-  python3 - "$label" "$count" "$rate" "$p99" "$before" "$after" "$(getconf CLK_TCK)" <<'EOF'
+  python3 - "$label" "$count" "$rate" "$p99" "$before" "$after" "$(getconf CLK_TCK)" "$DIR" <<'EOF'
 import sys
-label, count, rate, p99, before, after, hz = sys.argv[1:]
+label, count, rate, p99, before, after, hz = sys.argv[1:8]
 cpu = (int(after) - int(before)) / int(hz)
 print(f"| {label} | {float(rate):,.0f} | {float(p99):.2f} | {cpu / (int(count) / 1000):.4f} |")
+with open(f"{sys.argv[8]}/rows", "a") as rows:
+    rows.write(f"{label}\t{rate}\t{p99}\t{cpu / (int(count) / 1000)}\n")
 EOF
 }
 
 echo "| auth | appends/s | p99 ms | server CPU-s per 1k appends (warm-up included) |"
 echo "|---|---:|---:|---:|"
-start
-measure "none"
-start --admin-token-file "$DIR/admin"
-KEY=$(curl -sf -X POST "$URL/admin/v1/keys" -H "Authorization: Bearer $ADMIN" -d '{"scopes":["read","write"]}' |
-  python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
-RUNNEL_TOKEN="$KEY" measure "API key"
-start --jwt-hs256-secret-file "$DIR/secret"
-RUNNEL_TOKEN="$(jwt)" measure "JWT (HS256)"
+for round in $(seq 1 "$ROUNDS"); do
+  start
+  measure "none"
+  start --admin-token-file "$DIR/admin"
+  KEY=$(curl -sf -X POST "$URL/admin/v1/keys" -H "Authorization: Bearer $ADMIN" -d '{"scopes":["read","write"]}' |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+  RUNNEL_TOKEN="$KEY" measure "API key"
+  start --jwt-hs256-secret-file "$DIR/secret"
+  RUNNEL_TOKEN="$(jwt)" measure "JWT (HS256)"
+done
+echo
+echo "Medians of $ROUNDS rounds:"
+python3 - "$DIR/rows" <<'EOF'
+import statistics, sys
+rows = [line.rstrip("\n").split("\t") for line in open(sys.argv[1])]
+base = None
+print("| auth | appends/s | p99 ms | server CPU-s per 1k appends | vs none |")
+print("|---|---:|---:|---:|---:|")
+for label in ["none", "API key", "JWT (HS256)"]:
+    mine = [r for r in rows if r[0] == label]
+    rate, p99, cpu = (statistics.median(float(r[i]) for r in mine) for i in (1, 2, 3))
+    base = cpu if label == "none" else base
+    delta = "" if label == "none" else f"{(cpu / base - 1) * 100:+.1f}%"
+    print(f"| {label} | {rate:,.0f} | {p99:.2f} | {cpu:.4f} | {delta} |")
+EOF

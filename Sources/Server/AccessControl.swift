@@ -70,6 +70,12 @@ struct Principal: Sendable {
 enum APIKeyToken {
     static let prefix = "rnl_"
 
+    /// Whether `token` starts like an API key (compared as bytes: `hasPrefix` on a substring
+    /// walks characters, which showed in profiles of the request path).
+    static func hasKeyForm(_ token: Substring) -> Bool {
+        token.utf8.starts(with: prefix.utf8)
+    }
+
     /// A new key's id, secret and token (randomness from the system generator).
     static func mint() -> (id: String, secret: [UInt8], token: String) {
         var generator = SystemRandomNumberGenerator()
@@ -82,7 +88,7 @@ enum APIKeyToken {
     /// The id and secret of a token of the minted form; `nil` for anything else.
     static func parse(_ token: Substring) -> (id: String, secret: [UInt8])? {
         let utf8 = Array(token.utf8)
-        guard utf8.count == 4 + 16 + 1 + 43, token.hasPrefix(prefix), utf8[20] == UInt8(ascii: "_") else { return nil }
+        guard utf8.count == 4 + 16 + 1 + 43, hasKeyForm(token), utf8[20] == UInt8(ascii: "_") else { return nil }
         let id = String(decoding: utf8[4..<20], as: UTF8.self)
         guard APIKey.isValidID(id), let secret = decodeBase64URL(utf8[21...]), secret.count == 32 else { return nil }
         return (id, secret)
@@ -185,7 +191,7 @@ extension RunnelResponder {
     /// alone (for the metrics of refused requests): nil when there is no bearer token.
     static func credentialKind(_ headers: HTTPFields) -> Principal.Kind? {
         guard let value = headers[.authorization], let token = Self.bearerToken(value) else { return nil }
-        if token.hasPrefix(APIKeyToken.prefix) { return .apiKey }
+        if APIKeyToken.hasKeyForm(token) { return .apiKey }
         return JWTAuthenticator.looksLikeJWT(token) ? .jwt : .adminToken
     }
 
@@ -196,7 +202,8 @@ extension RunnelResponder {
         for expected in "bearer ".utf8 {
             guard let byte = utf8.popFirst(), byte == expected || (expected != UInt8(ascii: " ") && byte | 0x20 == expected) else { return nil }
         }
-        let token = Substring(utf8).drop { $0 == " " }
+        while utf8.first == UInt8(ascii: " ") { utf8.removeFirst() }
+        let token = Substring(utf8)
         return token.isEmpty ? nil : token
     }
 
@@ -213,7 +220,7 @@ extension RunnelResponder {
         let failures = quotas.failures
         // Told apart by form, so each request pays for one check: an API key, a JWT, or the
         // admin token (which may have neither form; see `AccessConfiguration.isUsableAdminToken`).
-        if token.hasPrefix(APIKeyToken.prefix) {
+        if APIKeyToken.hasKeyForm(token) {
             // A token seen before skips the parse and the hash; the key is looked up every
             // time, so a revocation holds at once.
             let text = String(token)

@@ -234,20 +234,24 @@ public final class Node: Sendable {
     /// has applied it. Fails with `unavailable` when no leader takes it in time (nothing was
     /// applied) and with `timeout` when a leader took it but it was not acknowledged in time.
     public func propose(_ command: Command) async throws(ReplicationError) -> CommandResult {
-        try checkAdmitted()
+        let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<CommandResult, ReplicationError>, Never>) in
+            propose(command) { continuation.resume(returning: $0) }
+        }
+        return try result.get()
+    }
+
+    /// `propose` for a caller that is not a task (an event loop): `complete` is called once,
+    /// on the thread that answers, with the result or the error `propose` would throw.
+    public func propose(_ command: Command, complete: @escaping ProposalCompletion) {
+        do { try checkAdmitted() } catch {
+            complete(.failure(error))
+            return
+        }
         let seq = sequence.add(1, ordering: .relaxed).newValue
         let tagged = TaggedCommand(tag: ProposalTag(origin: nodeID, seq: seq), command: Codec.encoded(command))
         let deadline = configuration.monotonicClock.nanoseconds() + configuration.proposalTimeout.wholeNanoseconds
-        do {
-            return try await withCheckedThrowingContinuation { continuation in
-                guard waiters.register(seq: seq, continuation, deadline: deadline) else { return }
-                if let error = driver.submit(tagged) { waiters.fail([seq], error) }
-            }
-        } catch let error as ReplicationError {
-            throw error
-        } catch {
-            throw ReplicationError(.storage, "\(error)")
-        }
+        guard waiters.register(seq: seq, complete, deadline: deadline) else { return }
+        if let error = driver.submit(tagged) { waiters.fail([seq], error) }
     }
 
     /// Returns once this node has applied everything committed before the call (ReadIndex,

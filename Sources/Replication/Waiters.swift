@@ -5,11 +5,18 @@ import Synchronization
 
 /// Clients of this node waiting for a proposal to be applied or for a read point.
 ///
-/// Whoever removes a waiter resumes it, so each continuation is resumed exactly once whether
-/// the answer comes from the apply loop, a rejection, a timeout or shutdown.
+/// Whoever removes a waiter answers it, so each proposal is answered exactly once whether the
+/// answer comes from the apply loop, a rejection, a timeout or shutdown. A proposal's answer is
+/// a closure (`ProposalCompletion`), run on the thread that removes it: the async `propose`
+/// resumes a continuation there, an event-loop caller hops to its loop (docs/hot-path.md).
+/// How a proposal is answered: with the state machine's result, or with why it failed or
+/// might not have been applied (`ReplicationError`). Called exactly once, on whichever thread
+/// answers (the apply loop, the Raft thread, a timer), so it must not block.
+public typealias ProposalCompletion = @Sendable (Result<CommandResult, ReplicationError>) -> Void
+
 final class Waiters: Sendable {
     struct Proposal {
-        var continuation: CheckedContinuation<CommandResult, any Error>
+        var complete: ProposalCompletion
         var deadline: UInt64
         /// Where the leader appended it, once known.
         var position: LogPosition?
@@ -37,14 +44,14 @@ final class Waiters: Sendable {
     private let state = Mutex(State())
 
 
-    /// Registers a proposal; `false` (and the continuation already failed) once closed.
-    func register(seq: UInt64, _ continuation: CheckedContinuation<CommandResult, any Error>, deadline: UInt64) -> Bool {
+    /// Registers a proposal; `false` (and `complete` already called with the error) once closed.
+    func register(seq: UInt64, _ complete: @escaping ProposalCompletion, deadline: UInt64) -> Bool {
         let closed = state.withLock { s -> ReplicationError? in
             if let c = s.closed { return c }
-            s.proposals[seq] = Proposal(continuation: continuation, deadline: deadline)
+            s.proposals[seq] = Proposal(complete: complete, deadline: deadline)
             return nil
         }
-        if let closed { continuation.resume(throwing: closed) }
+        if let closed { complete(.failure(closed)) }
         return closed == nil
     }
 
@@ -85,11 +92,11 @@ final class Waiters: Sendable {
     /// here (entries of a term precede every entry of a later term in the log, and a leader
     /// appends a forwarded command only in the term it was sent for, so it can never apply).
     func answer(_ results: [(UInt64, CommandResult)], entries: [(index: UInt64, term: UInt64)]) -> [UInt64] {
-        var done: [(CheckedContinuation<CommandResult, any Error>, CommandResult)] = []
+        var done: [(ProposalCompletion, CommandResult)] = []
         var lost: [UInt64] = []
         state.withLock { s in
             for (seq, result) in results {
-                if let w = s.proposals.removeValue(forKey: seq) { done.append((w.continuation, result)) }
+                if let w = s.proposals.removeValue(forKey: seq) { done.append((w.complete, result)) }
             }
             if !s.byIndex.isEmpty {
                 for e in entries {
@@ -110,13 +117,13 @@ final class Waiters: Sendable {
                 s.proposals[seq]!.term = nil
             }
         }
-        for (c, r) in done { c.resume(returning: r) }
+        for (complete, result) in done { complete(.success(result)) }
         return Array(Set(lost))
     }
 
     func fail(_ seqs: some Sequence<UInt64>, _ error: ReplicationError) {
-        let taken = state.withLock { s in seqs.compactMap { s.proposals.removeValue(forKey: $0)?.continuation } }
-        for c in taken { c.resume(throwing: error) }
+        let taken = state.withLock { s in seqs.compactMap { s.proposals.removeValue(forKey: $0)?.complete } }
+        for complete in taken { complete(.failure(error)) }
     }
 
     func completeRead(_ id: UInt64) {
@@ -129,12 +136,12 @@ final class Waiters: Sendable {
 
     /// Fails everything whose deadline has passed.
     func expire(now: UInt64) {
-        var proposals: [(CheckedContinuation<CommandResult, any Error>, ReplicationError)] = []
+        var proposals: [(ProposalCompletion, ReplicationError)] = []
         var reads: [CheckedContinuation<Void, any Error>] = []
         state.withLock { s in
             for (seq, w) in s.proposals where w.deadline <= now {
                 s.proposals[seq] = nil
-                proposals.append((w.continuation, w.routed
+                proposals.append((w.complete, w.routed
                     ? ReplicationError(.timeout, "the write was not acknowledged in time; its outcome is unknown")
                     : ReplicationError(.unavailable, "no leader is available")))
             }
@@ -143,7 +150,7 @@ final class Waiters: Sendable {
                 reads.append(r.continuation)
             }
         }
-        for (c, e) in proposals { c.resume(throwing: e) }
+        for (complete, error) in proposals { complete(.failure(error)) }
         for c in reads { c.resume(throwing: ReplicationError(.unavailable, "no leader confirmed the read in time")) }
     }
 
@@ -152,9 +159,9 @@ final class Waiters: Sendable {
         let (proposals, reads) = state.withLock { s in
             if s.closed == nil { s.closed = error }
             defer { s.proposals = [:]; s.reads = [:]; s.byIndex = [:] }
-            return (s.proposals.values.map(\.continuation), s.reads.values.map(\.continuation))
+            return (s.proposals.values.map(\.complete), s.reads.values.map(\.continuation))
         }
-        for c in proposals { c.resume(throwing: error) }
+        for complete in proposals { complete(.failure(error)) }
         for c in reads { c.resume(throwing: error) }
     }
 }

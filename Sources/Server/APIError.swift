@@ -95,6 +95,14 @@ struct APIError: Error {
         self.init(.internalServerError, "storage_failure", error.message)
     }
 
+    /// The headers of the error's answer: its own, and the JSON body's.
+    var responseHeaders: HTTPFields {
+        var fields = headers
+        fields[.contentType] = "application/json"
+        fields[.cacheControl] = "no-store"
+        return fields
+    }
+
     var jsonBody: String {
         "{\"error\":{\"code\":\(JSONText.quote(code)),\"message\":\(JSONText.quote(message))}}"
     }

@@ -154,7 +154,7 @@ extension RunnelResponder {
     func authorize(_ request: Request, _ route: Route, connection: any Channel) async throws -> Principal? {
         let access = configuration.access
         guard access.enabled else { return nil }
-        let needs = requirements(request, route)
+        let needs = requirements(method: request.method, headers: request.headers, route: route)
         guard !needs.isEmpty else { return nil }
         let address = connection.remoteAddress?.ipAddress ?? "unknown"
         let principal: Principal
@@ -221,23 +221,11 @@ extension RunnelResponder {
         // Told apart by form, so each request pays for one check: an API key, a JWT, or the
         // admin token (which may have neither form; see `AccessConfiguration.isUsableAdminToken`).
         if APIKeyToken.hasKeyForm(token) {
-            // A token seen before skips the parse and the hash; the key is looked up every
-            // time, so a revocation holds at once.
-            let text = String(token)
-            let known = quotas.keyTokens.withLock { $0[text] }
-            let parsed = known ?? APIKeyToken.parse(token).map { (id: $0.id, secretHash: APIKeyToken.hash($0.secret)) }
-            guard let parsed, let key = store.apiKey(id: parsed.id), APIKeyToken.equal(parsed.secretHash, key.secretHash) else {
+            guard let principal = apiKeyPrincipal(token) else {
                 failures.failed(address, now: Self.monotonicNow())
                 throw unauthorized("the API key is not valid (unknown or revoked)")
             }
-            if known == nil {
-                quotas.keyTokens.withLock { tokens in
-                    if tokens.count >= RequestQuotas.maxKeyTokens { tokens.removeAll(keepingCapacity: true) }
-                    tokens[text] = parsed
-                }
-            }
-            let rates = key.rates.orElse(configuration.access.defaultRates)
-            return Principal(kind: .apiKey, scopes: key.scopes, quotaID: rates.isEmpty ? nil : "key:" + key.id, rates: rates)
+            return principal
         }
         if let jwt = configuration.access.jwt, JWTAuthenticator.looksLikeJWT(token) {
             let text = String(token)
@@ -252,17 +240,89 @@ extension RunnelResponder {
                 failures.failed(address, now: Self.monotonicNow())
                 throw unauthorized("the JWT is not valid (signature, exp, nbf, iss or aud)")
             }
-            // Rates count per subject; a token without one counts on its own.
-            let subject = identity.subject.flatMap { $0.utf8.count <= 256 ? $0 : nil }
-                ?? SnapshotDigest.hex(Array(APIKeyToken.hash(Array(text.utf8)).prefix(16)))
-            return Principal(kind: .jwt, scopes: identity.scopes, quotaID: "jwt:" + subject,
-                             rates: configuration.access.defaultRates)
+            return jwtPrincipal(identity, token: text)
         }
-        guard let hash = configuration.access.adminTokenHash, APIKeyToken.equal(APIKeyToken.hash(Array(token.utf8)), hash) else {
+        guard let principal = adminPrincipal(token) else {
             failures.failed(address, now: Self.monotonicNow())
             throw unauthorized("the token is not valid")
         }
+        return principal
+    }
+
+    /// The principal of an API key token; nil when it is not a valid key. A token seen before
+    /// skips the parse and the hash; the key is looked up every time, so a revocation holds at
+    /// once.
+    private func apiKeyPrincipal(_ token: Substring) -> Principal? {
+        let text = String(token)
+        let known = quotas.keyTokens.withLock { $0[text] }
+        let parsed = known ?? APIKeyToken.parse(token).map { (id: $0.id, secretHash: APIKeyToken.hash($0.secret)) }
+        guard let parsed, let key = store.apiKey(id: parsed.id), APIKeyToken.equal(parsed.secretHash, key.secretHash) else {
+            return nil
+        }
+        if known == nil {
+            quotas.keyTokens.withLock { tokens in
+                if tokens.count >= RequestQuotas.maxKeyTokens { tokens.removeAll(keepingCapacity: true) }
+                tokens[text] = parsed
+            }
+        }
+        let rates = key.rates.orElse(configuration.access.defaultRates)
+        return Principal(kind: .apiKey, scopes: key.scopes, quotaID: rates.isEmpty ? nil : "key:" + key.id, rates: rates)
+    }
+
+    /// The principal of a verified JWT. Rates count per subject; a token without one counts
+    /// on its own.
+    private func jwtPrincipal(_ identity: JWTAuthenticator.Identity, token: String) -> Principal {
+        let subject = identity.subject.flatMap { $0.utf8.count <= 256 ? $0 : nil }
+            ?? SnapshotDigest.hex(Array(APIKeyToken.hash(Array(token.utf8)).prefix(16)))
+        return Principal(kind: .jwt, scopes: identity.scopes, quotaID: "jwt:" + subject, rates: configuration.access.defaultRates)
+    }
+
+    /// The bootstrap admin token's principal; nil for any other token.
+    private func adminPrincipal(_ token: Substring) -> Principal? {
+        guard let hash = configuration.access.adminTokenHash, APIKeyToken.equal(APIKeyToken.hash(Array(token.utf8)), hash) else {
+            return nil
+        }
         return .adminToken()
+    }
+
+    /// What a request on an event loop may do without a task (`AppendFastPath`).
+    enum ImmediateAuthorization {
+        /// Nothing to check (authentication off, or a route that needs no credential).
+        case open
+        /// A valid credential with the scopes, within its request rate (a token taken).
+        case allowed(Principal)
+        /// Anything else goes the async way, which gives the exact answer (401, 403, 429) and
+        /// counts it; nothing was counted or taken here.
+        case slowPath
+    }
+
+    /// `authorize` for credentials that can be checked at once: API keys, the admin token,
+    /// cached JWTs. A refusal, an uncached JWT or a byte rate (whose bodies are metered by the
+    /// async path) is `.slowPath`.
+    func authorizeNow(method: HTTPRequest.Method, headers: HTTPFields, route: Route) -> ImmediateAuthorization {
+        guard configuration.access.enabled else { return .open }
+        let needs = requirements(method: method, headers: headers, route: route)
+        guard !needs.isEmpty else { return .open }
+        let values = headers[values: .authorization]
+        guard values.count == 1, let value = values.first, let token = Self.bearerToken(value) else { return .slowPath }
+        var principal: Principal?
+        if APIKeyToken.hasKeyForm(token) {
+            principal = apiKeyPrincipal(token)
+        } else if let jwt = configuration.access.jwt, JWTAuthenticator.looksLikeJWT(token) {
+            let text = String(token)
+            principal = jwt.cached(text).map { jwtPrincipal($0, token: text) }
+        } else {
+            principal = adminPrincipal(token)
+        }
+        guard let principal, principal.rates.bytesPerSecond == nil,
+              needs.allSatisfy({ principal.allows($0.0, bucket: $0.1) })
+        else { return .slowPath }
+        if let id = principal.quotaID, !principal.rates.isEmpty,
+           quotas.rates.admit(id, principal.rates, now: Self.monotonicNow()) != nil {
+            return .slowPath
+        }
+        metrics.recordAuthentication(principal.kind, .allowed)
+        return .allowed(principal)
     }
 
     private func unauthorized(_ problem: String?) -> APIError {
@@ -274,8 +334,7 @@ extension RunnelResponder {
 
     /// The scopes a request needs: reads need `read` on their bucket, writes `write` (a fork
     /// also `read` on its source's bucket), admin routes `admin`; health checks nothing.
-    func requirements(_ request: Request, _ route: Route) -> [(Scope.Action, String?)] {
-        let method = request.method
+    func requirements(method: HTTPRequest.Method, headers: HTTPFields, route: Route) -> [(Scope.Action, String?)] {
         let reads = method == .get || method == .head
         switch route {
         case .health, .ready, .invalid, .notFound:
@@ -290,7 +349,7 @@ extension RunnelResponder {
             return [(reads ? .read : .write, path.bucket)]
         case .stream(_, let path):
             var needs: [(Scope.Action, String?)] = [(reads ? .read : .write, path.bucket)]
-            if method == .put, let source = request.headers[.streamForkedFrom],
+            if method == .put, let source = headers[.streamForkedFrom],
                case .stream(_, let sourcePath) = Route(path: source) {
                 needs.append((.read, sourcePath.bucket))
             }

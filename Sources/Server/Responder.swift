@@ -35,28 +35,37 @@ struct RunnelResponder: HTTPResponder {
     private func handle(_ request: Request, route: Route, connection: any Channel) async -> Response {
         do {
             return try await self.route(request, route: route, connection: connection)
-        } catch let error as APIError {
-            return errorResponse(error)
-        } catch let error as ModelError {
-            return errorResponse(APIError(error))
         } catch is CancellationError {
             // The client went away while a live read waited; nobody reads this answer.
             return response(.init(code: 499, reasonPhrase: "Client Closed Request"))
-        } catch let error as ReplicationError {
+        } catch {
+            return errorResponse(apiError(for: error))
+        }
+    }
+
+    /// The answer to a thrown error: the client's mistakes and the state machine's refusals
+    /// as they are, storage and unexpected errors logged and answered 500.
+    func apiError(for error: any Error) -> APIError {
+        switch error {
+        case let error as APIError:
+            return error
+        case let error as ModelError:
+            return APIError(error)
+        case let error as ReplicationError:
             if error.code == .storage { logger.error("storage error", metadata: ["error": "\(error)"]) }
-            return errorResponse(APIError(error))
-        } catch let error as StorageError {
+            return APIError(error)
+        case let error as StorageError:
             if error.code != .dropped { logger.error("storage error", metadata: ["error": "\(error)"]) }
-            return errorResponse(APIError(error))
-        } catch let error as HTTPParserError {
+            return APIError(error)
+        case let error as HTTPParserError:
             // A malformed body framing (a bad chunk) found while reading the body: the
             // client's mistake, and the connection's framing is lost, so close it.
             var apiError = APIError(error)
             apiError.headers[.connection] = "close"
-            return errorResponse(apiError)
-        } catch {
+            return apiError
+        default:
             logger.error("unexpected error", metadata: ["error": "\(error)"])
-            return errorResponse(APIError(.internalServerError, "internal_error", "internal error"))
+            return APIError(.internalServerError, "internal_error", "internal error")
         }
     }
 
@@ -173,15 +182,12 @@ struct RunnelResponder: HTTPResponder {
     }
 
     func errorResponse(_ error: APIError) -> Response {
-        var headers = error.headers
-        headers[.contentType] = "application/json"
-        headers[.cacheControl] = "no-store"
-        return response(error.status, headers: headers, body: ByteBuffer(string: error.jsonBody))
+        response(error.status, headers: error.responseHeaders, body: ByteBuffer(string: error.jsonBody))
     }
 
     /// The stream API's CORS headers (protocol §2.2): `*` by default; with `--cors-origins`,
     /// the request's `Origin` when it is listed (and `Vary: Origin`), nothing otherwise.
-    private func addCrossOrigin(to headers: inout HTTPFields, origin: String?) {
+    func addCrossOrigin(to headers: inout HTTPFields, origin: String?) {
         guard let allowed = configuration.corsOrigins else {
             headers.append(contentsOf: HTTPFields.crossOrigin)
             return

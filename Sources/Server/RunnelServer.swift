@@ -25,7 +25,7 @@ public enum RunnelServer {
                                         quotas: RequestQuotas(configuration.access))
         return Application(
             responder: responder,
-            server: try serverBuilder(configuration),
+            server: try serverBuilder(configuration, fastPath: configuration.fastAppends ? responder : nil),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "runnel"),
             services: [waiters],
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
@@ -40,10 +40,11 @@ public enum RunnelServer {
 
     /// Plain HTTP/1.1, or HTTPS with HTTP/2 and HTTP/1.1 by ALPN when a certificate is set;
     /// either way wrapped in the connection limits and timeouts of `configuration`.
-    static func serverBuilder(_ configuration: ServerConfiguration) throws -> HTTPServerBuilder {
+    static func serverBuilder(_ configuration: ServerConfiguration, fastPath responder: RunnelResponder? = nil) throws -> HTTPServerBuilder {
         let headerReadTimeout = configuration.headerReadTimeout
         let streams = HTTP1Channel.Configuration(
-            additionalChannelHandlers: [HTTP1GuardInstaller(headerReadTimeout: headerReadTimeout), PeerCloseWatcher()],
+            additionalChannelHandlers: [HTTP1GuardInstaller(headerReadTimeout: headerReadTimeout), PeerCloseWatcher()]
+                + (responder.map { [AppendFastPathInstaller(responder: $0)] } ?? []),
             idleTimeout: .nanoseconds(configuration.idleTimeout.nanoseconds))
         let limits = ConnectionLimits(maximum: configuration.maxConnections)
         switch (configuration.tlsCertificatePath, configuration.tlsKeyPath) {

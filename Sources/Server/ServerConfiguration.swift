@@ -45,6 +45,9 @@ public struct ServerConfiguration: Sendable {
     /// Origins a browser page may call the stream API from (`--cors-origins`); nil allows any
     /// (`Access-Control-Allow-Origin: *`). Admin and operational routes never allow any.
     public var corsOrigins: Set<String>?
+    /// Appends on HTTP/1.1 are answered on the event loop without a task (`AppendFastPath`,
+    /// docs/hot-path.md); off, every request takes the async path (`RUNNEL_FAST_APPENDS=0`).
+    public var fastAppends = true
 
     public init() {}
 }

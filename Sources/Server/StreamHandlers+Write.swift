@@ -93,21 +93,41 @@ extension RunnelResponder {
 
     /// `POST` — append, close, or append-and-close (protocol §4, §5).
     func append(_ request: Request, path: StreamPath) async throws -> Response {
-        let headers = request.headers
         // Header checks come before the body is read (protocol §4 "Where producer checks fall").
-        let producer = try parseProducer(headers)
-        let close = try isTrue(headers, .streamClosed)
-        let streamSeq = try optionalHeader(headers, .streamSeq)
-        let ifMatch = try optionalHeader(headers, .ifMatch)
-        let contentType = try parseContentType(headers)
-
+        let headers = try appendHeaders(request.headers)
         let raw = try await readBody(request)
-        if raw.isEmpty && !close {
+        let command = try appendCommand(headers, path: path, body: raw)
+        guard case .appended(let outcome) = try await propose(.append(command)) else {
+            throw APIError(.internalServerError, "unexpected_result", "append returned an unexpected result")
+        }
+        let (status, fields) = appendAnswer(outcome, producer: headers.producer)
+        return response(status, headers: fields)
+    }
+
+    /// What an append's headers say, checked before its body is read.
+    struct AppendHeaders {
+        var producer: ProducerTuple?
+        var close: Bool
+        var streamSeq: String?
+        var ifMatch: String?
+        var contentType: String?
+    }
+
+    func appendHeaders(_ headers: HTTPFields) throws -> AppendHeaders {
+        AppendHeaders(producer: try parseProducer(headers), close: try isTrue(headers, .streamClosed),
+                      streamSeq: try optionalHeader(headers, .streamSeq), ifMatch: try optionalHeader(headers, .ifMatch),
+                      contentType: try parseContentType(headers))
+    }
+
+    /// The append command of checked headers and a body (shared by this handler and
+    /// `AppendFastPath`, so both refuse the same bodies with the same answers).
+    func appendCommand(_ headers: AppendHeaders, path: StreamPath, body raw: [UInt8]) throws -> AppendStream {
+        if raw.isEmpty && !headers.close {
             throw APIError.badRequest("empty_body", "an append needs a non-empty body (or Stream-Closed: true)")
         }
         var body = Body.empty
         if !raw.isEmpty {
-            guard let contentType else {
+            guard let contentType = headers.contentType else {
                 throw APIError.badRequest("missing_content_type", "an append with a body needs a Content-Type")
             }
             if MediaType.isJSON(contentType) {
@@ -120,11 +140,12 @@ extension RunnelResponder {
                 body = .bytes(raw)
             }
         }
-        let command = AppendStream(path: path, contentType: contentType, body: body, close: close,
-                                   producer: producer, streamSeq: streamSeq, ifMatch: ifMatch)
-        guard case .appended(let outcome) = try await propose(.append(command)) else {
-            throw APIError(.internalServerError, "unexpected_result", "append returned an unexpected result")
-        }
+        return AppendStream(path: path, contentType: headers.contentType, body: body, close: headers.close,
+                            producer: headers.producer, streamSeq: headers.streamSeq, ifMatch: headers.ifMatch)
+    }
+
+    /// The status and headers that answer an applied append.
+    func appendAnswer(_ outcome: AppendOutcome, producer: ProducerTuple?) -> (HTTPResponse.Status, HTTPFields) {
         var fields = HTTPFields()
         fields[.streamNextOffset] = outcome.nextOffset.description
         if outcome.closed { fields[.streamClosed] = "true" }
@@ -133,7 +154,7 @@ extension RunnelResponder {
         // 200 only for new data from an idempotent producer; plain appends, close-only and
         // duplicates answer 204 (protocol §4).
         let status: HTTPResponse.Status = producer != nil && outcome.wroteData && !outcome.duplicate ? .ok : .noContent
-        return response(status, headers: fields)
+        return (status, fields)
     }
 
     /// `DELETE` (protocol §6).

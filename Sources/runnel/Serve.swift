@@ -125,6 +125,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Failed authentications per second a client address may make before its unverified JWTs get 429 unchecked (env RUNNEL_AUTH_FAILURES_PER_SECOND; default 10, bursts of 10 seconds' worth).")
     var authFailuresPerSecond: Double?
 
+    @Option(help: "Answer appends on HTTP/1.1 on the event loop, without a task (env RUNNEL_FAST_APPENDS; default true; docs/hot-path.md). false sends them through the async path like every other request.")
+    var fastAppends: Bool?
+
     @Option(help: "Comma-separated origins (scheme://host[:port]) browser pages may call the stream API from (env RUNNEL_CORS_ORIGINS); default any (*).")
     var corsOrigins: String?
 
@@ -196,6 +199,12 @@ struct Serve: AsyncParsableCommand {
             guard let value = Double(text), value > 0, value <= 1e6 else { throw ValidationError("--auth-failures-per-second must be above 0 and at most 1000000") }
             server.access.authFailuresPerSecond = value
             server.access.authFailureBurst = max(1, value * 10)
+        }
+        if let text = Env.value(fastAppends.map { String($0) }, "RUNNEL_FAST_APPENDS") {
+            guard let value = ["true": true, "1": true, "false": false, "0": false][text.lowercased()] else {
+                throw ValidationError("--fast-appends is true or false")
+            }
+            server.fastAppends = value
         }
         if let text = Env.value(corsOrigins, "RUNNEL_CORS_ORIGINS") {
             let origins = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }

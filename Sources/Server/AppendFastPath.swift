@@ -4,6 +4,7 @@ import HummingbirdCore
 import NIOCore
 import NIOHTTP1
 import NIOHTTPTypes
+import NIOPosix
 import Replication
 import StreamModel
 import Synchronization
@@ -57,7 +58,7 @@ final class AppendFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     typealias OutboundIn = HTTPResponsePart
     typealias OutboundOut = HTTPResponsePart
 
-    private struct Append {
+    private struct Append: Sendable {
         var head: HTTPRequest
         var route: Route
         var path: StreamPath
@@ -233,20 +234,33 @@ final class AppendFastPath: ChannelDuplexHandler, RemovableChannelHandler {
 
     // MARK: Proposing and answering
 
+    /// Bodies above this are turned into a command on NIO's thread pool: copying and encoding
+    /// megabytes is work an event loop must not do (it serves other connections meanwhile).
+    static let inlineBodyBytes = 256 << 10
+
     private func propose(_ append: Append) {
         guard let context else { return }
-        let command: AppendStream
-        do {
-            let body = append.body.map { Array($0.readableBytesView) } ?? []
-            command = try responder.appendCommand(append.headers, path: append.path, body: body)
-        } catch {
-            answer(append, error: responder.apiError(for: error))
-            return
-        }
         let loop = context.eventLoop
         let handler = NIOLoopBound(self, eventLoop: loop)
-        responder.store.propose(.append(command)) { result in
-            loop.execute { handler.value.answered(result) }
+        let responder = responder
+        let send: @Sendable () -> Void = {
+            let command: AppendStream
+            do {
+                let body = append.body.map { $0.getBytes(at: $0.readerIndex, length: $0.readableBytes) ?? [] } ?? []
+                command = try responder.appendCommand(append.headers, path: append.path, body: body)
+            } catch {
+                let apiError = responder.apiError(for: error)
+                loop.execute { handler.value.answer(append, error: apiError) }
+                return
+            }
+            responder.store.propose(.append(command)) { result in
+                loop.execute { handler.value.answered(result) }
+            }
+        }
+        if (append.body?.readableBytes ?? 0) > Self.inlineBodyBytes {
+            NIOThreadPool.singleton.submit { _ in send() }
+        } else {
+            send()
         }
     }
 
@@ -299,6 +313,20 @@ final class AppendFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         // Parts that waited are handled next (dropped when closing).
         state = closing ? .closed : .idle
         drain()
+    }
+
+    /// A parse error inside an append's body (a bad chunk; `HTTP1Guard` passes those on to
+    /// whoever reads the body): answered as the async path's `readBody` would, 400 with a JSON
+    /// body, and the connection closed (its framing is lost). Other errors go on.
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        guard case .collecting(let append) = state, let parseError = error as? HTTPParserError else {
+            context.fireErrorCaught(error)
+            return
+        }
+        state = .answering(append)
+        var apiError = APIError(parseError)
+        apiError.headers[.connection] = "close"
+        answer(append, error: apiError, close: true)
     }
 
     // MARK: Outbound

@@ -88,7 +88,7 @@ public final class RunnelCluster: @unchecked Sendable {
     public func removeData() {
         for d in directories {
             try? FileManager.default.removeItem(atPath: d)
-            try? FileManager.default.removeItem(atPath: d + ".log")
+            if ProcessInfo.processInfo.environment["RUNNEL_KEEP_LOGS"] == nil { try? FileManager.default.removeItem(atPath: d + ".log") }
         }
     }
 

@@ -157,9 +157,13 @@ final class AppendFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             forward(part, context)
             return true
         case .collecting(var append):
+            // The state must let go of the body before it grows, or every chunk would copy
+            // the whole body so far (copy-on-write of a shared buffer).
+            state = .idle
             switch part {
             case .head:
                 // Cannot happen on HTTP/1.1 (a head before the previous end).
+                state = .closed
                 context.close(promise: nil)
             case .body(var buffer):
                 if buffer.readableBytes + (append.body?.readableBytes ?? 0) > responder.configuration.maxBodyBytes {

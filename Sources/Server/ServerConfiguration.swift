@@ -46,8 +46,9 @@ public struct ServerConfiguration: Sendable {
     /// (`Access-Control-Allow-Origin: *`). Admin and operational routes never allow any.
     public var corsOrigins: Set<String>?
     /// Appends on HTTP/1.1 are answered on the event loop without a task (`AppendFastPath`,
-    /// docs/hot-path.md); off, every request takes the async path (`RUNNEL_FAST_APPENDS=0`).
-    public var fastAppends = true
+    /// docs/hot-path.md; `--fast-appends true`, `RUNNEL_FAST_APPENDS=1`). Off by default until
+    /// the load-sensitive live-read tests it was seen failing beside are understood.
+    public var fastAppends = false
 
     public init() {}
 }

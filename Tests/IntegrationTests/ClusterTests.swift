@@ -213,7 +213,8 @@ import Testing
         }
         #expect(Set(bodies).count == 1, "nodes differ: lengths \(bodies.map(\.count))")
         let messages = bodies[0].split(separator: ";").map { String($0) + ";" }
-        #expect(Set(messages).count == messages.count, "duplicated messages")
+        let repeated = Dictionary(grouping: messages, by: { $0 }).filter { $0.value.count > 1 }.keys.sorted()
+        #expect(repeated.isEmpty, "duplicated messages: \(repeated.prefix(10)) (acknowledged: \(repeated.filter(acknowledged.contains)))")
         let stored = Set(messages)
         let missing = (acknowledged + extra).filter { !stored.contains($0) }
         #expect(missing.isEmpty, "\(missing.count) acknowledged appends lost, e.g. \(missing.prefix(5))")

@@ -78,9 +78,16 @@ final class Waiters: Sendable {
         }
     }
 
+    /// Where the leader of the proposal's current routing appended it. A position of another
+    /// term is stale and ignored: a leader appends a command only in the term it was routed in,
+    /// so it comes from an earlier routing. Example: a hung leader that wakes up, still
+    /// leading its old term, appends a forward it had queued and says so after the proposal
+    /// was found lost and routed to the new leader. Recording that position would make the
+    /// proposal look lost again when its index applies with the new term. It would be routed a
+    /// third time and applied twice.
     func setPosition(_ seq: UInt64, _ position: LogPosition) {
         state.withLock { s in
-            guard s.proposals[seq] != nil else { return }
+            guard let proposal = s.proposals[seq], proposal.term == position.term else { return }
             s.proposals[seq]!.position = position
             s.byIndex[position.index, default: []].append(seq)
         }

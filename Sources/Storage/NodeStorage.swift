@@ -1,3 +1,4 @@
+import Foundation
 import RocksDB
 
 /// One node's database: a RocksDB with the Raft log (`LogStore`) and the applied state
@@ -19,8 +20,20 @@ public final class NodeStorage: Sendable {
         }
     }
 
-    /// Closes the database; nothing may use the stores after it.
-    public func close() throws(StorageError) {
-        do { try db.close() } catch { throw StorageError(error) }
+    /// Closes the database; nothing may use the stores after it. A snapshot file still being
+    /// written holds a RocksDB snapshot or iterator: the close waits for it (up to `timeout`),
+    /// because closing under it would fail, and leave the database locked for the next open.
+    public func close(waitingUpTo timeout: Duration = .seconds(30)) throws(StorageError) {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            do {
+                try db.close()
+                return
+            } catch where error.code == .closed && ContinuousClock.now < deadline {
+                usleep(10_000)
+            } catch {
+                throw StorageError(error)
+            }
+        }
     }
 }

@@ -68,13 +68,21 @@ import Testing
         // for an election, and a write caught in one answers 503 (not acknowledged). What
         // matters is that the cluster keeps committing and every node ends with the same bytes.
         #expect(statuses.allSatisfy { $0 == 204 || $0 == 503 } && statuses.contains(204), "\(statuses)")
-        try await cluster.waitForConvergence(timeout: .seconds(60))
+        // A write answered 503 may still be on its way to the leader (a 64 MiB forward frame
+        // in the peer transport) and be committed after the nodes first look converged: wait
+        // until they agree, not for the first moment the logs line up.
         var tails: Set<String> = []
-        for node in cluster.nodes {
-            let c = try await HTTPTestClient(port: node.port)
-            tails.insert(try await c.request("HEAD", "/v1/stream/big?consistency=local").header("Stream-Next-Offset") ?? "none")
-            await c.close()
-        }
+        let deadline = ContinuousClock.now + .seconds(60)
+        repeat {
+            try await cluster.waitForConvergence(timeout: .seconds(60))
+            tails = []
+            for node in cluster.nodes {
+                let c = try await HTTPTestClient(port: node.port)
+                tails.insert(try await c.request("HEAD", "/v1/stream/big?consistency=local").header("Stream-Next-Offset") ?? "none")
+                await c.close()
+            }
+            if tails.count > 1 { try await Task.sleep(for: .milliseconds(200)) }
+        } while tails.count > 1 && ContinuousClock.now < deadline
         let acknowledged = zip(sizes, statuses).filter { $0.1 == 204 }.map(\.0).reduce(0, +)
         #expect(tails.count == 1, "nodes differ: \(tails)")
         let tail = tails.first.flatMap { Int($0.split(separator: "_").last ?? "") } ?? -1

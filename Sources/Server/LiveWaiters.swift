@@ -57,8 +57,15 @@ final class LiveWaiters: Sendable, Service {
     /// Reads of a stream's tail shared by the readers this wakes together.
     let tailReads = SharedTailReads()
 
-    init(store: Node) {
-        store.onChange { [weak self] ids in self?.wake(ids) }
+    /// SSE readers at their stream's tail, served without their tasks.
+    let fanout: SSEFanout
+
+    init(store: Node, readChunkBytes: Int, metrics: RunnelMetrics) {
+        fanout = SSEFanout(store: store, readChunkBytes: readChunkBytes, metrics: metrics)
+        store.onChange { [weak self] ids in
+            self?.fanout.changed(ids)
+            self?.wake(ids)
+        }
     }
 
     /// One sweeper ends every expired wait, instead of a timer task per waiting reader. It
@@ -67,13 +74,15 @@ final class LiveWaiters: Sendable, Service {
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 try? await Task.sleep(for: Self.deadlineResolution)
-                self.expire(now: .now)
+                let now = ContinuousClock.now
+                self.expire(now: now)
+                self.fanout.expire(now: now)
             }
         }
     }
 
-    /// Readers currently waiting.
-    var count: Int { registry.withLock { $0.count } }
+    /// Readers currently waiting, followers of the fan-out included.
+    var count: Int { registry.withLock { $0.count } + fanout.count }
 
     /// Suspends until stream `id` changes or `deadline` passes (or the task is cancelled).
     /// `stillCurrent` runs after the waiter is registered, so a change that landed just before

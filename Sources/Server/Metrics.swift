@@ -22,6 +22,7 @@ public final class RunnelMetrics: Sendable {
     /// the difference.
     private let lastProposed = Mutex<UInt64>(0)
     private let sseWriteTimeouts: Counter
+    private let sseFanoutEvents: Counter
     /// `runnel_auth_requests_total` by credential kind (nil: none) and outcome: made up
     /// front, a closed set.
     private let authentications: [Principal.Kind?: [AuthOutcome: Counter]]
@@ -65,6 +66,9 @@ public final class RunnelMetrics: Sendable {
         sseWriteTimeouts = registry.makeCounter(
             descriptor: .init(namespace: "runnel", metricName: "sse_write_timeouts", unitName: "total",
                               helpText: "SSE connections closed because the reader did not read within --sse-write-timeout."))
+        sseFanoutEvents = registry.makeCounter(
+            descriptor: .init(namespace: "runnel", metricName: "sse_fanout_writes", unitName: "total",
+                              helpText: "Batches of SSE events written to readers at their stream's tail by the shared fan-out (one per reader per batch)."))
         var authentications: [Principal.Kind?: [AuthOutcome: Counter]] = [:]
         for credential in [nil] + Principal.Kind.allCases {
             for outcome in AuthOutcome.allCases {
@@ -92,6 +96,9 @@ public final class RunnelMetrics: Sendable {
 
     /// One SSE connection closed for a write that missed its deadline (`DeadlineWriter`).
     func sseWriteTimedOut() { sseWriteTimeouts.increment() }
+
+    /// `count` readers were written one batch by `SSEFanout`.
+    func sseFanoutWrote(_ count: Int) { sseFanoutEvents.increment(by: Int64(count)) }
 
     /// Counts one request. Every label comes from a closed set (`methodLabel`,
     /// `statusLabel`, `Route.metricLabel`), so no client can grow `/metrics` without bound.

@@ -20,7 +20,7 @@ public enum RunnelServer {
         store: Node, configuration: ServerConfiguration, metrics: RunnelMetrics, logger: Logger,
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) throws -> some ApplicationProtocol {
-        let waiters = LiveWaiters(store: store)
+        let waiters = LiveWaiters(store: store, readChunkBytes: configuration.readChunkBytes, metrics: metrics)
         let responder = RunnelResponder(store: store, configuration: configuration, logger: logger, waiters: waiters, metrics: metrics,
                                         quotas: RequestQuotas(configuration.access))
         return Application(

@@ -49,6 +49,10 @@ public struct ServerConfiguration: Sendable {
     /// docs/hot-path.md; `--fast-appends true`, `RUNNEL_FAST_APPENDS=1`). Off by default until
     /// the load-sensitive live-read tests it was seen failing beside are understood.
     public var fastAppends = false
+    /// SSE readers at their stream's tail are written to from the event loop, one encoding per
+    /// batch shared by all of them (`SSEFanout`, docs/hot-path.md; `--sse-fanout false` turns
+    /// it off, for comparison).
+    public var sseFanout = true
 
     public init() {}
 }

@@ -119,12 +119,14 @@ extension RunnelResponder {
         var headers = HTTPFields.standard
         headers.append(contentsOf: fields)
 
+        let follow = fanoutChannel(connection)
         let body = ResponseBody { [self] writer in
             let output = DeadlineWriter(writer, timeout: configuration.sseWriteTimeout)
             do {
                 try await cancellingWhenPeerCloses(connection) { [self] in
                     try await output.guarding { [self] in
-                        try await sendEvents(output, path: path, from: from, meta: initial, encoding: encoding, clientCursor: clientCursor)
+                        try await sendEvents(output, path: path, from: from, meta: initial, encoding: encoding, clientCursor: clientCursor,
+                                             follow: follow)
                     }
                 }
             } catch let error as DeadlineWriter.Timeout {
@@ -136,12 +138,22 @@ extension RunnelResponder {
         return Response(status: .ok, headers: headers, body: body)
     }
 
+    /// The channel an SSE response may be written to by `SSEFanout`, or nil: when the fan-out
+    /// is off, or when the response's bytes are counted against a byte rate (the count wraps
+    /// the response body, which the fan-out's writes would pass by). Asked while dispatching,
+    /// where the request's `ByteMeter` is set.
+    func fanoutChannel(_ connection: any Channel) -> (any Channel)? {
+        configuration.sseFanout && ByteMeter.current == nil ? connection : nil
+    }
+
     /// The SSE session: catch up, then follow the stream until it closes, the session ends, the
     /// stream is deleted or the task is cancelled (the client went away). `epilogue` is
     /// written before the body ends (the closing delimiter of a bootstrap's multipart body).
+    /// With `follow`, the response's channel, the reader is followed at the tail by
+    /// `SSEFanout` (which writes to that channel) rather than woken to write for itself.
     func sendEvents(
         _ writer: DeadlineWriter, path: StreamPath, from: Offset, meta initial: StreamMeta, encoding: SSEEncoding,
-        clientCursor: String?, epilogue: ByteBuffer? = nil
+        clientCursor: String?, epilogue: ByteBuffer? = nil, follow: (any Channel)? = nil
     ) async throws {
         let sessionEnd = ContinuousClock.now + configuration.sseSessionDuration
         var meta = initial
@@ -168,13 +180,20 @@ extension RunnelResponder {
                     return
                 }
             } while position < meta.tail
-            let seen = meta
-            let changed = await waiters.wait(for: meta.id, until: sessionEnd) {
-                let now = store.stream(at: path, now: self.now())
-                return now?.id == seen.id && now?.tail == seen.tail && now?.closed == seen.closed && now?.softDeleted == false
+            if let follow {
+                position = await waiters.fanout.follow(meta, from: position, cursor: cursor, encoding: encoding,
+                                                       channel: follow, sessionEnd: sessionEnd)
+                try Task.checkCancellation()
+                if ContinuousClock.now >= sessionEnd { break }
+            } else {
+                let seen = meta
+                let changed = await waiters.wait(for: meta.id, until: sessionEnd) {
+                    let now = store.stream(at: path, now: self.now())
+                    return now?.id == seen.id && now?.tail == seen.tail && now?.closed == seen.closed && now?.softDeleted == false
+                }
+                try Task.checkCancellation()
+                if !changed && ContinuousClock.now >= sessionEnd { break }
             }
-            try Task.checkCancellation()
-            if !changed && ContinuousClock.now >= sessionEnd { break }
             guard let next = try? current(path, id: meta.id) else { break }
             meta = next
         }

@@ -219,12 +219,13 @@ extension RunnelResponder {
         fields[HTTPField.Name("X-Accel-Buffering")!] = "no"
         let clientCursor = request.uri.queryParameters["cursor"].map(String.init)
 
+        let follow = fanoutChannel(connection)
         let body = ResponseBody { [self] writer in
             let output = DeadlineWriter(writer, timeout: configuration.sseWriteTimeout)
             try await cancellingWhenPeerCloses(connection) { [self] in
                 try await output.guarding { [self] in
                     try await writeBootstrap(output, meta: meta, snapshot: snapshot, start: start, boundary: boundary,
-                                             live: live != nil, clientCursor: clientCursor)
+                                             live: live != nil, clientCursor: clientCursor, follow: follow)
                 }
             }
         }
@@ -233,7 +234,7 @@ extension RunnelResponder {
 
     private func writeBootstrap(
         _ output: DeadlineWriter, meta: StreamMeta, snapshot: StreamSnapshot?, start: Offset, boundary: String,
-        live: Bool, clientCursor: String?
+        live: Bool, clientCursor: String?, follow: (any Channel)?
     ) async throws {
         // The snapshot part (empty when there is none).
         var head = ByteBuffer()
@@ -279,7 +280,7 @@ extension RunnelResponder {
         Multipart.writePartHead(boundary: boundary, first: false, fields: fields, to: &part)
         try await output.write(part)
         try await sendEvents(output, path: meta.path, from: position, meta: meta, encoding: encoding,
-                             clientCursor: clientCursor, epilogue: close)
+                             clientCursor: clientCursor, epilogue: close, follow: follow)
     }
 }
 

@@ -128,6 +128,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Answer appends on HTTP/1.1 on the event loop, without a task (env RUNNEL_FAST_APPENDS; default false for now; docs/hot-path.md). Measured at 20% less server CPU per append.")
     var fastAppends: Bool?
 
+    @Option(help: "Write to SSE readers at a stream's tail from the event loop, one encoding per batch shared by all (env RUNNEL_SSE_FANOUT; default true; docs/hot-path.md).")
+    var sseFanout: Bool?
+
     @Option(help: "Comma-separated origins (scheme://host[:port]) browser pages may call the stream API from (env RUNNEL_CORS_ORIGINS); default any (*).")
     var corsOrigins: String?
 
@@ -200,12 +203,8 @@ struct Serve: AsyncParsableCommand {
             server.access.authFailuresPerSecond = value
             server.access.authFailureBurst = max(1, value * 10)
         }
-        if let text = Env.value(fastAppends.map { String($0) }, "RUNNEL_FAST_APPENDS") {
-            guard let value = ["true": true, "1": true, "false": false, "0": false][text.lowercased()] else {
-                throw ValidationError("--fast-appends is true or false")
-            }
-            server.fastAppends = value
-        }
+        server.fastAppends = try Self.boolean(fastAppends, "RUNNEL_FAST_APPENDS", "--fast-appends") ?? server.fastAppends
+        server.sseFanout = try Self.boolean(sseFanout, "RUNNEL_SSE_FANOUT", "--sse-fanout") ?? server.sseFanout
         if let text = Env.value(corsOrigins, "RUNNEL_CORS_ORIGINS") {
             let origins = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
             guard origins.allSatisfy({ ($0.hasPrefix("https://") || $0.hasPrefix("http://")) && !$0.hasSuffix("/") && $0 != "*" }) else {
@@ -432,5 +431,16 @@ extension Serve {
         default: throw ValidationError("--metrics-scope must be admin, read or open, got \(metricsScope)")
         }
         return access
+    }
+}
+
+extension Serve {
+    /// A true/false option or its environment variable (`1`/`0` too); nil when neither is set.
+    static func boolean(_ option: Bool?, _ variable: String, _ name: String) throws -> Bool? {
+        guard let text = Env.value(option.map { String($0) }, variable) else { return nil }
+        guard let value = ["true": true, "1": true, "false": false, "0": false][text.lowercased()] else {
+            throw ValidationError("\(name) is true or false")
+        }
+        return value
     }
 }

@@ -46,9 +46,8 @@ public struct ServerConfiguration: Sendable {
     /// (`Access-Control-Allow-Origin: *`). Admin and operational routes never allow any.
     public var corsOrigins: Set<String>?
     /// Appends on HTTP/1.1 are answered on the event loop without a task (`AppendFastPath`,
-    /// docs/hot-path.md; `--fast-appends true`, `RUNNEL_FAST_APPENDS=1`). Off by default until
-    /// the load-sensitive live-read tests it was seen failing beside are understood.
-    public var fastAppends = false
+    /// docs/hot-path.md; `--fast-appends false`, `RUNNEL_FAST_APPENDS=0` turns it off).
+    public var fastAppends = true
     /// SSE readers at their stream's tail are written to from the event loop, one encoding per
     /// batch shared by all of them (`SSEFanout`, docs/hot-path.md; `--sse-fanout false` turns
     /// it off, for comparison).

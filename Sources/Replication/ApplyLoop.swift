@@ -180,6 +180,7 @@ final class ApplyLoop: @unchecked Sendable {
         appliedIndex = installed.appliedIndex
         writtenIndex.store(appliedIndex, ordering: .releasing)
         onInstalled?(model, appliedIndex)
+        waiters.snapshotInstalled()
         logger.info("installed a snapshot", metadata: ["raft.index": "\(index)", "streams": "\(model.streams.count)"])
         let woken = before.union(model.streams.values.map(\.id))
         if !woken.isEmpty {

@@ -128,6 +128,24 @@ final class Waiters: Sendable {
         return Array(Set(lost))
     }
 
+    /// A snapshot replaced the applied state. A proposal already handed to a leader may be
+    /// inside it, applied without this node ever seeing its result, so its outcome is unknown:
+    /// it is failed as a timeout would fail it, and never found lost and routed again (which
+    /// could apply it twice once a later term's entry applies here). Proposals not handed to
+    /// any leader cannot be in it and keep waiting.
+    func snapshotInstalled() {
+        let taken = state.withLock { s -> [ProposalCompletion] in
+            let routed = s.proposals.filter { $0.value.routed }
+            for seq in routed.keys { s.proposals[seq] = nil }
+            // Positions inside the snapshot are never applied here; the rest went with them.
+            s.byIndex = [:]
+            return routed.values.map(\.complete)
+        }
+        for complete in taken {
+            complete(.failure(ReplicationError(.timeout, "the write's outcome is unknown: this node installed a snapshot that may hold it")))
+        }
+    }
+
     func fail(_ seqs: some Sequence<UInt64>, _ error: ReplicationError) {
         let taken = state.withLock { s in seqs.compactMap { s.proposals.removeValue(forKey: $0)?.complete } }
         for complete in taken { complete(.failure(error)) }

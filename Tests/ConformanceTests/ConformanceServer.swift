@@ -52,6 +52,11 @@ enum ConformanceServer {
             try adminToken.write(toFile: file, atomically: true, encoding: .utf8)
             arguments += ["--admin-token-file", file]
         }
+        // Before anything can return or throw: the 3-node authenticated run once returned
+        // before registering this, and left its three nodes running after every `make test`.
+        atexit {
+            ConformanceServer.running.withLock { for p in $0 { p.kill() } }
+        }
         let processes: [RunnelProcess]
         if nodeCount > 1 {
             // Debug builds move a 10 MiB body slowly; three of them at once on two cores can take
@@ -73,9 +78,6 @@ enum ConformanceServer {
             running.withLock { $0 = [process] }
             try await process.start()
             processes = [process]
-        }
-        atexit {
-            ConformanceServer.running.withLock { for p in $0 { p.kill() } }
         }
         let authorization = auth ? try await makeKey(port: processes[0].port, trustRoot: trustRoot) : nil
         return Endpoints(ports: processes.map(\.port), trustRoot: trustRoot, authorization: authorization)

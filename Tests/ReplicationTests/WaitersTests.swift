@@ -46,4 +46,25 @@ import Testing
         waiters.fail([2], ReplicationError(.timeout, "test"))
         #expect(answers.count(2) == 1)
     }
+
+    /// Proposals a leader had when this node installed a snapshot may be inside it: their
+    /// outcome is unknown, and they must not be routed again when a later term applies.
+    @Test func aSnapshotEndsTheProposalsHandedToALeader() {
+        let waiters = Waiters()
+        let answers = Answers()
+        #expect(waiters.register(seq: 1, answers.completion(1), deadline: .max))
+        #expect(waiters.register(seq: 2, answers.completion(2), deadline: .max))
+        waiters.markForwarded([1], term: 1)
+        waiters.setPosition(1, LogPosition(index: 4, term: 1))
+        waiters.snapshotInstalled()
+        guard case .failure(let error)? = answers.results.withLock({ $0[1]?.first }) else {
+            Issue.record("the routed proposal was not answered")
+            return
+        }
+        #expect(error.code == .timeout)
+        // Not routed: still waiting, and never reported lost for being of an older term.
+        #expect(answers.count(2) == 0)
+        #expect(waiters.answer([], entries: [(index: 9, term: 2)]).isEmpty)
+        #expect(waiters.isWaiting(2))
+    }
 }

@@ -6,30 +6,18 @@
 #   ./scripts/measure-appends.sh "async=--fast-appends false" "fast=--fast-appends true"
 # Each argument is LABEL=SERVE-ARGUMENTS. Needs `make release` first.
 set -euo pipefail
-BIN=${BIN:-./.build/release/runnel}
 DURATION=${DURATION:-12}
 ROUNDS=${ROUNDS:-3}
 PORT=${PORT:-5473}
-URL="http://127.0.0.1:$PORT"
-DIR=$(mktemp -d /tmp/runnel-appends-XXXX)
-pid=
-cleanup() { [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$DIR"; }
-trap cleanup EXIT INT TERM
-
-start() {
-  [ -n "$pid" ] && { kill "$pid"; wait "$pid" 2>/dev/null || true; }
-  rm -rf "$DIR/data"
-  # shellcheck disable=SC2086
-  "$BIN" serve --listen "127.0.0.1:$PORT" --data-dir "$DIR/data" --log-level warning $1 >"$DIR/node.log" 2>&1 &
-  pid=$!
-  for _ in $(seq 1 200); do curl -sf "$URL/healthz" >/dev/null && break; sleep 0.1; done
-}
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
+NAME=appends
+# shellcheck source=scripts/measure-lib.sh
+. "$(dirname "$0")/measure-lib.sh"
 
 for round in $(seq 1 "$ROUNDS"); do
   for config in "$@"; do
     label=${config%%=*}
-    start "${config#*=}"
+    # shellcheck disable=SC2086
+    start ${config#*=}
     before=$(cpu_ticks)
     result=$("$BIN" bench append --url "$URL" --duration "$DURATION" --warmup 2 --json 2>/dev/null | python3 -c \
       'import json,sys; rows=[json.loads(l) for l in sys.stdin if l.startswith("{")]; r=rows[-1]; print(r["appends"], r["appends_per_s"], r["latency"]["p50_ms"], r["latency"]["p99_ms"])')

@@ -5,17 +5,14 @@
 # then the median of each. 32 connections, 256 B appends, DURATION seconds each (default 15).
 #   ./scripts/measure-auth.sh      (needs `make release` first)
 set -euo pipefail
-BIN=${BIN:-./.build/release/runnel}
 DURATION=${DURATION:-15}
 ROUNDS=${ROUNDS:-3}
 PORT=${PORT:-5471}
-URL="http://127.0.0.1:$PORT"
-DIR=$(mktemp -d /tmp/runnel-auth-XXXX)
+NAME=auth
+# shellcheck source=scripts/measure-lib.sh
+. "$(dirname "$0")/measure-lib.sh"
 ADMIN="measure-admin-token-0123456789abcdefghijklmn"
 SECRET="measure-jwt-secret-0123456789abcdefghijklmnopq"
-pid=
-cleanup() { [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$DIR"; }
-trap cleanup EXIT INT TERM
 printf '%s' "$ADMIN" >"$DIR/admin"
 printf '%s' "$SECRET" >"$DIR/secret"
 
@@ -30,14 +27,6 @@ jwt() {
   printf '%s.%s.%s' "$header" "$payload" "$signature"
 }
 
-start() {
-  [ -n "$pid" ] && { kill "$pid"; wait "$pid" 2>/dev/null || true; }
-  rm -rf "$DIR/data"
-  "$BIN" serve --listen "127.0.0.1:$PORT" --data-dir "$DIR/data" "$@" >"$DIR/node.log" 2>&1 &
-  pid=$!
-  for _ in $(seq 1 200); do curl -sf "$URL/healthz" >/dev/null && break; sleep 0.1; done
-}
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
 measure() {
   local label=$1 before after appends
   before=$(cpu_ticks)

@@ -7,32 +7,20 @@
 #   ./scripts/measure-fanout.sh "off=--sse-fanout false" "on=--sse-fanout true"
 # Each argument is LABEL=SERVE-ARGUMENTS. Needs `make release` first.
 set -euo pipefail
-BIN=${BIN:-./.build/release/runnel}
 DURATION=${DURATION:-10}
 ROUNDS=${ROUNDS:-3}
 SUBSCRIBERS=${SUBSCRIBERS:-1000}
 RATE=${RATE:-100}
 PORT=${PORT:-5474}
-URL="http://127.0.0.1:$PORT"
-DIR=$(mktemp -d /tmp/runnel-fanout-XXXX)
-pid=
-cleanup() { [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$DIR"; }
-trap cleanup EXIT INT TERM
-
-start() {
-  [ -n "$pid" ] && { kill "$pid"; wait "$pid" 2>/dev/null || true; }
-  rm -rf "$DIR/data"
-  # shellcheck disable=SC2086
-  "$BIN" serve --listen "127.0.0.1:$PORT" --data-dir "$DIR/data" --log-level warning $1 >"$DIR/node.log" 2>&1 &
-  pid=$!
-  for _ in $(seq 1 200); do curl -sf "$URL/healthz" >/dev/null && break; sleep 0.1; done
-}
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
+NAME=fanout
+# shellcheck source=scripts/measure-lib.sh
+. "$(dirname "$0")/measure-lib.sh"
 
 for round in $(seq 1 "$ROUNDS"); do
   for config in "$@"; do
     label=${config%%=*}
-    start "${config#*=}"
+    # shellcheck disable=SC2086
+    start ${config#*=}
     before=$(cpu_ticks)
     started=$(date +%s.%N)
     result=$("$BIN" bench fanout --url "$URL" --subscribers "$SUBSCRIBERS" --rate "$RATE" --duration "$DURATION" --json 2>/dev/null \

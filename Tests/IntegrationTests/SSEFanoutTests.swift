@@ -141,4 +141,43 @@ import Testing
         await reader.close()
         #expect(try await metric("runnel_live_readers", client) == 0)
     }
+
+    /// Over HTTP/2 the response's channel is an HTTP/2 stream, not the connection: the fan-out
+    /// writes there, and an independent client (curl, HTTP/2 over TLS by ALPN) gets the events
+    /// and the end of the body when the stream closes.
+    @Test(.timeLimit(.minutes(2)))
+    func followersOverHTTP2GetTheEvents() async throws {
+        let dir = RunnelProcess.temporaryDirectory("fanout-h2")
+        defer { try? FileManager.default.removeItem(atPath: dir); try? FileManager.default.removeItem(atPath: dir + "-certs") }
+        let (cert, key) = try TestCertificate.selfSigned(in: dir + "-certs")
+        let node = RunnelProcess(dataDirectory: dir, arguments: ["--tls-cert", cert, "--tls-key", key])
+        try await node.start()
+        defer { node.terminate() }
+        let client = try await HTTPTestClient(port: node.port, trustRoot: cert)
+        defer { Task { await client.close() } }
+        #expect(try await client.request("PUT", "/v1/stream/h2", headers: [("Content-Type", "text/plain")]).status == 201)
+
+        let curl = Process()
+        curl.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        curl.arguments = ["curl", "-sSN", "--http2", "--cacert", cert, "-m", "60", "-w", "\nhttp-version:%{http_version}\n",
+                          "https://127.0.0.1:\(node.port)/v1/stream/h2?offset=-1&live=sse"]
+        let output = Pipe()
+        curl.standardOutput = output
+        try curl.run()
+        defer { if curl.isRunning { curl.terminate() } }
+        try await waitUntil("the HTTP/2 reader follows", timeout: .seconds(20)) { try await metric("runnel_live_readers", client) == 1 }
+        for (i, text) in ["over", "h2"].enumerated() {
+            #expect(try await client.request("POST", "/v1/stream/h2", headers: [("Content-Type", "text/plain")], body: Array(text.utf8)).status == 204)
+            try await waitUntil("the fan-out wrote append \(i + 1)", timeout: .seconds(10)) {
+                try await metric("runnel_sse_fanout_writes_total", client) == Double(i + 1)
+            }
+        }
+        #expect(try await client.request("POST", "/v1/stream/h2", headers: [("Stream-Closed", "true")]).status == 204)
+        // curl exits when the body ends (the stream closed).
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        curl.waitUntilExit()
+        #expect(curl.terminationStatus == 0, "curl: \(text)")
+        #expect(text.contains("event: data\ndata:over\n") && text.contains("event: data\ndata:h2\n"), "\(text)")
+        #expect(text.contains("\"streamClosed\":true") && text.hasSuffix("http-version:2\n"), "\(text)")
+    }
 }

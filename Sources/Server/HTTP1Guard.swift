@@ -50,6 +50,14 @@ final class HTTP1Guard: ChannelDuplexHandler, RemovableChannelHandler {
     /// connection pays a clock read per request, not a timer.
     private var headTimer: Scheduled<Void>?
     private var context: ChannelHandlerContext?
+    /// A request with method HEAD came on this connection: its response's body is suppressed
+    /// by the encoder, so no response here is taken for chunked (requests are read ahead of
+    /// the response in progress, so which request a response answers is not known here).
+    private var sawHeadRequest = false
+    /// The response in progress has a body that NIO's `HTTPResponseEncoder` sends chunked: its
+    /// head has gone out, its end not yet. The SSE fan-out then writes chunks already framed
+    /// below the encoder (`SSEFanout.Follower`). Read on the event loop.
+    private(set) var responseIsChunked = false
 
     init(headerReadTimeout: Duration?) { self.headerReadTimeout = headerReadTimeout }
 
@@ -87,19 +95,23 @@ final class HTTP1Guard: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        if case .head = unwrapInboundIn(data) {
+        if case .head(let head) = unwrapInboundIn(data) {
             awaitingHead = false
             requestInFlight = true
             headStartedAt = nil
+            if head.method == .HEAD { sawHeadRequest = true }
         }
         context.fireChannelRead(data)
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        guard case .end = unwrapOutboundIn(data) else {
+        let part = unwrapOutboundIn(data)
+        if case .head(let head) = part { responseIsChunked = Self.encoderChunks(head) && !sawHeadRequest }
+        guard case .end = part else {
             context.write(data, promise: promise)
             return
         }
+        responseIsChunked = false
         requestInFlight = false
         awaitingHead = true
         if closeAfterResponse {
@@ -111,6 +123,15 @@ final class HTTP1Guard: ChannelDuplexHandler, RemovableChannelHandler {
         } else {
             context.write(data, promise: promise)
         }
+    }
+
+    /// Whether `HTTPResponseEncoder` (framing headers set automatically, its default) frames
+    /// the body of a response with this head in chunks: HTTP/1.1, a status that has a
+    /// body, and no `Content-Length` (NIO's `correctlyFrameTransportHeaders`).
+    static func encoderChunks(_ head: HTTPResponseHead) -> Bool {
+        let code = head.status.code
+        return head.version.major == 1 && head.version.minor >= 1 && code >= 200 && code != 204 && code != 304
+            && !head.headers.contains(name: "content-length")
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {

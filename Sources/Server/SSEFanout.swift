@@ -1,5 +1,6 @@
 import HTTPTypes
 import NIOCore
+import NIOHTTP1
 import NIOHTTPTypes
 import NIOPosix
 import Replication
@@ -23,9 +24,16 @@ import Synchronization
 /// than one shared read holds, its session ended, or its connection went away (the task is
 /// cancelled).
 ///
+/// On HTTP/1.1 each event goes in as one buffer already framed as a chunk, from NIO's
+/// encoder's context: the handlers above it (Hummingbird's codec, the guards, the async
+/// channel's) only pass body parts through, so nothing they hold is skipped, and the
+/// connection is the follower's alone while it follows. On HTTP/2 it is a body part written
+/// at the stream channel's tail.
+///
 /// Ordering. The task's own writes went through Hummingbird's async writer, which hands each
 /// one to the event loop before `write` returns; the pump's writes are handed over later, and
-/// an event loop runs what it is handed in order. Everything that ends a follow (`release`)
+/// an event loop runs what it is handed in order (a write goes down the pipeline at once:
+/// none of the handlers it passes holds body parts back). Everything that ends a follow (`release`)
 /// also runs on the reader's event loop, after the writes handed over before it, so the offset
 /// it returns is the offset written up to.
 final class SSEFanout: Sendable {
@@ -43,6 +51,16 @@ final class SSEFanout: Sendable {
             var released = false
         }
         private let state: Mutex<State>
+        /// How this reader's body bytes are written, found on the first write (on the loop).
+        private let framing: NIOLoopBoundBox<Framing?>
+
+        private enum Framing {
+            /// An HTTP/1.1 response NIO's encoder sends chunked: a chunk goes in already framed
+            /// (one buffer) from the encoder's context, below Hummingbird's handlers and codecs.
+            case chunked(ChannelHandlerContext)
+            /// Anything else (HTTP/2 streams): a body part at the pipeline's tail.
+            case parts
+        }
 
         init(channel: any Channel, stream: UInt64, position: Offset, cursor: String, sessionEnd: ContinuousClock.Instant) {
             self.channel = channel
@@ -50,19 +68,41 @@ final class SSEFanout: Sendable {
             self.cursor = cursor
             self.sessionEnd = sessionEnd
             self.state = Mutex(State(written: position))
+            self.framing = .makeEmptyBox(valueType: Framing.self, eventLoop: channel.eventLoop)
         }
 
-        /// Writes one batch's bytes, on the event loop. False when the reader must go back to
+        /// Writes one batch's event, on the event loop. False when the reader must go back to
         /// its task instead (released, not writable, gone, or not where the batch starts).
-        fileprivate func write(_ bytes: ByteBuffer, from: Offset, reaching next: Offset) -> Bool {
+        fileprivate func write(_ event: Event, from: Offset, reaching next: Offset) -> Bool {
             channel.eventLoop.preconditionInEventLoop()
             let go = state.withLock { s in
                 guard !s.released, s.written == from, channel.isActive, channel.isWritable else { return false }
                 s.written = next
                 return true
             }
-            if go { channel.writeAndFlush(HTTPResponsePart.body(bytes), promise: nil) }
-            return go
+            guard go else { return false }
+            // An empty chunk would end the body; events are never empty, but be sure.
+            guard event.bytes.readableBytes > 0 else { return true }
+            switch framing.value ?? resolveFraming() {
+            case .chunked(let encoder): encoder.writeAndFlush(NIOAny(IOData.byteBuffer(event.chunk)), promise: nil)
+            case .parts: channel.writeAndFlush(HTTPResponsePart.body(event.bytes), promise: nil)
+            }
+            return true
+        }
+
+        /// Chunked below the encoder when the connection's `HTTP1Guard` saw this response's head
+        /// go out with chunked framing; body parts otherwise.
+        private func resolveFraming() -> Framing {
+            let pipeline = channel.pipeline.syncOperations
+            let resolved: Framing
+            if let guardHandler = try? pipeline.handler(type: HTTP1Guard.self), guardHandler.responseIsChunked,
+               let encoder = try? pipeline.context(handlerType: HTTPResponseEncoder.self) {
+                resolved = .chunked(encoder)
+            } else {
+                resolved = .parts
+            }
+            framing.value = resolved
+            return resolved
         }
 
         /// Sets the continuation `release` resumes; resumes it at once if released already
@@ -105,6 +145,25 @@ final class SSEFanout: Sendable {
     private struct Registry {
         var streams: [UInt64: Followed] = [:]
         var count = 0
+    }
+
+    /// One batch's bytes for readers of one cursor, in both forms a reader's channel takes.
+    struct Event: Sendable {
+        /// The SSE bytes: a body part.
+        let bytes: ByteBuffer
+        /// The same as one HTTP/1.1 chunk: size line, bytes, CRLF.
+        let chunk: ByteBuffer
+
+        init(_ bytes: ByteBuffer) {
+            self.bytes = bytes
+            var chunk = ByteBuffer()
+            chunk.reserveCapacity(bytes.readableBytes + 20)
+            chunk.writeString(String(bytes.readableBytes, radix: 16))
+            chunk.writeStaticString("\r\n")
+            chunk.writeImmutableBuffer(bytes)
+            chunk.writeStaticString("\r\n")
+            self.chunk = chunk
+        }
     }
 
     private let registry = Mutex(Registry())
@@ -231,12 +290,12 @@ final class SSEFanout: Sendable {
         guard chunk.upToDate, chunk.nextOffset > offset else { return release(followers) }
         var data = ByteBuffer()
         SSE.writeData(chunk, json: isJSON, encoding: encoding, to: &data)
-        // One buffer per cursor (readers of one interval share theirs): data, then control.
-        var events: [String: ByteBuffer] = [:]
+        // One event per cursor (readers of one interval share theirs): data, then control.
+        var events: [String: Event] = [:]
         for follower in followers where events[follower.cursor] == nil {
             var out = data
             SSE.writeControl(next: chunk.nextOffset, cursor: follower.cursor, upToDate: true, closed: false, to: &out)
-            events[follower.cursor] = out
+            events[follower.cursor] = Event(out)
         }
         let next = chunk.nextOffset
         let batch = events

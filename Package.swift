@@ -61,6 +61,7 @@ let package = Package(
             name: "Storage",
             dependencies: [
                 "BinaryCodec", "RocksDB", "Raft", "StreamModel",
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: strict
         ),

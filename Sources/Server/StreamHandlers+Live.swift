@@ -76,7 +76,7 @@ extension RunnelResponder {
             if chunk.upToDate { fields[.streamUpToDate] = "true" }
             if meta.closed && chunk.upToDate { fields[.streamClosed] = "true" }
             fields[.eTag] = StreamMeta.etag(id: meta.id, start: from, end: chunk.nextOffset, closed: meta.closed && chunk.upToDate)
-            let body = meta.isJSON ? jsonArray(chunk.messages) : ByteBuffer(bytes: chunk.bytes)
+            let body = meta.isJSON ? jsonArray(chunk.messages) : chunk.bytes
             return response(.ok, headers: fields, body: body)
         }
         if meta.closed || ContinuousClock.now >= deadline {
@@ -165,7 +165,7 @@ extension RunnelResponder {
             repeat {
                 let chunk = try await liveRead(meta, from: position)
                 var out = ByteBuffer()
-                if !chunk.bytes.isEmpty || !chunk.messages.isEmpty {
+                if chunk.bytes.readableBytes > 0 || !chunk.messages.isEmpty {
                     SSE.writeData(chunk, json: meta.isJSON, encoding: encoding, to: &out)
                 }
                 position = chunk.nextOffset
@@ -223,24 +223,24 @@ public enum SSE {
             var text: [UInt8] = []
             text.reserveCapacity(chunk.messages.contentBytes + max(1, chunk.messages.count) + 1)
             JSONArray.write(chunk.messages) { text.append(contentsOf: $0) }
-            writeLines(text, to: &out)
+            text.withUnsafeBytes { writeLines($0, to: &out) }
         } else if encoding == .base64 {
             out.writeString("data:")
-            out.writeString(Data(chunk.bytes).base64EncodedString())
+            out.writeString(Data(chunk.bytes.readableBytesView).base64EncodedString())
             out.writeString("\n")
         } else {
-            writeLines(chunk.bytes, to: &out)
+            chunk.bytes.withUnsafeReadableBytes { writeLines($0, to: &out) }
         }
         out.writeString("\n")
     }
 
-    static func writeLines(_ bytes: [UInt8], to out: inout ByteBuffer) {
+    static func writeLines(_ bytes: UnsafeRawBufferPointer, to out: inout ByteBuffer) {
         var start = 0
         var i = 0
         while i <= bytes.count {
             if i == bytes.count || bytes[i] == 0x0A || bytes[i] == 0x0D {
                 out.writeString("data:")
-                out.writeBytes(bytes[start..<i])
+                out.writeBytes(UnsafeRawBufferPointer(rebasing: bytes[start..<i]))
                 out.writeString("\n")
                 if i < bytes.count, bytes[i] == 0x0D, i + 1 < bytes.count, bytes[i + 1] == 0x0A { i += 1 }
                 start = i + 1

@@ -89,7 +89,7 @@ extension RunnelResponder {
         if Self.ifNoneMatch(request.headers[values: .ifNoneMatch], matches: etag) {
             return response(.notModified, headers: fields)
         }
-        return response(.ok, headers: fields, body: meta.isJSON ? jsonArray(chunk.messages) : ByteBuffer(bytes: chunk.bytes))
+        return response(.ok, headers: fields, body: meta.isJSON ? jsonArray(chunk.messages) : chunk.bytes)
     }
 
     /// RFC 9110 §13.1.2: `If-None-Match` matches when it is `*` (the stream exists) or lists

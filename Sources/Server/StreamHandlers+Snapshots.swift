@@ -255,7 +255,7 @@ extension RunnelResponder {
             let chunk = try await blocking { [store, configuration] in
                 try store.read(meta, from: from, maxBytes: configuration.readChunkBytes)
             }
-            let data = meta.isJSON ? jsonArray(chunk.messages) : ByteBuffer(bytes: chunk.bytes)
+            let data = meta.isJSON ? jsonArray(chunk.messages) : chunk.bytes
             var part = ByteBuffer()
             Multipart.writePartHead(boundary: boundary, first: false, fields: [
                 ("Content-Type", meta.contentType),

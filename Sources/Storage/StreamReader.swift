@@ -1,9 +1,11 @@
+import NIOCore
 import StreamModel
 
 /// A chunk of a catch-up read (protocol §8.2).
 public struct ReadChunk: Sendable {
-    /// Byte streams: the data, concatenated.
-    public var bytes: [UInt8] = []
+    /// Byte streams: the data, concatenated, copied once from RocksDB into the buffer a
+    /// response sends as it is.
+    public var bytes = ByteBuffer()
     /// JSON streams: the stored messages (JSON values), in order, in their stored framing.
     public var messages = FramedMessages()
     /// Where the next read continues.
@@ -26,6 +28,7 @@ extension StateStore {
         let json = meta.isJSON
         var chunk = ReadChunk(nextOffset: from, upToDate: false)
         var budget = max(1, maxBytes)
+        if !json { chunk.bytes.reserveCapacity(Int(min(UInt64(budget), tail.position - from.position))) }
         var position = from.position
         var full = false
         for segment in Self.segments(of: meta, from: from.position, to: tail.position, lookup: lookup) {
@@ -61,7 +64,7 @@ extension StateStore {
                     let upper = Int(end - start)
                     guard lower < upper else { return true }
                     let take = min(upper - lower, budget)
-                    chunk.bytes.append(contentsOf: unit[lower..<(lower + take)])
+                    chunk.bytes.writeBytes(UnsafeRawBufferPointer(rebasing: unit[lower..<(lower + take)]))
                     budget -= take
                     position = start + UInt64(lower + take)
                     if lower + take < upper {

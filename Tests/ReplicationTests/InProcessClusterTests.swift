@@ -94,7 +94,7 @@ func append(_ name: String, _ body: String) -> Command {
 
 func contents(_ store: Node, _ name: String) throws -> String? {
     guard let meta = store.stream(at: StreamPath(bucket: "_default", name: name), now: 0) else { return nil }
-    return String(decoding: try store.read(meta, from: .zero, maxBytes: 1 << 20).bytes, as: UTF8.self)
+    return String(decoding: try store.read(meta, from: .zero, maxBytes: 1 << 20).bytes.readableBytesView, as: UTF8.self)
 }
 
 func replicationError(_ body: () async throws -> Void) async -> ReplicationError? {

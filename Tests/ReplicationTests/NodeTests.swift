@@ -32,7 +32,7 @@ func bytes(_ s: String) -> Body { .bytes(Array(s.utf8)) }
 
 func readAll(_ store: Node, _ path: StreamPath, from: Offset = .zero, chunk: Int = 1 << 20) throws -> String {
     let meta = try #require(store.stream(at: path, now: 0))
-    return String(decoding: try store.read(meta, from: from, maxBytes: chunk).bytes, as: UTF8.self)
+    return String(decoding: try store.read(meta, from: from, maxBytes: chunk).bytes.readableBytesView, as: UTF8.self)
 }
 
 @Suite struct NodeTests {
@@ -119,7 +119,7 @@ func readAll(_ store: Node, _ path: StreamPath, from: Offset = .zero, chunk: Int
         #expect(try readAll(store, src, from: Offset(position: 3)) == "def")
         let srcMeta = try #require(store.stream(at: src, now: 0))
         let chunk = try store.read(srcMeta, from: .zero, maxBytes: 3)
-        #expect(String(decoding: chunk.bytes, as: UTF8.self) == "abc")
+        #expect(String(decoding: chunk.bytes.readableBytesView, as: UTF8.self) == "abc")
         #expect(chunk.nextOffset == Offset(position: 3))
         #expect(!chunk.upToDate)
         store.shutdown()

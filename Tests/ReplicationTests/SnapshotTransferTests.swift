@@ -19,7 +19,7 @@ import Testing
         var offset = Offset.zero
         while true {
             let chunk = try store.read(meta, from: offset, maxBytes: 1 << 20)
-            out += chunk.bytes
+            out += chunk.bytes.readableBytesView
             guard !chunk.upToDate, chunk.nextOffset != offset else { break }
             offset = chunk.nextOffset
         }

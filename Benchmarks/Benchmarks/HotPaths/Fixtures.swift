@@ -122,7 +122,7 @@ final class SSEFixture: @unchecked Sendable {
         }
         let meta = store.stream(at: Workload.path, now: Workload.time)!
         let chunk = try store.read(meta, from: .zero, maxBytes: 1 << 20)
-        precondition(chunk.bytes.count == Workload.commandCount * Workload.bodyBytes, "short read: \(chunk.bytes.count) bytes")
+        precondition(chunk.bytes.readableBytes == Workload.commandCount * Workload.bodyBytes, "short read: \(chunk.bytes.readableBytes) bytes")
         self.chunk = chunk
     }
 

@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import NIOPosix
+import Synchronization
 
 /// A group of real `runnel serve` processes on loopback, each with its own data directory,
 /// peering over TCP, for integration tests. HTTP ports are chosen by the OS; peer ports are
@@ -92,18 +93,38 @@ public final class RunnelCluster: @unchecked Sendable {
         }
     }
 
-    /// Ports free on loopback right now (bound, then released).
+    /// Ports free on loopback right now (bound, then released) for nodes to listen on later.
+    ///
+    /// They come from below the kernel's ephemeral range (Linux: 32768 and up). A port the OS
+    /// handed out for port 0 could, once released, be taken again before the node binds it by
+    /// any outgoing connection's source port or another port-0 listener of the tests running
+    /// alongside (a CI run failed so: "cannot listen for peers … Address already in use").
+    /// Ports below that range are taken only by someone asking for them by number; a counter
+    /// shared by the process, from a random start, keeps concurrent tests apart.
     public static func freePorts(_ count: Int) throws -> [Int] {
-        var channels: [any Channel] = []
-        defer { for c in channels { try? c.close().wait() } }
-        for _ in 0..<count {
-            let channel = try ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        var ports: [Int] = []
+        var tries = 0
+        while ports.count < count {
+            tries += 1
+            guard tries <= 10 * reservedPorts.count else {
+                throw HTTPTestClient.ClientError(description: "no free port in \(reservedPorts)")
+            }
+            let port = nextReservedPort.withLock { next -> Int in
+                defer { next = next + 1 < reservedPorts.upperBound ? next + 1 : reservedPorts.lowerBound }
+                return next
+            }
+            guard let channel = try? ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-                .bind(host: "127.0.0.1", port: 0).wait()
-            channels.append(channel)
+                .bind(host: "127.0.0.1", port: port).wait()
+            else { continue }
+            try? channel.close().wait()
+            ports.append(port)
         }
-        return channels.map { $0.localAddress!.port! }
+        return ports
     }
+
+    private static let reservedPorts = 20_000..<32_000
+    private static let nextReservedPort = Mutex(Int.random(in: reservedPorts))
 }
 
 /// The fields of `/admin/v1/cluster` the tests look at.

@@ -235,16 +235,17 @@ final class SSEFanout: Sendable {
         return true
     }
 
+    /// Forgets a follower. Its group is changed in place in the registry: a copy taken out and
+    /// put back would copy the group's dictionary, O(readers) for every reader that leaves.
     private func remove(_ follower: Follower) {
+        let id = follower.stream
+        let key = ObjectIdentifier(follower)
         registry.withLock { r in
-            guard var followed = r.streams[follower.stream] else { return }
-            let key = ObjectIdentifier(follower)
-            for (offset, var group) in followed.groups where group.removeValue(forKey: key) != nil {
-                followed.groups[offset] = group.isEmpty ? nil : group
-                r.count -= 1
-                break
-            }
-            r.streams[follower.stream] = followed.groups.isEmpty && !followed.pumping ? nil : followed
+            guard let offset = r.streams[id]?.groups.first(where: { $0.value[key] != nil })?.key else { return }
+            r.streams[id]?.groups[offset]?.removeValue(forKey: key)
+            r.count -= 1
+            if r.streams[id]?.groups[offset]?.isEmpty == true { r.streams[id]?.groups[offset] = nil }
+            if let followed = r.streams[id], followed.groups.isEmpty, !followed.pumping { r.streams[id] = nil }
         }
     }
 
@@ -301,14 +302,16 @@ final class SSEFanout: Sendable {
         let batch = events
         registry.withLock { r in
             // Only the readers served here move: one registered meanwhile is served from its
-            // own offset by the next round.
-            guard var followed = r.streams[id], var group = followed.groups.removeValue(forKey: offset) else { return }
+            // own offset by the next round. Taken out of the registry while it changes, so its
+            // dictionaries are changed in place, not copied.
+            guard var followed = r.streams.removeValue(forKey: id) else { return }
+            defer { r.streams[id] = followed }
+            guard var group = followed.groups.removeValue(forKey: offset) else { return }
             for follower in followers {
                 let key = ObjectIdentifier(follower)
                 if group.removeValue(forKey: key) != nil { followed.groups[next, default: [:]][key] = follower }
             }
             if !group.isEmpty { followed.groups[offset] = group }
-            r.streams[id] = followed
         }
         forEachLoop(followers) { [metrics] group in
             var wrote = 0

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// A real `runnel serve` process on a loopback port chosen by the OS, with its own data
 /// directory, for integration tests. Finds the binary through `RUNNEL_BINARY` (set by
@@ -7,6 +8,8 @@ public final class RunnelProcess: @unchecked Sendable {
     public let dataDirectory: String
     public private(set) var port: Int = 0
     private var process: Process?
+    /// `kill`/`terminate` saw the current process exit (Foundation may not have noticed yet).
+    private let exited = Mutex(false)
     private let extraArguments: [String]
     private let logPath: String
 
@@ -36,6 +39,7 @@ public final class RunnelProcess: @unchecked Sendable {
         process.standardError = log
         try process.run()
         self.process = process
+        exited.withLock { $0 = false }
 
         let deadline = ContinuousClock.now + timeout
         var seen = Data()
@@ -63,28 +67,54 @@ public final class RunnelProcess: @unchecked Sendable {
 
     /// SIGKILL: no shutdown path runs, exactly like a crash or power loss of the process.
     public func kill() {
-        guard let process, process.isRunning else { return }
+        guard let process, isRunning else { return }
         Foundation.kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        waitForExit(of: process, timeout: .seconds(30))
     }
 
     /// SIGTERM, then wait for a clean exit.
     public func terminate() {
-        guard let process, process.isRunning else { return }
-        process.terminate()
-        process.waitUntilExit()
+        guard let process, isRunning else { return }
+        Foundation.kill(process.processIdentifier, SIGTERM)
+        waitForExit(of: process, timeout: .seconds(120))
+    }
+
+    /// Waits until `process` has exited, watching `/proc/<pid>/stat` for it to be gone or a
+    /// zombie, and counts it exited from then on.
+    ///
+    /// Not `Process.waitUntilExit`: Foundation learns of the exit on a libdispatch thread,
+    /// and on two cores that pool can be full (a CPU-bound test on one thread, blocking waits
+    /// like this one on the others), so the wait could last until some other test ended. A
+    /// `make test` run hung so, and a timed kill in `ClusterTests` was slowed by it.
+    private func waitForExit(of process: Process, timeout: Duration) {
+        let pid = process.processIdentifier
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning {
+            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { break }
+            // The state is the first field after the command name, which is in parentheses.
+            if let close = stat.lastIndex(of: ")"), stat[stat.index(after: close)...].dropFirst().first == "Z" { break }
+            // Still running at the deadline (a shutdown that hangs): left running, for the
+            // test to fail on.
+            guard ContinuousClock.now < deadline else { return }
+            usleep(5_000)
+        }
+        exited.withLock { $0 = true }
     }
 
     /// Sends `signal` (SIGSTOP to hang the node, SIGCONT to resume it).
     public func signal(_ signal: Int32) {
-        guard let process, process.isRunning else { return }
+        guard let process, isRunning else { return }
         Foundation.kill(process.processIdentifier, signal)
     }
 
-    public var isRunning: Bool { process?.isRunning ?? false }
+    /// Started, and neither seen to exit by Foundation nor waited for by `kill`/`terminate`.
+    public var isRunning: Bool {
+        guard let process, process.isRunning else { return false }
+        return !exited.withLock { $0 }
+    }
 
     /// The process id while the process runs.
-    public var pid: Int32? { process.flatMap { $0.isRunning ? $0.processIdentifier : nil } }
+    public var pid: Int32? { isRunning ? process?.processIdentifier : nil }
 
     /// The process's resident set size in bytes (`VmRSS` in `/proc/<pid>/status`), nil if
     /// it is not running or the platform has no procfs.

@@ -96,8 +96,8 @@ public final class Node: Sendable {
     public let state: StateStore
     let view: Mutex<PublishedView>
     private let waiters = Waiters()
-    private let applier: ApplyLoop
-    private let driver: RaftDriver
+    let applier: ApplyLoop
+    let driver: RaftDriver
     private let sequence = Atomic<UInt64>(0)
     /// The latest role change (only `handOffLeadership` listens).
     private let roleChanges: AsyncStream<RaftRole>

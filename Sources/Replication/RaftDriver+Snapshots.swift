@@ -35,10 +35,10 @@ extension RaftDriver {
 
     /// Asks for a snapshot now (any thread); `done` gets the snapshot's index.
     func requestSnapshot(_ done: @escaping @Sendable (Result<UInt64, ReplicationError>) -> Void) {
-        runOnRaftThread { driver in
+        runOnRaftThread({ driver in
             driver.snapshots.waiting.append(done)
             driver.takeSnapshotIfDue()
-        }
+        }, ifDropped: { done(.failure(ReplicationError(.closed, "the node is shutting down"))) })
     }
 
     /// On a tick: a snapshot once enough log was written since the last one (or one is asked
@@ -59,7 +59,7 @@ extension RaftDriver {
         snapshots.entriesSince = 0
         let directory = snapshots.directory.path
         applier.capture { [self] view in
-            runOnRaftThread { driver in
+            runOnRaftThread({ driver in
                 guard let metadata = driver.node.snapshotMetadata(at: view.appliedIndex) else {
                     view.release()
                     driver.snapshotWritten(.failure(StorageError(.invalidArgument, "no log position \(view.appliedIndex) to snapshot")))
@@ -77,7 +77,7 @@ extension RaftDriver {
                 }
                 thread.name = "runnel-snapshot"
                 thread.start()
-            }
+            }, ifDropped: { view.release() })
         }
     }
 
@@ -105,7 +105,7 @@ extension RaftDriver {
         }
     }
 
-    private func answerSnapshotWaiters(_ result: Result<UInt64, ReplicationError>) {
+    func answerSnapshotWaiters(_ result: Result<UInt64, ReplicationError>) {
         let waiting = snapshots.waiting
         snapshots.waiting = []
         for done in waiting { done(result) }

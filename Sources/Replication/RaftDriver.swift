@@ -23,7 +23,7 @@ final class RaftDriver: @unchecked Sendable {
         var lost: [UInt64] = []
         var operations: [@Sendable (inout RaftNode) -> Void] = []
         /// Work for the Raft thread from other threads (snapshot files written, operators).
-        var tasks: [@Sendable (RaftDriver) -> Void] = []
+        var tasks: [RaftTask] = []
         /// Operators' membership requests (RaftDriver+Membership.swift).
         var membership: [(seq: UInt64, request: MembershipRequest)] = []
         /// Commands waiting to be proposed: local ones and those in forward frames.
@@ -120,6 +120,13 @@ final class RaftDriver: @unchecked Sendable {
         thread.start()
     }
 
+    /// The Raft thread's loop has not ended yet.
+    var isRunning: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return running
+    }
+
     func stop() {
         lock.lock()
         stopping = true
@@ -177,10 +184,25 @@ final class RaftDriver: @unchecked Sendable {
         lock.unlock()
     }
 
-    /// Runs `body` on the Raft thread with the driver, in the next turn.
-    func runOnRaftThread(_ body: @escaping @Sendable (RaftDriver) -> Void) {
+    /// Work handed to the Raft thread, with what to do instead if that thread will never run
+    /// it (it stopped, or its storage failed): a task holding a resource (a RocksDB view, a
+    /// caller waiting) releases it there, or the resource outlives the node (a view left open
+    /// keeps the database from closing, and locked for the next open).
+    struct RaftTask {
+        let run: @Sendable (RaftDriver) -> Void
+        let dropped: @Sendable () -> Void
+    }
+
+    /// Runs `body` on the Raft thread with the driver, in the next turn; `dropped` instead (on
+    /// the calling thread, or the stopping Raft thread) if that thread is down or going down.
+    func runOnRaftThread(_ body: @escaping @Sendable (RaftDriver) -> Void, ifDropped dropped: @escaping @Sendable () -> Void = {}) {
         lock.lock()
-        inbox.tasks.append(body)
+        if stopping || failure != nil {
+            lock.unlock()
+            dropped()
+            return
+        }
+        inbox.tasks.append(RaftTask(run: body, dropped: dropped))
         lock.signal()
         lock.unlock()
     }
@@ -210,6 +232,13 @@ final class RaftDriver: @unchecked Sendable {
             }
             work = nextWork()
         }
+        lock.lock()
+        let unrun = inbox.tasks
+        inbox.tasks = []
+        let failed = failure
+        lock.unlock()
+        for task in unrun { task.dropped() }
+        answerSnapshotWaiters(.failure(failed ?? ReplicationError(.closed, "the node is shutting down")))
         lock.lock()
         running = false
         lock.broadcast()
@@ -249,7 +278,7 @@ final class RaftDriver: @unchecked Sendable {
     func turn(_ work: Inbox) throws(ReplicationError) {
         for (from, frame) in work.frames { handle(frame, from: from) }
         for operation in work.operations { operation(&node) }
-        for task in work.tasks { task(self) }
+        for task in work.tasks { task.run(self) }
         let now = configuration.monotonicClock.nanoseconds()
         var ticked = false
         while now >= nextTick {

@@ -4,6 +4,7 @@ import Raft
 @testable import Replication
 @testable import Storage
 import StreamModel
+import Synchronization
 import Testing
 
 /// A store in a fresh temporary directory, removed at the end of the test.
@@ -147,6 +148,49 @@ func readAll(_ store: Node, _ path: StreamPath, from: Offset = .zero, chunk: Int
         #expect(seen == messages)
         #expect(rounds > 1)
         store.shutdown()
+    }
+
+    /// A snapshot the apply thread captures while the node shuts down must still release its
+    /// RocksDB view, or the database cannot close and stays locked for the next open (a CI
+    /// run failed so: "lock hold by current process"). The apply thread is held until the
+    /// Raft thread has stopped, then captures the view the snapshot asked for.
+    @Test func aSnapshotCapturedDuringShutdownReleasesItsView() async throws {
+        let temp = TempStore()
+        defer { temp.remove() }
+        let store = try await temp.open()
+        _ = try await store.propose(.create(CreateStream(path: src, contentType: "text/plain", body: bytes("ab"))))
+        let applyHeld = DispatchSemaphore(value: 0)
+        let releaseApply = DispatchSemaphore(value: 0)
+        store.applier.capture { view in
+            view.release()
+            applyHeld.signal()
+            releaseApply.wait()
+        }
+        applyHeld.wait()
+        // The snapshot's capture queues behind the held one; the operator waiting for it must
+        // be answered too.
+        let requested = DispatchSemaphore(value: 0)
+        let answered = Mutex<Result<UInt64, ReplicationError>?>(nil)
+        store.driver.requestSnapshot { result in answered.withLock { $0 = result } }
+        store.driver.runOnRaftThread { _ in requested.signal() }
+        requested.wait()
+        let closed = DispatchSemaphore(value: 0)
+        let started = ContinuousClock.now
+        Thread {
+            store.shutdown()
+            closed.signal()
+        }.start()
+        let raftStopped = ContinuousClock.now + .seconds(10)
+        while store.driver.isRunning, ContinuousClock.now < raftStopped {
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        releaseApply.signal()
+        #expect(closed.wait(timeout: .now() + 20) == .success)
+        #expect(ContinuousClock.now - started < .seconds(10), "shutdown waited for a view nobody releases")
+        #expect(answered.withLock { $0 }.map { (try? $0.get()) == nil } == true)
+        let reopened = try await temp.open()
+        #expect(try readAll(reopened, src) == "ab")
+        reopened.shutdown()
     }
 
     @Test func logIsCompactedBehindASnapshot() async throws {

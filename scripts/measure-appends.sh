@@ -2,7 +2,8 @@
 # Server CPU per durable append for several `runnel serve` configurations, measured side by side:
 # one release node per configuration, one after the other, ROUNDS times (interleaved, so drifts
 # of the box hit all alike), then the median of each. 32 connections, 256 B appends, one stream,
-# DURATION seconds each (default 12), `runnel bench append` as the client (it shares the cores).
+# DURATION seconds each (default 12), `runnel bench append` as the client (it shares the cores);
+# BENCH_ARGS adds to the client's arguments (e.g. "--streams 100").
 #   ./scripts/measure-appends.sh "async=--fast-appends false" "fast=--fast-appends true"
 # Each argument is LABEL=SERVE-ARGUMENTS. Needs `make release` first.
 set -euo pipefail
@@ -19,7 +20,8 @@ for round in $(seq 1 "$ROUNDS"); do
     # shellcheck disable=SC2086
     start ${config#*=}
     before=$(cpu_ticks)
-    result=$("$BIN" bench append --url "$URL" --duration "$DURATION" --warmup 2 --json 2>/dev/null | python3 -c \
+    # shellcheck disable=SC2086
+    result=$("$BIN" bench append --url "$URL" --duration "$DURATION" --warmup 2 --json ${BENCH_ARGS:-} 2>/dev/null | python3 -c \
       'import json,sys; rows=[json.loads(l) for l in sys.stdin if l.startswith("{")]; r=rows[-1]; print(r["appends"], r["appends_per_s"], r["latency"]["p50_ms"], r["latency"]["p99_ms"])')
     after=$(cpu_ticks)
     echo "$label $result $before $after $(getconf CLK_TCK)" >>"$DIR/rows"

@@ -48,7 +48,7 @@ final class ApplyLoop: @unchecked Sendable {
     var onApplied: (@Sendable (AppliedChanges) -> Void)?
     /// Called with proposals of this node found lost (never to apply): the driver routes them
     /// again.
-    var onLost: (@Sendable ([UInt64]) -> Void)?
+    var onLost: (@Sendable ([Waiters.LostRouting]) -> Void)?
     /// Called on the apply thread with the new state once a snapshot is installed, before
     /// live readers are woken.
     var onInstalled: (@Sendable (StreamModel, UInt64) -> Void)?

@@ -219,7 +219,7 @@ public final class Node: Sendable {
             self?.view.withLock { $0.publish(changes) }
         }
         applier.onFailure = { [waiters] error in waiters.close(error) }
-        applier.onLost = { [driver] seqs in driver.reroute(seqs) }
+        applier.onLost = { [driver] lost in driver.reroute(lost) }
         applier.onInstalled = { [weak self] model, applied in
             self?.view.withLock { $0 = PublishedView(model: model, appliedIndex: applied) }
         }

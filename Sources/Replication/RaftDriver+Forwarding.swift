@@ -23,10 +23,18 @@ extension RaftDriver {
         case .forwardAccepted(let accepted):
             for a in accepted { waiters.setPosition(a.seq, a.position) }
         case .forwardRejected(let seqs, let reason, _):
-            let commands = seqs.compactMap { routed.removeValue(forKey: $0) }
+            // A rejection names no routing: it ends a proposal's routing only when it must
+            // answer the latest one (that went to `from`, the only one `from` ever got). Any
+            // other is stale or ambiguous, and acting on it could route a proposal that a
+            // leader appended once more; such a proposal is routed again when it is found lost
+            // (`Waiters.answer`), or times out.
+            let current = seqs.filter { seq in
+                routed[seq]?.to == from && forwards[seq, default: []].count(where: { $0 == from }) == 1
+            }
+            let commands = current.compactMap { routed.removeValue(forKey: $0)?.command }
             switch reason {
             case .notLeader: unrouted += commands  // routed again once a leader is known
-            case .busy: waiters.fail(seqs, ReplicationError(.busy, "the leader has too many uncommitted writes"))
+            case .busy: waiters.fail(current, ReplicationError(.busy, "the leader has too many uncommitted writes"))
             }
         case .membershipResponse(Self.rejoinSeq, let answer):
             do { try handleRejoinAnswer(answer) } catch {
@@ -63,7 +71,10 @@ extension RaftDriver {
         let local = unrouted.filter { waiters.isWaiting($0.tag.seq) }
         unrouted = []
         guard !local.isEmpty else { return }
-        for c in local { routed[c.tag.seq] = c }
+        for c in local {
+            routed[c.tag.seq] = Routing(command: c, term: node.term, to: leader)
+            forwards[c.tag.seq, default: []].append(leader)
+        }
         waiters.markForwarded(local.map(\.tag.seq), term: node.term)
         // Frames of at most about one entry's bytes: many large bodies forwarded at once must
         // not make one frame past what the leader's transport accepts.
@@ -99,7 +110,7 @@ extension RaftDriver {
         }
         waiters.markForwarded(local.map(\.tag.seq), term: node.term)
         for c in local {
-            routed[c.tag.seq] = c
+            routed[c.tag.seq] = Routing(command: c, term: node.term, to: id)
             if let position = positionOf[c.tag] { waiters.setPosition(c.tag.seq, position) }
         }
         for (from, commands) in incoming {
@@ -113,6 +124,13 @@ extension RaftDriver {
 }
 
 extension RaftDriver {
+    /// A local proposal handed to a leader: to which node, for which term.
+    struct Routing {
+        var command: TaggedCommand
+        var term: UInt64
+        var to: NodeID
+    }
+
     /// Splits commands, in order, into groups of at most `maxCount` commands and about
     /// `maxBytes`: a command that would take a group past `maxBytes` starts the next one, so
     /// a group is larger than `maxBytes` only when it is one command (a body can be up to the

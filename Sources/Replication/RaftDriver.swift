@@ -20,7 +20,7 @@ final class RaftDriver: @unchecked Sendable {
         var reads: [UInt64] = []
         /// Routed proposals that can no longer apply (their entry was replaced, or their
         /// leader's term ended without them): routed again.
-        var lost: [UInt64] = []
+        var lost: [Waiters.LostRouting] = []
         var operations: [@Sendable (inout RaftNode) -> Void] = []
         /// Work for the Raft thread from other threads (snapshot files written, operators).
         var tasks: [RaftTask] = []
@@ -73,7 +73,10 @@ final class RaftDriver: @unchecked Sendable {
     var unrouted: [TaggedCommand] = []
     /// Local proposals handed to a leader (this one or another) and not yet applied, by seq:
     /// kept so they can be routed again if they are lost.
-    var routed: [UInt64: TaggedCommand] = [:]
+    var routed: [UInt64: Routing] = [:]
+    /// Every node each waiting local proposal was forwarded to, in order: a rejection is known
+    /// to answer a proposal's latest routing only if that node got the proposal once.
+    var forwards: [UInt64: [NodeID]] = [:]
     /// Reads waiting for a leader, and reads asked and not yet answered, with when asked.
     var unroutedReads: [UInt64] = []
     var askedReads: [UInt64: UInt64] = [:]
@@ -174,12 +177,12 @@ final class RaftDriver: @unchecked Sendable {
         lock.unlock()
     }
 
-    /// Proposals the apply loop found lost (see `Waiters.answer`): route them again.
-    func reroute(_ seqs: [UInt64]) {
-        guard !seqs.isEmpty else { return }
+    /// Routings the apply loop found lost (see `Waiters.answer`): route them again.
+    func reroute(_ lost: [Waiters.LostRouting]) {
+        guard !lost.isEmpty else { return }
         lock.lock()
-        inbox.lost += seqs
-        inbox.proposals += seqs.count
+        inbox.lost += lost
+        inbox.proposals += lost.count
         lock.signal()
         lock.unlock()
     }
@@ -292,8 +295,13 @@ final class RaftDriver: @unchecked Sendable {
             // Proposals whose waiter timed out need no routing or tracking any more.
             unrouted.removeAll { !waiters.isWaiting($0.tag.seq) }
             routed = routed.filter { waiters.isWaiting($0.key) }
+            forwards = forwards.filter { waiters.isWaiting($0.key) }
         }
-        unrouted += work.lost.compactMap { routed.removeValue(forKey: $0) }
+        // A signal about an earlier routing (the proposal was routed again since, after a
+        // rejection) is stale: routing the proposal once more could apply it twice.
+        unrouted += work.lost.compactMap { lost in
+            routed[lost.seq]?.term == lost.term ? routed.removeValue(forKey: lost.seq)?.command : nil
+        }
         unrouted += work.local
         route(forwardedFrom: work.frames)
         unroutedReads += work.reads

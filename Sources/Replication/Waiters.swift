@@ -93,14 +93,23 @@ final class Waiters: Sendable {
         }
     }
 
+    /// A proposal's routing found lost: the one handed to the leader of `term`.
+    struct LostRouting: Equatable {
+        var seq: UInt64
+        var term: UInt64
+    }
+
     /// Answers the proposals applied in one round and returns those that are now known lost,
     /// to be routed again: a proposal appended at an index of `entries` under another term (the
     /// entry was replaced), and one handed to the leader of a term older than an entry applied
     /// here (entries of a term precede every entry of a later term in the log, and a leader
     /// appends a forwarded command only in the term it was sent for, so it can never apply).
-    func answer(_ results: [(UInt64, CommandResult)], entries: [(index: UInt64, term: UInt64)]) -> [UInt64] {
+    /// Each names the routing's term: the driver routes a proposal again only if that is still
+    /// its latest routing (the signal crosses threads, and may arrive after the proposal was
+    /// already routed again for another reason).
+    func answer(_ results: [(UInt64, CommandResult)], entries: [(index: UInt64, term: UInt64)]) -> [LostRouting] {
         var done: [(ProposalCompletion, CommandResult)] = []
-        var lost: [UInt64] = []
+        var lost: [UInt64: UInt64] = [:]
         state.withLock { s in
             for (seq, result) in results {
                 if let w = s.proposals.removeValue(forKey: seq) { done.append((w.complete, result)) }
@@ -110,22 +119,24 @@ final class Waiters: Sendable {
                     guard let seqs = s.byIndex.removeValue(forKey: e.index) else { continue }
                     for seq in seqs {
                         guard let p = s.proposals[seq]?.position, p.index == e.index, p.term != e.term else { continue }
-                        lost.append(seq)
+                        lost[seq] = p.term  // the routing's term (`setPosition` keeps only those)
                     }
                 }
             }
             let top = entries.map(\.term).max() ?? 0
             if top > s.appliedTerm {
                 s.appliedTerm = top
-                for (seq, w) in s.proposals where w.routed && (w.term ?? top) < top { lost.append(seq) }
+                for (seq, w) in s.proposals where w.routed {
+                    if let term = w.term, term < top { lost[seq] = term }
+                }
             }
-            for seq in lost where s.proposals[seq] != nil {
+            for seq in lost.keys {
                 s.proposals[seq]!.position = nil
                 s.proposals[seq]!.term = nil
             }
         }
         for (complete, result) in done { complete(.success(result)) }
-        return Array(Set(lost))
+        return lost.map { LostRouting(seq: $0.key, term: $0.value) }.sorted { $0.seq < $1.seq }
     }
 
     /// A snapshot replaced the applied state. A proposal already handed to a leader may be

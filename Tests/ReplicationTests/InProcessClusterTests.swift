@@ -182,6 +182,63 @@ func replicationError(_ body: () async throws -> Void) async -> ReplicationError
         for id in InProcessCluster.ids { #expect(try contents(cluster[id], "s") == "once;", "node \(id)") }
     }
 
+    /// A rejection names no routing. The forwarder's first routing, to the old leader, is found
+    /// lost once the new leader's entry applies, and the write goes to the new leader; the old
+    /// leader's rejection of the first forward then arrives late. Taken as an answer to the
+    /// write's latest routing, it sent the write to the new leader a second time, which
+    /// appended both (a CI run of `hungFollowerAndHungLeaderRecover` applied two writes twice).
+    @Test func aLateRejectionOfAnEarlierForwardDoesNotSendTheWriteAgain() async throws {
+        let cluster = try InProcessCluster()
+        defer { cluster.shutdown() }
+        let old = try await cluster.leader()
+        let oldTerm = cluster[old].clusterStatus.term
+        _ = try await cluster[old].propose(create("s"))
+        try await cluster.caughtUp()
+        let rest = InProcessCluster.ids.filter { $0 != old }
+        let (forwarder, next) = (rest[0], rest[1])
+        let oldCutOff = Mutex(true)
+        let held = Mutex<[(to: NodeID, frame: PeerFrame)]>([])
+        let rejections = Mutex(0)
+        cluster.hub.setFilter { from, to, frame in
+            switch frame {
+            case .raft(let message):
+                if (from == old || to == old) && oldCutOff.withLock({ $0 }) { return false }
+                // `next` is the one to lead the next term: the forwarder never campaigns.
+                switch message.payload {
+                case .preVote, .vote: return from != forwarder
+                default: return true
+                }
+            case .forward:
+                held.withLock { $0.append((to, frame)) }
+                return false
+            case .forwardRejected:
+                if to == forwarder { rejections.withLock { $0 += 1 } }
+                return true
+            default:
+                return true
+            }
+        }
+        func heldForwards(to node: NodeID) -> [PeerFrame] { held.withLock { $0.filter { $0.to == node }.map(\.frame) } }
+        let write = Task { try await cluster[forwarder].propose(append("s", "once;")) }
+        try await waitUntil("the forward to the old leader") { !heldForwards(to: old).isEmpty }
+        #expect(try await cluster.leader(among: rest, after: oldTerm) == next)
+        try await waitUntil("the forward to the new leader") { !heldForwards(to: next).isEmpty }
+        // The old leader learns of the new term, then gets the first forward: it rejects it.
+        oldCutOff.withLock { $0 = false }
+        try await waitUntil("the old leader following") { cluster[old].clusterStatus.term > oldTerm }
+        for frame in heldForwards(to: old) { cluster[old].receive(frame, from: forwarder) }
+        try await waitUntil("the rejection reaching the forwarder") { rejections.withLock { $0 } > 0 }
+        // Before the fix a second forward to the new leader followed within a turn or two.
+        let settle = ContinuousClock.now + .milliseconds(500)
+        while heldForwards(to: next).count < 2, ContinuousClock.now < settle { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(heldForwards(to: next).count == 1)
+        cluster.hub.heal()
+        for frame in heldForwards(to: next) { cluster[next].receive(frame, from: forwarder) }
+        _ = try await write.value
+        try await cluster.caughtUp()
+        for id in InProcessCluster.ids { #expect(try contents(cluster[id], "s") == "once;", "node \(id)") }
+    }
+
     @Test func readBarrierOnAFollowerSeesAWriteAcknowledgedElsewhere() async throws {
         let cluster = try InProcessCluster()
         defer { cluster.shutdown() }

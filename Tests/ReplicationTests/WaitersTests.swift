@@ -21,7 +21,7 @@ import Testing
         #expect(waiters.register(seq: 1, answers.completion(1), deadline: .max))
         // Forwarded to the leader of term 1, which says nothing before an entry of term 2 applies.
         waiters.markForwarded([1], term: 1)
-        #expect(waiters.answer([], entries: [(index: 5, term: 2)]) == [1])
+        #expect(waiters.answer([], entries: [(index: 5, term: 2)]) == [.init(seq: 1, term: 1)])
         // Routed again, to the leader of term 2, which appends it at index 7.
         waiters.markForwarded([1], term: 2)
         waiters.setPosition(1, LogPosition(index: 7, term: 2))
@@ -41,7 +41,7 @@ import Testing
         waiters.markForwarded([2], term: 3)
         waiters.setPosition(2, LogPosition(index: 10, term: 3))
         // Index 10 applies with another term: the entry that held it was replaced.
-        #expect(waiters.answer([], entries: [(index: 10, term: 4)]) == [2])
+        #expect(waiters.answer([], entries: [(index: 10, term: 4)]) == [.init(seq: 2, term: 3)])
         #expect(answers.count(2) == 0)
         waiters.fail([2], ReplicationError(.timeout, "test"))
         #expect(answers.count(2) == 1)

@@ -196,7 +196,7 @@ func replicationError(_ body: () async throws -> Void) async -> ReplicationError
         try await cluster.caughtUp()
         let rest = InProcessCluster.ids.filter { $0 != old }
         let (forwarder, next) = (rest[0], rest[1])
-        let oldCutOff = Mutex(true)
+        let oldCutOff = Mutex(false)
         let held = Mutex<[(to: NodeID, frame: PeerFrame)]>([])
         let rejections = Mutex(0)
         cluster.hub.setFilter { from, to, frame in
@@ -221,6 +221,9 @@ func replicationError(_ body: () async throws -> Void) async -> ReplicationError
         func heldForwards(to node: NodeID) -> [PeerFrame] { held.withLock { $0.filter { $0.to == node }.map(\.frame) } }
         let write = Task { try await cluster[forwarder].propose(append("s", "once;")) }
         try await waitUntil("the forward to the old leader") { !heldForwards(to: old).isEmpty }
+        // Only then is the old leader cut off (a forwarder that saw the next leader first
+        // would never forward to the old one).
+        oldCutOff.withLock { $0 = true }
         #expect(try await cluster.leader(among: rest, after: oldTerm) == next)
         try await waitUntil("the forward to the new leader") { !heldForwards(to: next).isEmpty }
         // The old leader learns of the new term, then gets the first forward: it rejects it.

@@ -29,34 +29,52 @@ import Glibc
 
         let started = ContinuousClock.now
         let caughtUp = Locked(0)
+        // A reader that fails (its connection refused or reset) is reported at once, not as a
+        // wait that times out after a minute (a `make test` run failed so, saying nothing more).
+        let failure = Locked<String?>(nil)
         let received = try await withThrowingTaskGroup(of: Bool.self) { group in
+            @Sendable func readOneEvent() async throws -> Bool {
+                let reader = try await HTTPTestClient(port: node.port)
+                var sse = SSEEventReader()
+                var first = true
+                var payload: String?
+                let (status, _) = try await reader.stream("/v1/stream/fanout?offset=\(tail)&live=sse", timeout: .seconds(90)) { buffer in
+                    for event in sse.feed(buffer) {
+                        if event.type == "control", first {
+                            first = false
+                            caughtUp.withLock { $0 += 1 }
+                        }
+                        if event.type == "data" {
+                            payload = event.text
+                            return false
+                        }
+                    }
+                    return true
+                }
+                await reader.close()
+                return status == 200 && payload == "one append for everyone"
+            }
             for _ in 0..<Self.readers {
                 group.addTask {
-                    let reader = try await HTTPTestClient(port: node.port)
-                    var sse = SSEEventReader()
-                    var first = true
-                    var payload: String?
-                    let (status, _) = try await reader.stream("/v1/stream/fanout?offset=\(tail)&live=sse", timeout: .seconds(90)) { buffer in
-                        for event in sse.feed(buffer) {
-                            if event.type == "control", first {
-                                first = false
-                                caughtUp.withLock { $0 += 1 }
-                            }
-                            if event.type == "data" {
-                                payload = event.text
-                                return false
-                            }
-                        }
-                        return true
+                    do {
+                        return try await readOneEvent()
+                    } catch {
+                        failure.withLock { $0 = $0 ?? "\(error)" }
+                        throw error
                     }
-                    await reader.close()
-                    return status == 200 && payload == "one append for everyone"
                 }
             }
             // Every reader has its initial control event and waits in the server.
-            try await waitUntil("all readers wait", timeout: .seconds(60)) {
-                guard caughtUp.withLock({ $0 }) == Self.readers else { return false }
-                return try await metric("runnel_live_readers", client) == Double(Self.readers)
+            do {
+                try await waitUntil("all readers wait", timeout: .seconds(60)) {
+                    if let failed = failure.withLock({ $0 }) { throw ReaderFailed(description: "a reader failed: \(failed)") }
+                    guard caughtUp.withLock({ $0 }) == Self.readers else { return false }
+                    return try await metric("runnel_live_readers", client) == Double(Self.readers)
+                }
+            } catch {
+                let waiting = try? await metric("runnel_live_readers", client)
+                Issue.record("\(caughtUp.withLock { $0 }) of \(Self.readers) readers had their first event; the server counts \(waiting.map { "\($0)" } ?? "?") waiting")
+                throw error
             }
             let connected = ContinuousClock.now
             let appended = try await client.request(
@@ -281,4 +299,8 @@ final class StalledReader: @unchecked Sendable {
     }
 
     deinit { close() }
+}
+
+struct ReaderFailed: Error, CustomStringConvertible {
+    var description: String
 }

@@ -21,12 +21,15 @@ public enum PeerFrame: Sendable {
     /// 0 when unknown) or too much uncommitted. Nothing was appended.
     case forwardRejected(seqs: [UInt64], reason: ForwardRejection, leaderHint: NodeID)
     /// A node with a new data directory asks whether the cluster already exists before it
-    /// bootstraps one (docs/state-transfer.md §5).
-    case clusterQuery
-    /// The answer: the sender's cluster, and whether that cluster is established (the sender
-    /// is a member that has seen an entry committed). One established answer means the asker
-    /// lost its data and must be replaced instead of bootstrapping.
-    case clusterInfo(clusterID: ClusterID, established: Bool)
+    /// bootstraps one (docs/state-transfer.md §5). `incarnation` is the asker's (0: unknown,
+    /// from a node that predates the field).
+    case clusterQuery(incarnation: UInt64)
+    /// The answer: the sender's cluster, whether that cluster is established for the asker,
+    /// and the sender's incarnation (0: unknown). Established means the sender is a member that
+    /// has seen an entry committed, and did not count the asker's incarnation as new when it
+    /// bootstrapped. One established answer means the asker lost its data and must be
+    /// replaced instead of bootstrapping.
+    case clusterInfo(clusterID: ClusterID, established: Bool, incarnation: UInt64)
     /// An operator's membership change for the leader (api.md §3), numbered by the sender.
     /// `replyAddress` is the sender's own peer address when the receiver may not know it (a
     /// node that is not a member yet), so the receiver can dial back; empty otherwise.
@@ -40,7 +43,8 @@ public enum PeerFrame: Sendable {
     }
 
     /// The protocol version carried in every frame; a peer speaking another version is refused.
-    /// 2: the hello carries the cluster id and incarnation; cluster queries.
+    /// 2: the hello carries the cluster id and incarnation; cluster queries. (Cluster queries
+    /// and answers later gained a trailing incarnation; a frame without it decodes with 0.)
     public static let protocolVersion: UInt8 = 2
 
     private enum Kind: UInt8 {
@@ -79,12 +83,14 @@ public enum PeerFrame: Sendable {
             w.varint(hint)
             w.varint(UInt64(seqs.count))
             for s in seqs { w.varint(s) }
-        case .clusterQuery:
+        case .clusterQuery(let incarnation):
             w.u8(Kind.clusterQuery.rawValue)
-        case .clusterInfo(let clusterID, let established):
+            w.u64(incarnation)
+        case .clusterInfo(let clusterID, let established, let incarnation):
             w.u8(Kind.clusterInfo.rawValue)
             clusterID.encode(into: &w)
             w.u8(established ? 1 : 0)
+            w.u64(incarnation)
         case .membershipRequest(let seq, let request, let replyAddress):
             w.u8(Kind.membershipRequest.rawValue)
             w.varint(seq)
@@ -130,10 +136,11 @@ public enum PeerFrame: Sendable {
             for _ in 0..<count { seqs.append(try r.varint()) }
             self = .forwardRejected(seqs: seqs, reason: reason, leaderHint: hint)
         case .clusterQuery:
-            self = .clusterQuery
+            self = .clusterQuery(incarnation: r.isAtEnd ? 0 : try r.u64())
         case .clusterInfo:
             let clusterID = try ClusterID(from: &r)
-            self = .clusterInfo(clusterID: clusterID, established: try r.u8() != 0)
+            let established = try r.u8() != 0
+            self = .clusterInfo(clusterID: clusterID, established: established, incarnation: r.isAtEnd ? 0 : try r.u64())
         case .membershipRequest:
             let seq = try r.varint()
             let request = try MembershipRequest(from: &r)

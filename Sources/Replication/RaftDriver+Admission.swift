@@ -10,27 +10,38 @@ import Storage
 /// included) has and the others stayed silent for `probeGraceTicks` (a fresh cluster with
 /// one initial voter down still starts; a wipe beyond a minority is outside what Raft
 /// promises anyway).
+///
+/// A fresh initial voter may answer "new" to its peers and only then hear from them, after
+/// they bootstrapped without waiting for its own probe. To that voter the cluster is still
+/// new: a node bootstrapping remembers the incarnation each peer answered "new" with (its
+/// founders), and answers a query from that same incarnation "new". A node still probing has
+/// never voted or acknowledged anything, and a wiped disk gets a new incarnation, so this
+/// admits no amnesiac. Without it the late voter went through replacement: its id removed,
+/// then added back as a learner, the cluster a voter short meanwhile (a CI run of
+/// `hungFollowerAndHungLeaderRecover` stalled so).
 extension RaftDriver {
     /// Queries go out every this many ticks (every 500 ms with the default tick).
     static let probeIntervalTicks: UInt64 = 10
     /// How long silent peers are waited for before a majority decides (2 s at 50 ms a tick).
     static let probeGraceTicks: UInt64 = 40
 
-    func answerClusterQuery(from: NodeID) {
+    func answerClusterQuery(from: NodeID, incarnation: UInt64) {
         // Once a leader of the cluster has appended anything (its first no-op), every member
         // keeps a log position above 0 for good, compacted or not.
-        let established = admission == .member && node.lastIndex > 0
-        transport?.send([.clusterInfo(clusterID: identity.clusterID, established: established)], to: from)
+        let founder = incarnation != 0 && founders[from] == incarnation
+        let established = admission == .member && node.lastIndex > 0 && !founder
+        transport?.send([.clusterInfo(clusterID: identity.clusterID, established: established,
+                                      incarnation: identity.incarnation)], to: from)
     }
 
-    func recordClusterInfo(from: NodeID, clusterID: ClusterID, established: Bool) {
+    func recordClusterInfo(from: NodeID, clusterID: ClusterID, established: Bool, incarnation: UInt64) {
         guard admission == .probing, initialVoters.contains(from) else { return }
         guard clusterID == identity.clusterID else {
             logger.error("peer belongs to another cluster; not bootstrapping with it", metadata: [
                 "peer": "\(from)", "peer.cluster": "\(clusterID)", "cluster": "\(identity.clusterID)"])
             return
         }
-        probeAnswers[from] = established
+        probeAnswers[from] = (established, incarnation)
     }
 
     /// The sequence number of this node's rejoin requests (apart from operators' requests).
@@ -61,7 +72,7 @@ extension RaftDriver {
     func probeIfDue() throws(ReplicationError) {
         requestRejoinIfDue()
         guard admission == .probing else { return }
-        if probeAnswers.values.contains(true) {
+        if probeAnswers.values.contains(where: \.established) {
             logger.critical("""
                 this node's data directory is new but its cluster already exists: it lost its data. \
                 It will not vote or acknowledge anything until it is replaced \
@@ -71,14 +82,16 @@ extension RaftDriver {
             return
         }
         let others = initialVoters.filter { $0 != id }
-        let newAnswers = probeAnswers.values.filter { !$0 }.count
+        let newAnswers = probeAnswers.values.filter { !$0.established }.count
         if newAnswers == others.count || (probeTicks >= Self.probeGraceTicks && newAnswers + 1 >= initialVoters.count / 2 + 1) {
             try bootstrap()
             return
         }
         probeTicks += 1
         guard probeTicks % Self.probeIntervalTicks == 1 else { return }
-        for peer in others where probeAnswers[peer] == nil { transport?.send([.clusterQuery], to: peer) }
+        for peer in others where probeAnswers[peer] == nil {
+            transport?.send([.clusterQuery(incarnation: identity.incarnation)], to: peer)
+        }
     }
 
     /// Every initial voter answered that the cluster does not exist yet: start it.
@@ -87,6 +100,7 @@ extension RaftDriver {
         do { try log.admit(bootstrapping: state) } catch { throw ReplicationError(error) }
         node = RaftNode(id: id, configuration: node.configuration, state: state)
         admission = .member
+        founders = probeAnswers.compactMapValues { $0.established || $0.incarnation == 0 ? nil : $0.incarnation }
         lastSyncedHardState = node.hardState
         status.withLock { $0 = ClusterStatus(node: node, admission: admission) }
         logger.info("every initial voter is new: bootstrapped the cluster", metadata: [

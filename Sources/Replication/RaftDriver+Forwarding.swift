@@ -14,10 +14,10 @@ extension RaftDriver {
             // A node that is not admitted neither votes nor acknowledges (RaftDriver+Admission).
             guard admission == .member else { return }
             node.receive(message)
-        case .clusterQuery:
-            answerClusterQuery(from: from)
-        case .clusterInfo(let clusterID, let established):
-            recordClusterInfo(from: from, clusterID: clusterID, established: established)
+        case .clusterQuery(let incarnation):
+            answerClusterQuery(from: from, incarnation: incarnation)
+        case .clusterInfo(let clusterID, let established, let incarnation):
+            recordClusterInfo(from: from, clusterID: clusterID, established: established, incarnation: incarnation)
         case .forward:
             break  // proposed in `route` together with local proposals
         case .forwardAccepted(let accepted):

@@ -87,8 +87,11 @@ final class RaftDriver: @unchecked Sendable {
     let identity: ClusterIdentity
     /// The voters a probing node bootstraps with when the cluster turns out to be new.
     let initialVoters: [NodeID]
-    /// Probe answers by peer: whether its cluster is established.
-    var probeAnswers: [NodeID: Bool] = [:]
+    /// Probe answers by peer: whether its cluster is established, and its incarnation.
+    var probeAnswers: [NodeID: (established: Bool, incarnation: UInt64)] = [:]
+    /// The incarnations of the initial voters that answered "new" when this node bootstrapped
+    /// (in memory only): to such an incarnation, still probing, the cluster is new too.
+    var founders: [NodeID: UInt64] = [:]
     var probeTicks: UInt64 = 0
 
     var members = MembershipState()

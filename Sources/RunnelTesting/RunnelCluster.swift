@@ -29,21 +29,63 @@ public final class RunnelCluster: @unchecked Sendable {
         }
     }
 
-    /// Starts every node (concurrently) and waits until one of them leads.
-    public func start(timeout: Duration = .seconds(60)) async throws {
+    /// Starts every node (concurrently) and waits until one of them leads and, unless
+    /// `formed` is false, until every node is a voting member. (A node that starts late may
+    /// be taken for one that lost its data and go through replacement, which leaves the group
+    /// a voter short for a while: a test that then stops a node would see no majority.)
+    public func start(timeout: Duration = .seconds(60), formed: Bool = true) async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
             for node in nodes { group.addTask { try await node.start(timeout: timeout) } }
             try await group.waitForAll()
         }
         _ = try await waitForLeader(timeout: timeout)
+        if formed { try await waitForFormation(timeout: timeout) }
     }
 
-    /// The status document of node `i` (`/admin/v1/cluster`), or nil if it does not answer.
+    /// Waits until every running node is a member and the leader counts each of them a voter.
+    public func waitForFormation(timeout: Duration = .seconds(60)) async throws {
+        let deadline = ContinuousClock.now + timeout
+        var seen: [ClusterState?] = []
+        while ContinuousClock.now < deadline {
+            seen = await statuses()
+            let running = nodes.indices.filter { nodes[$0].isRunning }
+            let ids = Set(running.compactMap { seen[$0]?.nodeID })
+            if ids.count == running.count, running.allSatisfy({ seen[$0]?.admission == "member" }),
+               let leader = seen.compactMap({ $0 }).filter({ $0.role == "leader" }).max(by: { $0.term < $1.term }),
+               ids.isSubset(of: leader.voters), leader.learners.isEmpty {
+                return
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw HTTPTestClient.ClientError(description: "the cluster did not form within \(timeout): \(describe(seen))")
+    }
+
+    /// Every node's status (nil where a node does not answer), in `nodes` order.
+    public func statuses() async -> [ClusterState?] {
+        await withTaskGroup(of: (Int, ClusterState?).self) { group in
+            for i in nodes.indices { group.addTask { (i, await self.status(i)) } }
+            var result = [ClusterState?](repeating: nil, count: nodes.count)
+            for await (i, state) in group { result[i] = state }
+            return result
+        }
+    }
+
+    /// A line per node for failure messages: what its status said, or that it did not answer.
+    public func describe(_ states: [ClusterState?]) -> String {
+        states.enumerated().map { i, s in
+            guard let s else { return "node \(i + 1): \(nodes[i].isRunning ? "no answer" : "not running")" }
+            return "node \(i + 1): \(s.role) term \(s.term) leader \(s.leaderID) \(s.admission) commit \(s.commitIndex) "
+                + "applied \(s.appliedIndex) last \(s.lastIndex) voters \(s.voters.sorted()) learners \(s.learners.sorted())"
+        }.joined(separator: "; ")
+    }
+
+    /// The status document of node `i` (`/admin/v1/cluster`), or nil if it does not answer
+    /// within 2 s (a stopped process).
     public func status(_ i: Int) async -> ClusterState? {
         guard nodes[i].isRunning, let client = try? await HTTPTestClient(port: nodes[i].port, trustRoot: trustRoot) else { return nil }
         defer { Task { await client.close() } }
         let headers = adminToken.map { [("Authorization", "Bearer \($0)")] } ?? []
-        guard let response = try? await client.request("GET", "/admin/v1/cluster", headers: headers), response.status == 200 else { return nil }
+        guard let response = try? await client.request("GET", "/admin/v1/cluster", headers: headers, timeout: .seconds(2)), response.status == 200 else { return nil }
         return ClusterState(json: response.text)
     }
 
@@ -57,7 +99,7 @@ public final class RunnelCluster: @unchecked Sendable {
             }
             try await Task.sleep(for: .milliseconds(25))
         }
-        throw HTTPTestClient.ClientError(description: "no leader within \(timeout)")
+        throw HTTPTestClient.ClientError(description: "no leader within \(timeout): \(describe(await statuses()))")
     }
 
     /// Waits until the leader has committed its whole log and every running node has applied it.
@@ -137,6 +179,11 @@ public struct ClusterState: Sendable {
     public var appliedIndex: UInt64
     /// The last index in the node's log (committed or not).
     public var lastIndex: UInt64
+    /// `member`, `probing` or `awaiting_admission`.
+    public var admission: String
+    /// The members as this node knows them.
+    public var voters: Set<UInt64>
+    public var learners: Set<UInt64>
 
     init?(json: String) {
         guard let data = json.data(using: .utf8),
@@ -153,5 +200,10 @@ public struct ClusterState: Sendable {
         commitIndex = commit.uint64Value
         appliedIndex = applied.uint64Value
         lastIndex = last.uint64Value
+        admission = object["admission"] as? String ?? ""
+        let members = object["members"] as? [[String: Any]] ?? []
+        let id = { (m: [String: Any]) in (m["id"] as? NSNumber)?.uint64Value }
+        voters = Set(members.filter { $0["voter"] as? Bool == true }.compactMap(id))
+        learners = Set(members.filter { $0["voter"] as? Bool == false }.compactMap(id))
     }
 }

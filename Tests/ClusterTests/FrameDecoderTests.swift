@@ -29,8 +29,8 @@ import Testing
         .forwardAccepted([(seq: UInt64(1), position: LogPosition(index: 9, term: 3)), (seq: UInt64(2), position: LogPosition(index: 9, term: 3))]),
         .forwardRejected(seqs: [3, 4], reason: .notLeader, leaderHint: 1),
         .forwardRejected(seqs: [], reason: .busy, leaderHint: 0),
-        .clusterQuery,
-        .clusterInfo(clusterID: ClusterID(high: 1, low: 2), established: true),
+        .clusterQuery(incarnation: 7),
+        .clusterInfo(clusterID: ClusterID(high: 1, low: 2), established: true, incarnation: 9),
     ]
 
     /// `bytes` with the transport's 4-byte big-endian length prefix, as `PeerConnection` sends it.
@@ -155,13 +155,26 @@ import Testing
         _ = try? channel.finish()
     }
 
+    /// Except where an older peer's frame ends: cluster queries and answers without their
+    /// trailing incarnation, which decode with incarnation 0.
     @Test func everyStrictPrefixOfAFrameFailsToDecode() {
         for frame in Self.frames {
             let bytes = frame.encoded()
-            for cut in 0..<bytes.count {
+            let legacyEnd: Int? = switch frame {
+            case .clusterQuery, .clusterInfo: bytes.count - 8
+            default: nil
+            }
+            for cut in 0..<bytes.count where cut != legacyEnd {
                 #expect(throws: (any Error).self, "\(frame) cut at \(cut)") { try PeerFrame(decoding: Array(bytes[..<cut])) }
             }
         }
+    }
+
+    @Test func clusterFramesOfAnOlderPeerDecodeWithAnUnknownIncarnation() throws {
+        let query = PeerFrame.clusterQuery(incarnation: 5).encoded().dropLast(8)
+        guard case .clusterQuery(0) = try PeerFrame(decoding: Array(query)) else { Issue.record("not a query of incarnation 0"); return }
+        let info = PeerFrame.clusterInfo(clusterID: ClusterID(high: 1, low: 2), established: true, incarnation: 5).encoded().dropLast(8)
+        guard case .clusterInfo(_, true, 0) = try PeerFrame(decoding: Array(info)) else { Issue.record("not an answer of incarnation 0"); return }
     }
 
     @Test func randomGarbageNeverTraps() {

@@ -5,6 +5,7 @@ import Replication
 import RunnelTesting
 import Storage
 import StreamModel
+import Synchronization
 import Testing
 
 /// Admission (docs/state-transfer.md §5) on real RocksDB over an `InMemoryPeerHub`: a fresh
@@ -99,6 +100,35 @@ import Testing
             late.clusterStatus.admission == .member && late.clusterStatus.membership.isVoter(3)
         }
         try await waitUntil("node 3 has the data") { late.stream(at: StreamPath(bucket: "_default", name: "a"), now: 0) != nil }
+    }
+
+    /// Node 3 answers the others' queries ("new"), but its own queries reach them only after
+    /// they bootstrapped and committed: it must still start as the voter it was counted as,
+    /// not go through replacement (a CI run saw the cluster a voter short meanwhile).
+    @Test func aVoterCountedAsNewThatHearsLateStillBootstraps() async throws {
+        let cluster = Cluster()
+        defer { cluster.shutdown() }
+        let held = Mutex(true)
+        cluster.hub.setFilter { from, _, frame in
+            guard from == 3, case .clusterQuery = frame else { return true }
+            return !held.withLock { $0 }
+        }
+        for id in Self.ids { try cluster.open(id) }
+        let leader = try await cluster.leader(among: [1, 2])
+        _ = try await Self.create(cluster.nodes[leader]!, "a")
+        let late = cluster.nodes[3]!
+        #expect(late.clusterStatus.admission == .probing)
+        held.withLock { $0 = false }
+        var sawAwaiting = false
+        try await waitUntil("node 3 a member with the data", within: .seconds(10)) {
+            sawAwaiting = sawAwaiting || late.clusterStatus.admission == .awaitingAdmission
+            return late.clusterStatus.admission == .member
+                && late.stream(at: StreamPath(bucket: "_default", name: "a"), now: 0) != nil
+        }
+        #expect(!sawAwaiting, "node 3 was taken for a wiped node")
+        #expect(cluster.nodes[leader]!.clusterStatus.membership.isVoter(3))
+        #expect(cluster.nodes[leader]!.clusterStatus.membership.voters.count == 3 && cluster.nodes[leader]!.clusterStatus.membership.learners.isEmpty)
+        _ = try await Self.create(cluster.nodes[try await cluster.leader(among: Self.ids)]!, "b")
     }
 
     @Test func aWipedVoterNeverVotesOrAcknowledgesAndIsReplacedOnceAMajorityCan() async throws {

@@ -26,11 +26,18 @@ public enum RunnelServer {
         return Application(
             responder: responder,
             server: try serverBuilder(configuration, fastPath: configuration.fastAppends ? responder : nil),
-            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "runnel"),
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "runnel",
+                                 backlog: Self.listenBacklog),
             services: [waiters],
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
             logger: logger)
     }
+
+    /// Connections the kernel completes before the server accepts them (capped by
+    /// `net.core.somaxconn`). Hummingbird's 256 is too few for a herd of live readers
+    /// reconnecting at once: SYNs beyond it are dropped and retried after 1, 3, 7 s, and a
+    /// `make test` run saw a connect of 1,000 SSE readers time out after 10 s so.
+    static let listenBacklog = 4096
 
     /// Checks what can be checked before serving (certificate and key files), so a bad
     /// configuration stops startup with a clear message before any data is opened.

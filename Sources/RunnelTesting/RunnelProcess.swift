@@ -41,28 +41,37 @@ public final class RunnelProcess: @unchecked Sendable {
         self.process = process
         exited.withLock { $0 = false }
 
-        let deadline = ContinuousClock.now + timeout
-        var seen = Data()
-        let reader = pipe.fileHandleForReading
-        while ContinuousClock.now < deadline {
-            let chunk = reader.availableData
-            if chunk.isEmpty {
-                guard process.isRunning else { break }
-                try await Task.sleep(for: .milliseconds(20))
-                continue
-            }
-            seen.append(chunk)
-            let text = String(decoding: seen, as: UTF8.self)
-            // "runnel listening on HOST:PORT (scheme)"
-            if let line = text.split(separator: "\n").first(where: { $0.hasPrefix("runnel listening on ") }),
-               let address = line.split(separator: " ").dropFirst(3).first,
-               let port = Int(address.split(separator: ":").last ?? "") {
-                self.port = port
-                return
-            }
+        let fd = pipe.fileHandleForReading.fileDescriptor
+        let announced = await onOwnThread { Self.readAnnouncedPort(from: fd, until: ContinuousClock.now + timeout) }
+        withExtendedLifetime(pipe) {}  // its file descriptor was read above
+        if let announced {
+            port = announced
+            return
         }
         let output = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
         throw HTTPTestClient.ClientError(description: "runnel did not start within \(timeout): \(output.suffix(2000))")
+    }
+
+    /// Reads the process's standard output until it says "runnel listening on HOST:PORT
+    /// (scheme)", it closes, or `deadline` passes. Blocking reads, polled so the deadline holds:
+    /// run it off the cooperative pool.
+    private static func readAnnouncedPort(from fd: Int32, until deadline: ContinuousClock.Instant) -> Int? {
+        var seen: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while ContinuousClock.now < deadline {
+            var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            guard poll(&poller, 1, 100) > 0 else { continue }
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            guard n > 0 else { return nil }  // closed: the process exited
+            seen += buffer[..<n]
+            let text = String(decoding: seen, as: UTF8.self)
+            if let line = text.split(separator: "\n").first(where: { $0.hasPrefix("runnel listening on ") }),
+               let address = line.split(separator: " ").dropFirst(3).first,
+               let port = Int(address.split(separator: ":").last ?? "") {
+                return port
+            }
+        }
+        return nil
     }
 
     /// SIGKILL: no shutdown path runs, exactly like a crash or power loss of the process.
@@ -150,5 +159,18 @@ extension RunnelProcess {
         let client = try await HTTPTestClient(port: node.port)
         try await body(client, node)
         await client.close()
+    }
+}
+
+/// Runs `body` on a thread of its own and awaits its result: for blocking work (reading a
+/// pipe, waiting for a process, a CPU-bound loop) that must not hold one of the cooperative
+/// pool's threads, which on two cores are two: every async test in the process waits while
+/// both are blocked, and the timers of their requests run on regardless (a `make test` run
+/// failed so in some twenty tests at once).
+public func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+    await withCheckedContinuation { continuation in
+        let thread = Thread { continuation.resume(returning: body()) }
+        thread.stackSize = 16 << 20
+        thread.start()
     }
 }

@@ -81,6 +81,24 @@ final class LiveWaiters: Sendable, Service {
         }
     }
 
+    /// Set once graceful shutdown begins (`endAll`).
+    private let closing = Atomic(false)
+
+    /// Whether the server is shutting down: live reads end instead of waiting on.
+    var isClosing: Bool { closing.load(ordering: .acquiring) }
+
+    /// Graceful shutdown has begun: ends every live read now and every one begun later at
+    /// once, as if its timeout had passed (a long-poll answers 204, an SSE session ends and
+    /// its client resumes elsewhere). The HTTP server drains only once its requests end, and
+    /// a live read would have held it for its whole timeout: a SIGTERM with one SSE reader
+    /// open took 59 s, past Kubernetes' default grace of 30 s.
+    func endAll() {
+        closing.store(true, ordering: .releasing)
+        let waiting = registry.withLock { $0.byStream.values.flatMap(\.values) }
+        for waiter in waiting { waiter.fire(false) }
+        fanout.endAll()
+    }
+
     /// Readers currently waiting, followers of the fan-out included.
     var count: Int { registry.withLock { $0.count } + fanout.count }
 
@@ -97,7 +115,8 @@ final class LiveWaiters: Sendable, Service {
         }
         defer { unregister(id, key) }
         guard stillCurrent() else { return true }
-        guard ContinuousClock.now < deadline else { return false }
+        // After registering: `endAll` either saw this waiter or set the flag first.
+        guard ContinuousClock.now < deadline, !isClosing else { return false }
         return await withTaskCancellationHandler {
             await waiter.wait()
         } onCancel: {
@@ -126,5 +145,17 @@ final class LiveWaiters: Sendable, Service {
             ids.flatMap { registry.byStream[$0].map { Array($0.values) } ?? [] }
         }
         for waiter in woken { waiter.fire(true) }
+    }
+}
+
+/// Ends the live reads once graceful shutdown begins. It runs in the process's service group
+/// after the HTTP application, so it is told first (a group stops its services in reverse):
+/// the application's own services hear of shutdown only after its server has drained.
+public struct LiveReadsShutdown: Service {
+    let waiters: LiveWaiters
+
+    public func run() async throws {
+        try? await gracefulShutdown()
+        waiters.endAll()
     }
 }

@@ -15,15 +15,17 @@ public enum RunnelServer {
 
     /// Builds the Hummingbird application, a `Service`: run it in the process's
     /// `ServiceGroup`. The live readers' deadline sweeper runs as a service of its own inside
-    /// it and stops after the server has drained.
+    /// it and stops after the server has drained. The second service ends live reads when
+    /// graceful shutdown begins: run it after the application in the same group (so it hears
+    /// first), with `successTerminationBehavior: .ignore`.
     public static func makeApplication(
         store: Node, configuration: ServerConfiguration, metrics: RunnelMetrics, logger: Logger,
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
-    ) throws -> some ApplicationProtocol {
+    ) throws -> (some ApplicationProtocol, LiveReadsShutdown) {
         let waiters = LiveWaiters(store: store, readChunkBytes: configuration.readChunkBytes, metrics: metrics)
         let responder = RunnelResponder(store: store, configuration: configuration, logger: logger, waiters: waiters, metrics: metrics,
                                         quotas: RequestQuotas(configuration.access))
-        return Application(
+        let application = Application(
             responder: responder,
             server: try serverBuilder(configuration, fastPath: configuration.fastAppends ? responder : nil),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "runnel",
@@ -31,6 +33,7 @@ public enum RunnelServer {
             services: [waiters],
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
             logger: logger)
+        return (application, LiveReadsShutdown(waiters: waiters))
     }
 
     /// Connections the kernel completes before the server accepts them (capped by

@@ -204,6 +204,8 @@ final class SSEFanout: Sendable {
                 }
                 // An append applied before the registration is picked up by this pump.
                 if startPump { pump(meta.id) }
+                // After registering: `endAll` either saw this follower or set the flag first.
+                if closing.load(ordering: .acquiring) { channel.eventLoop.execute { follower.release() } }
             }
         } onCancel: {
             channel.eventLoop.execute { follower.release() }
@@ -216,6 +218,16 @@ final class SSEFanout: Sendable {
     func changed(_ ids: Set<UInt64>) {
         let pumps = registry.withLock { r in ids.filter { Self.markDirty(&r, $0) } }
         for id in pumps { pump(id) }
+    }
+
+    /// Set once graceful shutdown begins (`endAll`): follows end at once.
+    private let closing = Atomic(false)
+
+    /// Ends every follow, and every one begun later at once (graceful shutdown).
+    func endAll() {
+        closing.store(true, ordering: .releasing)
+        let all = registry.withLock { r in r.streams.values.flatMap { $0.groups.values.flatMap(\.values) } }
+        for follower in all { follower.channel.eventLoop.execute { follower.release() } }
     }
 
     /// Ends the follows whose session has ended (the live waiters' sweeper calls this).

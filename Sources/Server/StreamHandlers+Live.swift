@@ -79,7 +79,7 @@ extension RunnelResponder {
             let body = meta.isJSON ? jsonArray(chunk.messages) : chunk.bytes
             return response(.ok, headers: fields, body: body)
         }
-        if meta.closed || ContinuousClock.now >= deadline {
+        if meta.closed || ContinuousClock.now >= deadline || waiters.isClosing {
             var fields = HTTPFields()
             fields[.streamNextOffset] = meta.tail.description
             fields[.streamUpToDate] = "true"
@@ -184,7 +184,7 @@ extension RunnelResponder {
                 position = await waiters.fanout.follow(meta, from: position, cursor: cursor, encoding: encoding,
                                                        channel: follow, sessionEnd: sessionEnd)
                 try Task.checkCancellation()
-                if ContinuousClock.now >= sessionEnd { break }
+                if ContinuousClock.now >= sessionEnd || waiters.isClosing { break }
             } else {
                 let seen = meta
                 let changed = await waiters.wait(for: meta.id, until: sessionEnd) {
@@ -192,7 +192,7 @@ extension RunnelResponder {
                     return now?.id == seen.id && now?.tail == seen.tail && now?.closed == seen.closed && now?.softDeleted == false
                 }
                 try Task.checkCancellation()
-                if !changed && ContinuousClock.now >= sessionEnd { break }
+                if !changed && (ContinuousClock.now >= sessionEnd || waiters.isClosing) { break }
             }
             guard let next = try? current(path, id: meta.id) else { break }
             meta = next

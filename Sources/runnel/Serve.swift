@@ -319,14 +319,16 @@ struct Serve: AsyncParsableCommand {
         }
 
         let scheme = server.tlsCertificatePath == nil ? "http" : "https"
-        let app = try RunnelServer.makeApplication(store: store, configuration: server, metrics: metrics, logger: logger) { port in
+        let (app, liveReads) = try RunnelServer.makeApplication(store: store, configuration: server, metrics: metrics, logger: logger) { port in
             announce("runnel listening on \(address.host):\(port) (\(scheme))")
         }
-        // One lifecycle: started in this order, and on SIGTERM/SIGINT stopped in reverse: the
-        // HTTP server drains (in-flight writes finish), the node hands leadership over and
-        // closes RocksDB, then the peer transport closes.
+        // One lifecycle: started in this order, and on SIGTERM/SIGINT stopped in reverse: live
+        // reads end, the HTTP server drains (in-flight writes finish), the node hands
+        // leadership over and closes RocksDB, then the peer transport closes.
         let group = ServiceGroup(configuration: .init(
-            services: [transport, store, app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            services: [.init(service: transport), .init(service: store), .init(service: app),
+                       .init(service: liveReads, successTerminationBehavior: .ignore)],
+            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
         logger.info("stopped")
     }

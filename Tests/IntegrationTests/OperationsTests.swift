@@ -57,4 +57,45 @@ import Testing
         #expect(try await reader.request("GET", "/streams/t").text == "x")
         await reader.close()
     }
+
+    /// A SIGTERM ends live reads at once (a long-poll answers 204, an SSE stream ends) and the
+    /// node exits in moments. It used to wait out the longest live read: 59 s with one SSE
+    /// reader, past Kubernetes' default grace of 30 s.
+    @Test(.timeLimit(.minutes(1)))
+    func sigtermEndsLiveReadsAndExitsPromptly() async throws {
+        let dir = RunnelProcess.temporaryDirectory("term-live")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let node = RunnelProcess(dataDirectory: dir, arguments: ["--long-poll-timeout", "600"])
+        try await node.start()
+        defer { node.kill() }
+        let client = try await HTTPTestClient(port: node.port)
+        let created = try await client.request("PUT", "/v1/stream/live", headers: [("Content-Type", "text/plain")])
+        let tail = try #require(created.header("Stream-Next-Offset"))
+        let port = node.port
+        let longPoll = Task {
+            let reader = try await HTTPTestClient(port: port)
+            defer { Task { await reader.close() } }
+            return try await reader.request("GET", "/v1/stream/live?offset=\(tail)&live=long-poll", timeout: .seconds(30)).status
+        }
+        let sse = Task {
+            let reader = try await HTTPTestClient(port: port)
+            defer { Task { await reader.close() } }
+            return try await reader.stream("/v1/stream/live?offset=\(tail)&live=sse", timeout: .seconds(30)) { _ in true }
+        }
+        try await waitUntil("both readers wait", timeout: .seconds(10)) { try await metric("runnel_live_readers", client) == 2 }
+        await client.close()
+
+        let signalled = ContinuousClock.now
+        node.signal(SIGTERM)
+        #expect(try await longPoll.value == 204)
+        let streamed = try await sse.value
+        #expect(streamed.status == 200 && streamed.ended, "\(streamed)")
+        #expect(ContinuousClock.now - signalled < .seconds(5), "live reads ended \(ContinuousClock.now - signalled) after SIGTERM")
+        let exited = await onOwnThread { () -> Duration in
+            node.terminate()
+            return ContinuousClock.now - signalled
+        }
+        #expect(!node.isRunning)
+        #expect(exited < .seconds(10), "exited \(exited) after SIGTERM")
+    }
 }

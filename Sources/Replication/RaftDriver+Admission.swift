@@ -73,10 +73,11 @@ extension RaftDriver {
         requestRejoinIfDue()
         guard admission == .probing else { return }
         if probeAnswers.values.contains(where: \.established) {
-            logger.critical("""
-                this node's data directory is new but its cluster already exists: it lost its data. \
-                It will not vote or acknowledge anything until it is replaced \
-                (runnel cluster add --replace, docs/operations.md)
+            logger.warning("""
+                this node's data directory is new but its cluster already exists: it lost its data, \
+                or it started after the others formed the cluster without it. It neither votes nor \
+                acknowledges anything until the leader admits it as a new incarnation (it asks; the \
+                leader replaces the old member by itself, docs/operations.md)
                 """, metadata: ["node": "\(id)", "cluster": "\(identity.clusterID)"])
             try setAdmission(.awaitingAdmission)
             return

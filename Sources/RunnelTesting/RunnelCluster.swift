@@ -51,8 +51,7 @@ public final class RunnelCluster: @unchecked Sendable {
             let running = nodes.indices.filter { nodes[$0].isRunning }
             let ids = Set(running.compactMap { seen[$0]?.nodeID })
             if ids.count == running.count, running.allSatisfy({ seen[$0]?.admission == "member" }),
-               let leader = seen.compactMap({ $0 }).filter({ $0.role == "leader" }).max(by: { $0.term < $1.term }),
-               ids.isSubset(of: leader.voters), leader.learners.isEmpty {
+               let leader = Self.latestLeader(seen), ids.isSubset(of: leader.voters), leader.learners.isEmpty {
                 return
             }
             try await Task.sleep(for: .milliseconds(50))
@@ -68,6 +67,12 @@ public final class RunnelCluster: @unchecked Sendable {
             for await (i, state) in group { result[i] = state }
             return result
         }
+    }
+
+    /// The status of the leader of the highest term among `states` (a deposed leader may not
+    /// have heard of its successor yet).
+    public static func latestLeader(_ states: [ClusterState?]) -> ClusterState? {
+        states.compactMap { $0 }.filter { $0.role == "leader" }.max { $0.term < $1.term }
     }
 
     /// A line per node for failure messages: what its status said, or that it did not answer.
@@ -108,14 +113,10 @@ public final class RunnelCluster: @unchecked Sendable {
     public func waitForConvergence(timeout: Duration = .seconds(30)) async throws {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
-            let states = await withTaskGroup(of: ClusterState?.self) { group in
-                for i in nodes.indices where nodes[i].isRunning { group.addTask { await self.status(i) } }
-                return await group.reduce(into: [ClusterState?]()) { $0.append($1) }
-            }
-            // The leader of the highest term: a deposed leader may not have heard of its
-            // successor yet, and its own commit index says nothing about the others'.
+            let states = await statuses().enumerated().filter { nodes[$0.offset].isRunning }.map(\.element)
+            // The leader of the highest term: its own commit index says nothing about the others'.
             let leaders = states.compactMap({ $0 }).filter { $0.role == "leader" }
-            if states.allSatisfy({ $0 != nil }), let leader = leaders.max(by: { $0.term < $1.term }),
+            if states.allSatisfy({ $0 != nil }), let leader = Self.latestLeader(states),
                leaders.allSatisfy({ $0.term == leader.term }),
                leader.commitIndex == leader.lastIndex,
                states.compactMap({ $0 }).allSatisfy({ $0.appliedIndex >= leader.commitIndex }) {

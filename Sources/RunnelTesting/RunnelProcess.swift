@@ -166,7 +166,8 @@ extension RunnelProcess {
 /// pipe, waiting for a process, a CPU-bound loop) that must not hold one of the cooperative
 /// pool's threads, which on two cores are two: every async test in the process waits while
 /// both are blocked, and the timers of their requests run on regardless (a `make test` run
-/// failed so in some twenty tests at once).
+/// failed so in some twenty tests at once; a minute-long Raft simulation on the pool starved
+/// the TTL conformance tests). The stack is 16 MiB for deep simulation traces.
 public func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
     await withCheckedContinuation { continuation in
         let thread = Thread { continuation.resume(returning: body()) }

@@ -81,11 +81,8 @@ final class LiveWaiters: Sendable, Service {
         }
     }
 
-    /// Set once graceful shutdown begins (`endAll`).
-    private let closing = Atomic(false)
-
-    /// Whether the server is shutting down: live reads end instead of waiting on.
-    var isClosing: Bool { closing.load(ordering: .acquiring) }
+    /// Whether the server is shutting down (`endAll` ran): live reads end instead of waiting on.
+    var isClosing: Bool { fanout.isClosing }
 
     /// Graceful shutdown has begun: ends every live read now and every one begun later at
     /// once, as if its timeout had passed (a long-poll answers 204, an SSE session ends and
@@ -93,10 +90,9 @@ final class LiveWaiters: Sendable, Service {
     /// a live read would have held it for its whole timeout: a SIGTERM with one SSE reader
     /// open took 59 s, past Kubernetes' default grace of 30 s.
     func endAll() {
-        closing.store(true, ordering: .releasing)
+        fanout.endAll()  // first: it sets the flag `isClosing` reads
         let waiting = registry.withLock { $0.byStream.values.flatMap(\.values) }
         for waiter in waiting { waiter.fire(false) }
-        fanout.endAll()
     }
 
     /// Readers currently waiting, followers of the fan-out included.

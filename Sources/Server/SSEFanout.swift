@@ -205,7 +205,7 @@ final class SSEFanout: Sendable {
                 // An append applied before the registration is picked up by this pump.
                 if startPump { pump(meta.id) }
                 // After registering: `endAll` either saw this follower or set the flag first.
-                if closing.load(ordering: .acquiring) { channel.eventLoop.execute { follower.release() } }
+                if isClosing { channel.eventLoop.execute { follower.release() } }
             }
         } onCancel: {
             channel.eventLoop.execute { follower.release() }
@@ -220,8 +220,10 @@ final class SSEFanout: Sendable {
         for id in pumps { pump(id) }
     }
 
-    /// Set once graceful shutdown begins (`endAll`): follows end at once.
+    /// Set once graceful shutdown begins (`endAll`): follows, and the live waits of
+    /// `LiveWaiters`, end at once.
     private let closing = Atomic(false)
+    var isClosing: Bool { closing.load(ordering: .acquiring) }
 
     /// Ends every follow, and every one begun later at once (graceful shutdown).
     func endAll() {

@@ -150,22 +150,13 @@ import Testing
 /// Waits until the leader reports exactly `voters` as voting members and no learner.
 func waitForMembers(_ cluster: RunnelCluster, voters: Set<UInt64>, within timeout: Duration) async throws {
     let deadline = ContinuousClock.now + timeout
-    var last = ""
+    var seen: [ClusterState?] = []
     while ContinuousClock.now < deadline {
-        if let leader = try? await cluster.waitForLeader(timeout: .seconds(5)),
-           let client = try? await HTTPTestClient(port: cluster.nodes[leader].port) {
-            let response = try? await client.request("GET", "/admin/v1/cluster")
-            await client.close()
-            if let response, let doc = try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any],
-               let members = doc["members"] as? [[String: Any]] {
-                last = response.text
-                let voting = Set(members.filter { $0["voter"] as? Bool == true }.compactMap { ($0["id"] as? NSNumber)?.uint64Value })
-                if voting == voters && members.count == voters.count { return }
-            }
-        }
+        seen = await cluster.statuses()
+        if let leader = RunnelCluster.latestLeader(seen), leader.voters == voters, leader.learners.isEmpty { return }
         try await Task.sleep(for: .milliseconds(100))
     }
-    Issue.record("members did not become \(voters.sorted()) within \(timeout): \(last)")
+    Issue.record("members did not become \(voters.sorted()) within \(timeout): \(cluster.describe(seen))")
     throw CancellationError()
 }
 

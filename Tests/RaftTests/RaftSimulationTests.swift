@@ -68,7 +68,7 @@ private func installCrashNote() {
     /// The in-memory log bound at its smallest: every entry that may be evicted is, so
     /// lagging followers, restarts and the apply loop are fed from the simulated disk.
     @Test func simulationWithATinyLogCache() async {
-        let outcome = await Self.onOwnThread { () -> (failure: String?, reads: Int) in
+        let outcome = await onOwnThread { () -> (failure: String?, reads: Int) in
             var reads = 0
             for seed in UInt64(1)...30 {
                 var options = SimulationOptions(steps: 1000, livenessSteps: 400)
@@ -84,23 +84,12 @@ private func installCrashNote() {
         #expect(outcome.reads > 0)
     }
 
-    /// Runs CPU-bound `body` on a thread of its own: the test process's cooperative pool has
-    /// one thread per core (two here), and a minute-long simulation holding one of them would
-    /// starve the tests that sleep and measure time meanwhile (the TTL conformance tests).
-    static func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
-        await withCheckedContinuation { continuation in
-            let thread = Thread { continuation.resume(returning: body()) }
-            thread.stackSize = 16 << 20
-            thread.start()
-        }
-    }
-
     @Test func seededClusterSimulation() async {
         let start = Self.environment("RUNNEL_SIM_START") ?? 1
         let count = Self.environment("RUNNEL_SIM_SEEDS") ?? 200
         let traceLines = Int(Self.environment("RUNNEL_SIM_TRACE_LINES") ?? 300)
         installCrashNote()
-        let outcome = await Self.onOwnThread { Self.runSeeds(start: start, count: count, traceLines: traceLines) }
+        let outcome = await onOwnThread { Self.runSeeds(start: start, count: count, traceLines: traceLines) }
         print(outcome.report)
         if let failure = outcome.failure { Issue.record(Comment(rawValue: failure)) }
         #expect(outcome.proposalsAcked > 0)

@@ -289,6 +289,12 @@ final class InboundPeerHandler: ChannelInboundHandler {
 
 /// The outbound connection to one peer: dialled on start, redialled with backoff when lost.
 final class PeerConnection: @unchecked Sendable {
+    static let writeBufferHighWaterMark = 16 << 20
+    /// Frames up to this size still go above the high-water mark (see `send`)...
+    static let smallFrameBytes = 4 << 10
+    /// ...until this much more is buffered.
+    static let smallFramesMargin = 1 << 20
+
     private struct State {
         var channel: (any Channel)?
         var connecting = false
@@ -316,17 +322,29 @@ final class PeerConnection: @unchecked Sendable {
         self.logger = logger
     }
 
+    /// Sends `frames` in order. They are encoded on the connection's event loop, where a
+    /// write from another thread goes anyway: encoding an entry of tens of megabytes on the
+    /// Raft thread would hold up its ticks and heartbeats.
     func send(_ frames: [PeerFrame]) {
         guard let channel = state.withLock({ $0.channel }) else { return }  // down: Raft retransmits
-        // Above the high-water mark the peer is not keeping up: drop, as the network would.
-        guard channel.isWritable else { return }
-        var buffer = channel.allocator.buffer(capacity: 256)
-        for frame in frames {
-            let bytes = frame.encoded()
-            buffer.writeInteger(UInt32(bytes.count))
-            buffer.writeBytes(bytes)
+        channel.eventLoop.execute {
+            var buffer = channel.allocator.buffer(capacity: 256)
+            for frame in frames {
+                let bytes = frame.encoded()
+                buffer.writeInteger(UInt32(bytes.count))
+                buffer.writeBytes(bytes)
+            }
+            // Above the high-water mark the peer is not keeping up: drop, as the network would
+            // (Raft resends). Small frames (heartbeats, votes, responses) still go, up to a
+            // margin past the mark: behind one large entry on its way they are what keeps the
+            // peer from calling an election.
+            if !channel.isWritable {
+                let buffered = (try? channel.syncOptions?.getOption(.bufferedWritableBytes)) ?? .max
+                guard buffer.readableBytes <= Self.smallFrameBytes,
+                      buffered <= Self.writeBufferHighWaterMark + Self.smallFramesMargin else { return }
+            }
+            channel.writeAndFlush(buffer, promise: nil)
         }
-        channel.writeAndFlush(buffer, promise: nil)
     }
 
     func connect() {
@@ -341,7 +359,7 @@ final class PeerConnection: @unchecked Sendable {
         let bootstrap = ClientBootstrap(group: group)
             .connectTimeout(.seconds(2))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .channelOption(.writeBufferWaterMark, value: .init(low: 4 << 20, high: 16 << 20))
+            .channelOption(.writeBufferWaterMark, value: .init(low: 4 << 20, high: Self.writeBufferHighWaterMark))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     if let tls {

@@ -51,6 +51,16 @@ public enum MessagePayload: Sendable, Hashable {
 }
 
 extension MessagePayload {
+    /// A follower's message that claims nothing about its durable state, so it need not wait
+    /// for the follower's pending writes: a read forward, a heartbeat response (it carries a
+    /// read round, no log position).
+    var isDurabilityFree: Bool {
+        switch self {
+        case .readIndex, .heartbeatResponse: true
+        default: false
+        }
+    }
+
     /// A short name for logs and test output.
     public var name: String {
         switch self {

@@ -13,8 +13,11 @@ struct Progress: Sendable {
     var match: UInt64 = 0
     var next: UInt64
     var state: State = .probe
-    /// In probe state, an append is outstanding; cleared by a response or a heartbeat response.
+    /// In probe state, an append is outstanding; cleared by a response, or by a stall (see
+    /// `stallHeartbeats`) of heartbeat responses without one.
     var probeSent = false
+    /// Heartbeat responses since the outstanding probe was sent.
+    var probeHeartbeats = 0
     var inflight = Inflights()
     /// Heard from since the last check-quorum round (thesis §6.2).
     var recentActive = true
@@ -33,6 +36,7 @@ struct Progress: Sendable {
 
     mutating func becomeProbe() {
         unackedHeartbeats = 0
+        probeHeartbeats = 0
         if state == .snapshot, let t = snapshotTransfer {
             next = max(match, t.index) + 1
         } else {
@@ -46,6 +50,7 @@ struct Progress: Sendable {
 
     mutating func becomeReplicate() {
         unackedHeartbeats = 0
+        probeHeartbeats = 0
         state = .replicate
         next = match + 1
         probeSent = false

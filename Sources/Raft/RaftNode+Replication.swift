@@ -71,11 +71,14 @@ extension RaftNode {
                 case .replicate:
                     pr.next = last.index + 1
                     pr.inflight.add(last: last.index, count: entries.count, bytes: entries.reduce(0) { $0 + $1.sizeInBytes })
-                case .probe: pr.probeSent = true
+                case .probe:
+                    pr.probeSent = true
+                    pr.probeHeartbeats = 0
                 case .snapshot: break
                 }
             } else if pr.state == .probe {
                 pr.probeSent = true
+                pr.probeHeartbeats = 0
             }
         }
         send(to: to, .append(prevIndex: prevIndex, prevTerm: prevTerm, entries: entries, commit: log.commitIndex))
@@ -132,17 +135,27 @@ extension RaftNode {
         }
     }
 
+    /// Heartbeat responses without an acknowledgement after which an append counts as lost:
+    /// an election timeout's worth, and at least two.
+    var stallHeartbeats: Int { max(2, configuration.electionTicks / max(configuration.heartbeatTicks, 1)) }
+
     mutating func handleHeartbeatResponse(from: NodeID, round: UInt64) {
         guard progress[from] != nil else { return }
+        // Heartbeat responses do not wait for the follower's writes, so appends outstanding
+        // through a few of them may only be slow to write (a large entry on a slow disk).
+        // Through an election timeout of them, one was most likely lost: probe again, at most
+        // once per such stall, so a follower slow to write is not sent the same entries at
+        // every heartbeat.
+        let stall = stallHeartbeats
         let probing = progress.with(from) { pr -> Bool in
             pr.recentActive = true
-            pr.probeSent = false
-            // Appends are outstanding but none was acknowledged across two heartbeat rounds,
-            // although responses travel behind acknowledgements: one was lost. Re-probe from
-            // the match point instead of waiting for a window that never drains.
+            if pr.state == .probe, pr.probeSent {
+                pr.probeHeartbeats += 1
+                if pr.probeHeartbeats >= stall { pr.probeSent = false }
+            }
             if pr.state == .replicate, !pr.inflight.isEmpty, !pr.ackedSinceHeartbeat {
                 pr.unackedHeartbeats += 1
-                if pr.unackedHeartbeats >= 2 { pr.becomeProbe() }
+                if pr.unackedHeartbeats >= stall { pr.becomeProbe() }
             } else {
                 pr.unackedHeartbeats = 0
             }

@@ -150,12 +150,14 @@ public struct RaftNode: Sendable {
     }
 
     /// Queues a message. Only a leader's messages skip the wait for local durability (thesis
-    /// §10.2.1); read forwards carry no state and skip it too.
+    /// §10.2.1); read forwards and heartbeat responses claim nothing durable and skip it too
+    /// (as in etcd/raft): a follower busy writing a large entry still answers heartbeats, so
+    /// its leader's check-quorum keeps hearing it.
     mutating func send(to: NodeID, _ payload: MessagePayload, term: UInt64? = nil) {
         let m = Message(from: id, to: to, term: term ?? self.term, payload: payload)
         if role == .leader {
             out.messages.append(m)
-        } else if case .readIndex = payload {
+        } else if payload.isDurabilityFree {
             out.messages.append(m)
         } else {
             out.messagesAfterPersist.append(m)

@@ -59,9 +59,12 @@ public struct NodeConfiguration: Sendable {
     public var joinExisting = false
     /// The cluster a joining node joins (from the join answer); peers refuse another id.
     public var joinClusterID: ClusterID?
-    /// Called on the Raft thread after every synced log write with the number of entries it
+    /// Called on the thread that writes the log after every synced write with the number of entries it
     /// carried and how long the write took (metrics hang off it).
     public var onEntrySynced: (@Sendable (_ entries: Int, _ nanoseconds: UInt64) -> Void)?
+    /// Test hook: runs on the thread that writes the Raft log before each write, with the
+    /// number of entries it carries (a test makes one node's disk slow with it).
+    public var beforeLogWrite: (@Sendable (_ entries: Int) -> Void)?
     /// The time source, in milliseconds since the Unix epoch. Injected for tests.
     public var clock: @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }
     /// The monotonic clock of deadlines, ticks and timings (see `MonotonicClock`).

@@ -8,6 +8,11 @@ import Synchronization
 /// Executing the Raft core's `Ready` in the order of docs/raft.md: send, persist (one synced
 /// write), send what waited for the write, report it durable, hand committed entries to the
 /// apply thread; and compaction of the log behind the applied state.
+///
+/// On a cluster, log writes go to the writer thread (LogWriter.swift) and this thread goes on
+/// ticking and answering; the writer sends what waited and hands the written positions back
+/// (`noteWritten`). Snapshot installs and received snapshot chunks, and every write of a node
+/// without peers, are made here, after the writer's queue is drained.
 extension RaftDriver {
     func processReady() throws(ReplicationError) {
         while node.hasReady {
@@ -15,21 +20,29 @@ extension RaftDriver {
             send(ready.messages)
             sendSnapshotChunks(ready.snapshotChunkReads)
             var installing: VerifiedSnapshot?
-            if ready.needsPersist {
-                do {
-                    if let snapshot = ready.snapshot { installing = try beginInstall(snapshot) }
-                    try writeSnapshotChunks(ready.snapshotChunksReceived)
-                    try persist(ready)
-                } catch {
-                    throw ReplicationError(error)
+            var writtenHere: LogPosition?
+            let touchesSnapshots = ready.snapshot != nil || !ready.snapshotChunksReceived.isEmpty
+            if writerStarted, !touchesSnapshots, node.membership.allMembers.count > 1 {
+                do { try submitWrite(ready) } catch { throw ReplicationError(error) }
+            } else {
+                if writesInFlight > 0 { waitForWrites() }
+                if ready.needsPersist {
+                    do {
+                        if let snapshot = ready.snapshot { installing = try beginInstall(snapshot) }
+                        try writeSnapshotChunks(ready.snapshotChunksReceived)
+                        try persist(ready)
+                    } catch {
+                        throw ReplicationError(error)
+                    }
                 }
+                send(ready.messagesAfterPersist)
+                writtenHere = ready.persistedMark
             }
-            send(ready.messagesAfterPersist)
             if let installing, let snapshot = ready.snapshot {
                 applier.enqueueInstall(path: installing.path, index: snapshot.index)
             }
             do { try finishSnapshotTransfers(ready.snapshotChunksReceived) } catch { throw ReplicationError(error) }
-            if let mark = ready.persistedMark { node.persisted(upTo: mark.index, term: mark.term) }
+            if let mark = writtenHere { node.persisted(upTo: mark.index, term: mark.term) }
             for context in ready.readStates.map(\.context) { askedReads[ReadContext.id(context)] = nil }
             applier.enqueue(entries: ready.committedEntries, reads: ready.readStates)
             for context in ready.abandonedReads {
@@ -47,31 +60,73 @@ extension RaftDriver {
         }
     }
 
-    /// Step 2 of the contract. Entries, term and vote are synced; a change of the commit index
-    /// alone is not (as in etcd: it is a restart hint, and a majority's logs hold the truth).
+    /// Step 2 of the contract, on this thread. Entries, term and vote are synced; a change of
+    /// the commit index alone is not (as in etcd: it is a restart hint, and a majority's logs
+    /// hold the truth).
     func persist(_ ready: Ready) throws(StorageError) {
+        try writer.perform([logWrite(ready)])
+        try noteEntries(ready.entries)
+    }
+
+    /// Hands `ready`'s write to the writer thread, with the messages that wait for it. A
+    /// `Ready` with nothing to write still goes through the queue when writes are in flight:
+    /// its messages (an acknowledgement) may speak for entries of an earlier write.
+    func submitWrite(_ ready: Ready) throws(StorageError) {
+        guard ready.needsPersist || writesInFlight > 0 else {
+            send(ready.messagesAfterPersist)
+            return
+        }
+        writer.submit(logWrite(ready))
+        writesInFlight += 1
+        try noteEntries(ready.entries)
+    }
+
+    func logWrite(_ ready: Ready) -> LogWriter.Write {
         let termOrVoteChanged = ready.hardState.map {
             $0.term != lastSyncedHardState.term || $0.vote != lastSyncedHardState.vote
         } ?? false
-        guard !ready.entries.isEmpty || termOrVoteChanged else {
-            try log.save(entries: [], hardState: ready.hardState, sync: false)
-            return
-        }
-        let started = configuration.monotonicClock.nanoseconds()
-        try log.save(entries: ready.entries, hardState: ready.hardState, sync: true)
-        let elapsed = configuration.monotonicClock.nanoseconds() - started
-        if let hs = ready.hardState { lastSyncedHardState = hs }
-        try noteConfigurationEntries(ready.entries)
-        noteLogWritten(ready.entries)
-        for entry in ready.entries where entry.kind == .normal {
+        if let hs = ready.hardState, termOrVoteChanged { lastSyncedHardState = hs }
+        return LogWriter.Write(entries: ready.entries, hardState: ready.hardState, sync: !ready.entries.isEmpty || termOrVoteChanged,
+                               messages: ready.messagesAfterPersist, mark: ready.persistedMark)
+    }
+
+    /// What the Raft thread keeps of entries it has written or handed to the writer: peer
+    /// addresses of configuration entries, snapshot policy counters, the latest command time.
+    func noteEntries(_ entries: [Entry]) throws(StorageError) {
+        guard !entries.isEmpty else { return }
+        try noteConfigurationEntries(entries)
+        noteLogWritten(entries)
+        for entry in entries where entry.kind == .normal {
             if let t = CommandBatch.time(of: entry.data) { lastTime = max(lastTime, t) }
         }
-        configuration.onEntrySynced?(ready.entries.count, elapsed)
+    }
+
+    /// The writer's completions: report what is durable to the core.
+    func noteWritten(_ written: [LogWriter.Written]) {
+        for w in written {
+            writesInFlight -= w.writes
+            for mark in w.marks { node.persisted(upTo: mark.index, term: mark.term) }
+        }
+    }
+
+    /// Waits until the writer has made every submitted write durable, and reports them.
+    func waitForWrites() {
+        writer.drain()
         lock.lock()
-        lastSyncNanoseconds = elapsed
-        stats.entries += UInt64(ready.entries.count)
+        let written = inbox.written
+        inbox.written = []
+        lock.unlock()
+        noteWritten(written)
+    }
+
+    /// A synced log write took `nanoseconds` (either thread).
+    func noteSynced(entries: Int, nanoseconds: UInt64) {
+        configuration.onEntrySynced?(entries, nanoseconds)
+        lock.lock()
+        lastSyncNanoseconds = nanoseconds
+        stats.entries += UInt64(entries)
         stats.syncs += 1
-        stats.syncNanoseconds += elapsed
+        stats.syncNanoseconds += nanoseconds
         lock.unlock()
     }
 
@@ -108,7 +163,8 @@ extension RaftDriver {
 
     func fail(_ error: ReplicationError) {
         lock.lock()
-        failure = error
+        if failure == nil { failure = error }
+        lock.broadcast()
         lock.unlock()
         waiters.close(error)
     }

@@ -17,6 +17,10 @@ final class RaftDriver: @unchecked Sendable {
     struct Inbox {
         var local: [TaggedCommand] = []
         var frames: [(from: NodeID, frame: PeerFrame)] = []
+        /// Followers' `forward` frames: proposals, held with `local` while a write is in flight.
+        var forwards: [(from: NodeID, frame: PeerFrame)] = []
+        /// Log writes the writer thread made durable, in order.
+        var written: [LogWriter.Written] = []
         var reads: [UInt64] = []
         /// Routed proposals that can no longer apply (their entry was replaced, or their
         /// leader's term ended without them): routed again.
@@ -28,9 +32,22 @@ final class RaftDriver: @unchecked Sendable {
         var membership: [(seq: UInt64, request: MembershipRequest)] = []
         /// Commands waiting to be proposed: local ones and those in forward frames.
         var proposals = 0
-        var isEmpty: Bool {
-            local.isEmpty && frames.isEmpty && reads.isEmpty && lost.isEmpty && operations.isEmpty && membership.isEmpty
-                && tasks.isEmpty
+        var isEmpty: Bool { !hasProposals && !hasOtherWork }
+        var hasProposals: Bool { !local.isEmpty || !forwards.isEmpty || !lost.isEmpty }
+        var hasOtherWork: Bool {
+            !frames.isEmpty || !reads.isEmpty || !operations.isEmpty || !membership.isEmpty || !tasks.isEmpty
+                || !written.isEmpty
+        }
+
+        /// Moves the proposals out of this inbox into a new one.
+        mutating func takeProposals() -> Inbox {
+            var held = Inbox()
+            swap(&held.local, &local)
+            swap(&held.forwards, &forwards)
+            swap(&held.lost, &lost)
+            held.proposals = proposals
+            proposals = 0
+            return held
         }
     }
 
@@ -97,6 +114,15 @@ final class RaftDriver: @unchecked Sendable {
     var members = MembershipState()
     var snapshots: SnapshotState
 
+    /// The thread that writes the log on a cluster (LogWriter.swift); a node without peers
+    /// writes on the Raft thread, where nothing else waits for it.
+    var writer: LogWriter!
+    var writerStarted = false
+    /// Writes submitted to `writer` and not yet reported durable. While one is in flight,
+    /// proposals wait in the inbox: the next entry then carries all that came meanwhile, as
+    /// when the Raft thread itself waited for the fsync.
+    var writesInFlight = 0
+
     init(id: NodeID, node: RaftNode, configuration: NodeConfiguration, log: LogStore, applier: ApplyLoop,
          waiters: Waiters, transport: (any PeerTransport)?, addresses: [NodeID: String], lastTime: Int64, logger: Logger,
          identity: ClusterIdentity, admission: Admission, initialVoters: [NodeID]) {
@@ -117,10 +143,28 @@ final class RaftDriver: @unchecked Sendable {
         lastSyncedHardState = node.hardState
         status = Mutex(ClusterStatus(node: node, admission: admission))
         knownAddresses = Mutex(addresses)
+        writer = LogWriter(
+            log: log, clock: configuration.monotonicClock, beforeWrite: configuration.beforeLogWrite,
+            send: { [unowned self] in send($0) },
+            onWritten: { [unowned self] written in
+                lock.lock()
+                inbox.written.append(written)
+                lock.signal()
+                lock.unlock()
+            },
+            onSynced: { [unowned self] in noteSynced(entries: $0, nanoseconds: $1) },
+            onFailure: { [unowned self] error in
+                logger.critical("raft log write failed; refusing further writes", metadata: ["error": "\(error)"])
+                fail(ReplicationError(error))
+            })
     }
 
     func start() {
         running = true
+        if transport != nil {
+            writer.start()
+            writerStarted = true
+        }
         let thread = Thread { [self] in run() }
         thread.name = "runnel-raft"
         thread.start()
@@ -174,8 +218,12 @@ final class RaftDriver: @unchecked Sendable {
     /// A frame from a peer (called on the transport's event loop; never blocks for long).
     func receive(_ frame: PeerFrame, from: NodeID) {
         lock.lock()
-        inbox.frames.append((from, frame))
-        if case .forward(_, let commands) = frame { inbox.proposals += commands.count }
+        if case .forward(_, let commands) = frame {
+            inbox.forwards.append((from, frame))
+            inbox.proposals += commands.count
+        } else {
+            inbox.frames.append((from, frame))
+        }
         lock.signal()
         lock.unlock()
     }
@@ -238,6 +286,7 @@ final class RaftDriver: @unchecked Sendable {
             }
             work = nextWork()
         }
+        if writerStarted { writer.stop() }
         lock.lock()
         let unrun = inbox.tasks
         inbox.tasks = []
@@ -251,10 +300,22 @@ final class RaftDriver: @unchecked Sendable {
         lock.unlock()
     }
 
+    /// A turn longer than the shortest election timeout stopped this node's heartbeats or
+    /// answers long enough for an election: say so (what etcd calls "took too long").
+    func warnIfSlow(since started: UInt64) {
+        let took = configuration.monotonicClock.nanoseconds() - started
+        guard took > configuration.tickNanoseconds * UInt64(node.configuration.electionTicks) else { return }
+        logger.warning("the raft thread was busy for longer than an election timeout; peers may have called an election",
+                       metadata: ["ms": "\(took / 1_000_000)"])
+    }
+
     func nextWork() -> Inbox? {
         lock.lock()
         defer { lock.unlock() }
-        while inbox.isEmpty && !stopping && failure == nil {
+        // Proposals wait while a write is in flight (see `writesInFlight`); the write's
+        // completion, in `inbox.written`, wakes the thread.
+        let holding = writesInFlight > 0
+        while !inbox.hasOtherWork && (holding || !inbox.hasProposals) && !stopping && failure == nil {
             // One reading of the clock: reading it again after the comparison could pass
             // `nextTick` in between and underflow the subtraction.
             let now = configuration.monotonicClock.nanoseconds()
@@ -266,6 +327,12 @@ final class RaftDriver: @unchecked Sendable {
         // the others are most likely being answered and about to come back. Waiting for them —
         // never longer than the last fsync took, nor `maxLinger` — lets one entry and one fsync
         // carry them all instead of two.
+        if holding {
+            let held = inbox.takeProposals()
+            let work = inbox
+            inbox = held
+            return work
+        }
         if isLeader, inbox.proposals > 0, (inbox.proposals < lastBatch), configuration.maxLinger > .zero {
             let limit = min(lastSyncNanoseconds, configuration.maxLinger.wholeNanoseconds)
             let deadline = Date(timeIntervalSinceNow: Double(limit) / 1e9)
@@ -282,15 +349,21 @@ final class RaftDriver: @unchecked Sendable {
     }
 
     func turn(_ work: Inbox) throws(ReplicationError) {
+        let turnStarted = configuration.monotonicClock.nanoseconds()
+        defer { warnIfSlow(since: turnStarted) }
+        noteWritten(work.written)
         for (from, frame) in work.frames { handle(frame, from: from) }
         for operation in work.operations { operation(&node) }
         for task in work.tasks { task.run(self) }
         let now = configuration.monotonicClock.nanoseconds()
-        var ticked = false
-        while now >= nextTick {
+        // One tick per turn at most: ticks missed while this thread was busy (a long synced
+        // write, a snapshot install) are dropped, as a Go ticker drops them for etcd. Catching
+        // them up at once would count the node's own stall as the leader's silence: a follower
+        // that spent a second writing a large entry would campaign the moment it finished.
+        let ticked = now >= nextTick
+        if ticked {
             node.tick()
-            nextTick += configuration.tickNanoseconds
-            ticked = true
+            nextTick = max(nextTick + configuration.tickNanoseconds, now + configuration.tickNanoseconds / 2)
         }
         if ticked {
             waiters.expire(now: now)
@@ -306,7 +379,7 @@ final class RaftDriver: @unchecked Sendable {
             routed[lost.seq]?.term == lost.term ? routed.removeValue(forKey: lost.seq)?.command : nil
         }
         unrouted += work.local
-        route(forwardedFrom: work.frames)
+        route(forwardedFrom: work.forwards)
         unroutedReads += work.reads
         routeReads(now: now)
         driveMembership(work.membership, now: now, ticked: ticked)

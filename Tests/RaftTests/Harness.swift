@@ -136,6 +136,14 @@ struct Harness {
 
     mutating func heal() { cut = [] }
 
+    /// Heals every link, then runs all but the last two of the heartbeat rounds after which a
+    /// leader counts unacknowledged appends as lost (`stallHeartbeats`, an election timeout's
+    /// worth): two more rounds reveal the appends a cut follower lost.
+    mutating func healBeforeStallIsRevealed() {
+        heal()
+        tickAll(config.electionTicks / config.heartbeatTicks - 2)
+    }
+
     /// Runs the driver for one node: persist instantly, queue messages, apply.
     @discardableResult
     mutating func process(_ id: NodeID) -> Ready {

@@ -131,7 +131,7 @@ import Testing
         #expect(h[2].term(at: 1) == 1 && h[2].commitIndex == commit && h[2].appliedIndex == 3)
         #expect(h[2].membership == Membership(voters: [1, 2, 3]))
         #expect(h[2].firstInMemoryIndex == commit + 1)
-        h.heal()
+        h.healBeforeStallIsRevealed()
         h.tickAll(4)
         #expect(h.applied[2]!.map(\.index) == Array(4...h[1].lastIndex), "re-fed from the source after 3")
         #expect(h.appliedData(2).suffix(3) == (11..<14).map(Self.payload))

@@ -119,7 +119,7 @@ import Testing
         let pr = h[1].progress[3]!
         #expect(pr.inflight.isFull(h.config))
         // Once acknowledgements flow again, a heartbeat round unsticks it and it catches up.
-        h.heal()
+        h.healBeforeStallIsRevealed()
         h.tickAll(4)
         #expect(h[3].commitIndex == h[1].commitIndex)
         #expect(h.appliedData(3).count == 20)
@@ -131,7 +131,7 @@ import Testing
         h.cutLink(1, 3)
         for i in 0..<5 { h.propose(1, [UInt8(i)]) }
         h.stabilize()
-        h.heal()
+        h.healBeforeStallIsRevealed()
         h.tickAll(3)
         #expect(h.appliedData(3).count == 5)
     }

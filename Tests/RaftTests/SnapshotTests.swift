@@ -50,7 +50,7 @@ import Testing
 
     @Test func laggingFollowerReceivesTheSnapshotInChunkReads() {
         var h = Self.compactedCluster(count: 10, chunk: 10, snapshotBytes: 35)
-        h.heal()
+        h.healBeforeStallIsRevealed()
         h.tickAll(3)
         let reads = h.chunkReads.filter { $0.to == 3 }
         #expect(reads.map(\.offset) == [0, 10, 20, 30])
@@ -71,7 +71,7 @@ import Testing
 
     @Test func oneChunkReadInFlightAndResentWhenStuck() {
         var h = Self.compactedCluster(count: 10, chunk: 10, snapshotBytes: 35)
-        h.heal()
+        h.healBeforeStallIsRevealed()
         // Node 3's answers to chunks are lost; everything else goes through.
         func round(_ h: inout Harness) {
             for _ in 0..<20 {
@@ -104,7 +104,7 @@ import Testing
 
     @Test func chunkMessageIsBuiltOnlyForTheReadsTermAndLength() {
         var h = Self.compactedCluster(count: 10, chunk: 10, snapshotBytes: 35)
-        h.heal()
+        h.healBeforeStallIsRevealed()
         h.tickAll(3)
         guard let read = h.chunkReads.first(where: { $0.to == 3 }) else {
             Issue.record("no chunk read")
@@ -122,7 +122,7 @@ import Testing
 
     @Test func interruptedTransferResumesFromTheFollowersOffset() {
         var h = Self.compactedCluster(count: 10, chunk: 10, snapshotBytes: 35)
-        h.heal()
+        h.healBeforeStallIsRevealed()
         // Heartbeat rounds reveal the lost appends and start the transfer; lose the second chunk.
         var lost = false
         for _ in 0..<4 where !lost {
@@ -153,7 +153,7 @@ import Testing
     @Test func checksumFailureRestartsTheTransferFromByteZero() {
         var h = Self.compactedCluster(count: 10, chunk: 10, snapshotBytes: 35)
         h.rejectSnapshots.insert(3)
-        h.heal()
+        h.healBeforeStallIsRevealed()
         h.tickAll(4)
         let offsets = Self.chunkOffsets(h, to: 3)
         #expect(offsets == [0, 10, 20, 30, 0, 10, 20, 30], "\(offsets)")
@@ -164,7 +164,7 @@ import Testing
 
     @Test func newerSnapshotRestartsTheTransferCleanly() {
         var h = Self.compactedCluster(count: 10, chunk: 10, snapshotBytes: 35)
-        h.heal()
+        h.healBeforeStallIsRevealed()
         h.tick(1, h.config.heartbeatTicks)
         // Let the transfer start, then take a newer snapshot mid-way.
         for _ in 0..<3 {
@@ -177,7 +177,7 @@ import Testing
         h.propose(1, [50])
         h.stabilize()
         try! h.takeSnapshot(1, index: h[1].appliedIndex, data: Array(repeating: 7, count: 25))
-        h.heal()
+        h.healBeforeStallIsRevealed()
         h.tickAll(8)
         #expect(h.snapshotsInstalled[3]?.last?.data == Array(repeating: 7, count: 25))
         #expect(h.snapshotsInstalled[3]?.count == 1, "the half-received older snapshot was discarded")

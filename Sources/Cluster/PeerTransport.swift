@@ -24,8 +24,12 @@ public struct PeerTLS: Sendable {
 
 /// The peer transport over SwiftNIO TCP (docs/cluster.md "Peer transport").
 ///
-/// Each node dials one persistent connection to every peer and sends on it only; replies come
-/// back on the peer's own connection. A connection opens with a hello frame (magic, protocol
+/// Each node dials two persistent connections to every peer and sends on them only; replies
+/// come back on the peer's own connections. One carries what can be large (appends, snapshot
+/// chunks, forwarded writes), the other everything else (heartbeats, votes, responses): a
+/// heartbeat never waits behind tens of megabytes of entries on their way (etcd splits its
+/// peer streams the same way). Raft allows messages to be reordered; what must stay in
+/// order (a follower's appends) shares a connection. A connection opens with a hello frame (magic, protocol
 /// version, sender id); then frames follow, each a 4-byte big-endian length and a
 /// `PeerFrame`. Sends are pipelined (written and flushed without waiting for anything) and
 /// never block the Raft thread: a peer that is unreachable or whose socket buffer is above
@@ -36,7 +40,7 @@ public final class NIOPeerTransport: PeerTransport, @unchecked Sendable {
     private let logger: Logger
     private let serverContext: NIOSSLContext?
     private let clientContext: NIOSSLContext?
-    private let connections = Mutex<[NodeID: PeerConnection]>([:])
+    private let connections = Mutex<[NodeID: PeerLink]>([:])
     private let listener = Mutex<(any Channel)?>(nil)
     /// This node's id (set by `start`) and the peers to keep connections to.
     private let plan = Mutex(Plan())
@@ -124,7 +128,14 @@ public final class NIOPeerTransport: PeerTransport, @unchecked Sendable {
     }
 
     public func send(_ frames: [PeerFrame], to peer: NodeID) {
-        connections.withLock { $0[peer] }?.send(frames)
+        guard let link = connections.withLock({ $0[peer] }) else { return }
+        var control: [PeerFrame] = []
+        var bulk: [PeerFrame] = []
+        for frame in frames {
+            if PeerLink.isBulk(frame) { bulk.append(frame) } else { control.append(frame) }
+        }
+        if !bulk.isEmpty { link.bulk.send(bulk) }
+        if !control.isEmpty { link.control.send(control) }
     }
 
     /// Keeps connections to exactly `peers` (docs/cluster.md "Membership changes"): dials new
@@ -142,13 +153,13 @@ public final class NIOPeerTransport: PeerTransport, @unchecked Sendable {
 
     /// Applies `change` to the plan and, once started, makes the connections match it.
     private func reconcile(_ change: (inout Plan) -> Void) {
-        let (opened, closed) = plan.withLock { p -> ([PeerConnection], [PeerConnection]) in
+        let (opened, closed) = plan.withLock { p -> ([PeerLink], [PeerLink]) in
             change(&p)
             guard let hello = p.hello, let wanted = p.wanted else { return ([], []) }
             let nodeID = hello.nodeID
             return connections.withLock { current in
-                var opened: [PeerConnection] = []
-                var closed: [PeerConnection] = []
+                var opened: [PeerLink] = []
+                var closed: [PeerLink] = []
                 for (id, connection) in current where wanted[id].flatMap(HostPort.init) != connection.address || id == nodeID {
                     closed.append(connection)
                     current[id] = nil
@@ -158,9 +169,11 @@ public final class NIOPeerTransport: PeerTransport, @unchecked Sendable {
                         logger.warning("peer address is not HOST:PORT; not dialling", metadata: ["peer": "\(id)", "address": "\(address)"])
                         continue
                     }
-                    let connection = PeerConnection(hello: hello, to: id, address: target, tls: clientContext, group: group, logger: logger)
-                    current[id] = connection
-                    opened.append(connection)
+                    let link = PeerLink(
+                        control: PeerConnection(hello: hello, to: id, lane: "control", address: target, tls: clientContext, group: group, logger: logger),
+                        bulk: PeerConnection(hello: hello, to: id, lane: "bulk", address: target, tls: clientContext, group: group, logger: logger))
+                    current[id] = link
+                    opened.append(link)
                 }
                 return (opened, closed)
             }
@@ -287,14 +300,41 @@ final class InboundPeerHandler: ChannelInboundHandler {
     }
 }
 
-/// The outbound connection to one peer: dialled on start, redialled with backoff when lost.
-final class PeerConnection: @unchecked Sendable {
-    static let writeBufferHighWaterMark = 16 << 20
-    /// Frames up to this size still go above the high-water mark (see `send`)...
-    static let smallFrameBytes = 4 << 10
-    /// ...until this much more is buffered.
-    static let smallFramesMargin = 1 << 20
+/// The two outbound connections to one peer (see ``NIOPeerTransport``).
+struct PeerLink {
+    let control: PeerConnection
+    let bulk: PeerConnection
+    var address: HostPort { control.address }
+    var peer: NodeID { control.peer }
 
+    func connect() {
+        control.connect()
+        bulk.connect()
+    }
+
+    func close() {
+        control.close()
+        bulk.close()
+    }
+
+    /// Frames that may be large, and those that must stay in order with them: every append
+    /// (an empty one overtaking a full one would be rejected and cost a resend), snapshot
+    /// chunks, forwarded writes.
+    static func isBulk(_ frame: PeerFrame) -> Bool {
+        switch frame {
+        case .raft(let message):
+            switch message.payload {
+            case .append, .snapshotChunk: true
+            default: false
+            }
+        case .forward: true
+        default: false
+        }
+    }
+}
+
+/// One outbound connection to a peer: dialled on start, redialled with backoff when lost.
+final class PeerConnection: @unchecked Sendable {
     private struct State {
         var channel: (any Channel)?
         var connecting = false
@@ -305,6 +345,8 @@ final class PeerConnection: @unchecked Sendable {
 
     private let hello: Hello
     private let to: NodeID
+    /// Which of the peer's connections this is ("control" or "bulk"), for the logs.
+    private let lane: String
     /// The peer's address (compared when the peer set changes).
     let address: HostPort
     var peer: NodeID { to }
@@ -313,9 +355,10 @@ final class PeerConnection: @unchecked Sendable {
     private let logger: Logger
     private let state = Mutex(State())
 
-    init(hello: Hello, to: NodeID, address: HostPort, tls: NIOSSLContext?, group: any EventLoopGroup, logger: Logger) {
+    init(hello: Hello, to: NodeID, lane: String, address: HostPort, tls: NIOSSLContext?, group: any EventLoopGroup, logger: Logger) {
         self.hello = hello
         self.to = to
+        self.lane = lane
         self.address = address
         self.tls = tls
         self.group = group
@@ -328,20 +371,13 @@ final class PeerConnection: @unchecked Sendable {
     func send(_ frames: [PeerFrame]) {
         guard let channel = state.withLock({ $0.channel }) else { return }  // down: Raft retransmits
         channel.eventLoop.execute {
+            // Above the high-water mark the peer is not keeping up: drop, as the network would.
+            guard channel.isWritable else { return }
             var buffer = channel.allocator.buffer(capacity: 256)
             for frame in frames {
                 let bytes = frame.encoded()
                 buffer.writeInteger(UInt32(bytes.count))
                 buffer.writeBytes(bytes)
-            }
-            // Above the high-water mark the peer is not keeping up: drop, as the network would
-            // (Raft resends). Small frames (heartbeats, votes, responses) still go, up to a
-            // margin past the mark: behind one large entry on its way they are what keeps the
-            // peer from calling an election.
-            if !channel.isWritable {
-                let buffered = (try? channel.syncOptions?.getOption(.bufferedWritableBytes)) ?? .max
-                guard buffer.readableBytes <= Self.smallFrameBytes,
-                      buffered <= Self.writeBufferHighWaterMark + Self.smallFramesMargin else { return }
             }
             channel.writeAndFlush(buffer, promise: nil)
         }
@@ -359,7 +395,7 @@ final class PeerConnection: @unchecked Sendable {
         let bootstrap = ClientBootstrap(group: group)
             .connectTimeout(.seconds(2))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .channelOption(.writeBufferWaterMark, value: .init(low: 4 << 20, high: Self.writeBufferHighWaterMark))
+            .channelOption(.writeBufferWaterMark, value: .init(low: 4 << 20, high: 16 << 20))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     if let tls {
@@ -385,7 +421,7 @@ final class PeerConnection: @unchecked Sendable {
                     defer { s.loggedDown = false }
                     return s.loggedDown
                 }
-                logger.log(level: wasDown ? .info : .debug, "connected to peer", metadata: ["peer": "\(to)"])
+                logger.log(level: wasDown ? .info : .debug, "connected to peer", metadata: ["peer": "\(to)", "lane": "\(lane)"])
                 channel.closeFuture.whenComplete { [self] _ in
                     state.withLock { if $0.channel === channel { $0.channel = nil } }
                     scheduleReconnect()
@@ -397,7 +433,8 @@ final class PeerConnection: @unchecked Sendable {
                     return !s.loggedDown
                 }
                 if first {
-                    logger.info("peer unreachable; retrying", metadata: ["peer": "\(to)", "address": "\(host):\(address.port)", "error": "\(error)"])
+                    logger.info("peer unreachable; retrying", metadata: [
+                        "peer": "\(to)", "lane": "\(lane)", "address": "\(host):\(address.port)", "error": "\(error)"])
                 }
                 scheduleReconnect()
             }

@@ -119,8 +119,8 @@ final class RaftDriver: @unchecked Sendable {
     var writer: LogWriter!
     var writerStarted = false
     /// Writes submitted to `writer` and not yet reported durable. While one is in flight,
-    /// proposals wait in the inbox: the next entry then carries all that came meanwhile, as
-    /// when the Raft thread itself waited for the fsync.
+    /// proposals wait in the inbox until a write completes: the next entry then carries all
+    /// that came meanwhile, as when the Raft thread itself waited for the fsync.
     var writesInFlight = 0
 
     init(id: NodeID, node: RaftNode, configuration: NodeConfiguration, log: LogStore, applier: ApplyLoop,
@@ -312,10 +312,10 @@ final class RaftDriver: @unchecked Sendable {
     func nextWork() -> Inbox? {
         lock.lock()
         defer { lock.unlock() }
-        // Proposals wait while a write is in flight (see `writesInFlight`); the write's
-        // completion, in `inbox.written`, wakes the thread.
-        let holding = writesInFlight > 0
-        while !inbox.hasOtherWork && (holding || !inbox.hasProposals) && !stopping && failure == nil {
+        // Proposals wait while a write is in flight, until one completes (see
+        // `writesInFlight`): the completion, in `inbox.written`, wakes the thread and they go
+        // with it. Not until none is in flight: on a busy node one always is.
+        while !inbox.hasOtherWork && (writesInFlight > 0 || !inbox.hasProposals) && !stopping && failure == nil {
             // One reading of the clock: reading it again after the comparison could pass
             // `nextTick` in between and underflow the subtraction.
             let now = configuration.monotonicClock.nanoseconds()
@@ -323,16 +323,16 @@ final class RaftDriver: @unchecked Sendable {
             _ = lock.wait(until: Date(timeIntervalSinceNow: Double(nextTick - now) / 1e9))
         }
         if stopping || failure != nil { return nil }
-        // Adaptive linger (leader only): when fewer proposals wait than the last entry carried,
-        // the others are most likely being answered and about to come back. Waiting for them —
-        // never longer than the last fsync took, nor `maxLinger` — lets one entry and one fsync
-        // carry them all instead of two.
-        if holding {
+        if writesInFlight > 0 && inbox.written.isEmpty {
             let held = inbox.takeProposals()
             let work = inbox
             inbox = held
             return work
         }
+        // Adaptive linger (leader only): when fewer proposals wait than the last entry carried,
+        // the others are most likely being answered and about to come back. Waiting for them —
+        // never longer than the last fsync took, nor `maxLinger` — lets one entry and one fsync
+        // carry them all instead of two.
         if isLeader, inbox.proposals > 0, (inbox.proposals < lastBatch), configuration.maxLinger > .zero {
             let limit = min(lastSyncNanoseconds, configuration.maxLinger.wholeNanoseconds)
             let deadline = Date(timeIntervalSinceNow: Double(limit) / 1e9)

@@ -7,12 +7,13 @@ import Synchronization
 
 /// Runs one `RaftNode` on a dedicated thread, honouring the persistence contract of
 /// docs/raft.md: send the leader's messages at once, write entries and hard state with one
-/// synced RocksDB write, then send acknowledgements and report the write durable, and hand
-/// committed entries to the apply thread.
+/// synced RocksDB write (on the `LogWriter`'s thread when the node has peers), then send
+/// acknowledgements and report the write durable, and hand committed entries to the apply
+/// thread.
 ///
-/// Group commit: while the thread is in fsync, proposals from every connection (and those
-/// followers forward) queue in the inbox; the next turn of the loop coalesces all of them into
-/// one entry. One node is a one-voter group on the same path (docs/cluster.md).
+/// Group commit: while a log write is in flight, proposals from every connection (and those
+/// followers forward) queue in the inbox; the turn after it completes coalesces all of them
+/// into one entry. One node is a one-voter group on the same path (docs/cluster.md).
 final class RaftDriver: @unchecked Sendable {
     struct Inbox {
         var local: [TaggedCommand] = []

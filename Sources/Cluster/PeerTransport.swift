@@ -29,7 +29,9 @@ public struct PeerTLS: Sendable {
 /// chunks, forwarded writes), the other everything else (heartbeats, votes, responses): a
 /// heartbeat never waits behind tens of megabytes of entries on their way (etcd splits its
 /// peer streams the same way). Raft allows messages to be reordered; what must stay in
-/// order (a follower's appends) shares a connection. A connection opens with a hello frame (magic, protocol
+/// order (a follower's appends) shares a connection (`PeerLink.Lane`).
+///
+/// A connection opens with a hello frame (magic, protocol
 /// version, sender id); then frames follow, each a 4-byte big-endian length and a
 /// `PeerFrame`. Sends are pipelined (written and flushed without waiting for anything) and
 /// never block the Raft thread: a peer that is unreachable or whose socket buffer is above
@@ -132,7 +134,10 @@ public final class NIOPeerTransport: PeerTransport, @unchecked Sendable {
         var control: [PeerFrame] = []
         var bulk: [PeerFrame] = []
         for frame in frames {
-            if PeerLink.isBulk(frame) { bulk.append(frame) } else { control.append(frame) }
+            switch PeerLink.Lane(frame) {
+            case .bulk: bulk.append(frame)
+            case .control: control.append(frame)
+            }
         }
         if !bulk.isEmpty { link.bulk.send(bulk) }
         if !control.isEmpty { link.control.send(control) }
@@ -170,8 +175,8 @@ public final class NIOPeerTransport: PeerTransport, @unchecked Sendable {
                         continue
                     }
                     let link = PeerLink(
-                        control: PeerConnection(hello: hello, to: id, lane: "control", address: target, tls: clientContext, group: group, logger: logger),
-                        bulk: PeerConnection(hello: hello, to: id, lane: "bulk", address: target, tls: clientContext, group: group, logger: logger))
+                        control: PeerConnection(hello: hello, to: id, lane: .control, address: target, tls: clientContext, group: group, logger: logger),
+                        bulk: PeerConnection(hello: hello, to: id, lane: .bulk, address: target, tls: clientContext, group: group, logger: logger))
                     current[id] = link
                     opened.append(link)
                 }
@@ -317,18 +322,26 @@ struct PeerLink {
         bulk.close()
     }
 
-    /// Frames that may be large, and those that must stay in order with them: every append
-    /// (an empty one overtaking a full one would be rejected and cost a resend), snapshot
-    /// chunks, forwarded writes.
-    static func isBulk(_ frame: PeerFrame) -> Bool {
-        switch frame {
-        case .raft(let message):
-            switch message.payload {
-            case .append, .snapshotChunk: true
-            default: false
+    /// Which of the two connections a frame goes on.
+    enum Lane: String {
+        /// Frames that may be large, and those that must stay in order with them: every
+        /// append (an empty one overtaking a full one would be rejected and cost a resend),
+        /// snapshot chunks, forwarded writes.
+        case bulk
+        /// Everything else: heartbeats, votes, responses, read forwards, forward answers,
+        /// membership and admission frames.
+        case control
+
+        init(_ frame: PeerFrame) {
+            switch frame {
+            case .raft(let message):
+                switch message.payload {
+                case .append, .snapshotChunk: self = .bulk
+                default: self = .control
+                }
+            case .forward: self = .bulk
+            default: self = .control
             }
-        case .forward: true
-        default: false
         }
     }
 }
@@ -345,8 +358,8 @@ final class PeerConnection: @unchecked Sendable {
 
     private let hello: Hello
     private let to: NodeID
-    /// Which of the peer's connections this is ("control" or "bulk"), for the logs.
-    private let lane: String
+    /// Which of the peer's connections this is, for the logs.
+    private let lane: PeerLink.Lane
     /// The peer's address (compared when the peer set changes).
     let address: HostPort
     var peer: NodeID { to }
@@ -355,7 +368,7 @@ final class PeerConnection: @unchecked Sendable {
     private let logger: Logger
     private let state = Mutex(State())
 
-    init(hello: Hello, to: NodeID, lane: String, address: HostPort, tls: NIOSSLContext?, group: any EventLoopGroup, logger: Logger) {
+    init(hello: Hello, to: NodeID, lane: PeerLink.Lane, address: HostPort, tls: NIOSSLContext?, group: any EventLoopGroup, logger: Logger) {
         self.hello = hello
         self.to = to
         self.lane = lane
@@ -421,7 +434,7 @@ final class PeerConnection: @unchecked Sendable {
                     defer { s.loggedDown = false }
                     return s.loggedDown
                 }
-                logger.log(level: wasDown ? .info : .debug, "connected to peer", metadata: ["peer": "\(to)", "lane": "\(lane)"])
+                logger.log(level: wasDown ? .info : .debug, "connected to peer", metadata: ["peer": "\(to)", "lane": "\(lane.rawValue)"])
                 channel.closeFuture.whenComplete { [self] _ in
                     state.withLock { if $0.channel === channel { $0.channel = nil } }
                     scheduleReconnect()
@@ -434,7 +447,7 @@ final class PeerConnection: @unchecked Sendable {
                 }
                 if first {
                     logger.info("peer unreachable; retrying", metadata: [
-                        "peer": "\(to)", "lane": "\(lane)", "address": "\(host):\(address.port)", "error": "\(error)"])
+                        "peer": "\(to)", "lane": "\(lane.rawValue)", "address": "\(host):\(address.port)", "error": "\(error)"])
                 }
                 scheduleReconnect()
             }

@@ -16,14 +16,13 @@ struct Progress: Sendable {
     /// In probe state, an append is outstanding; cleared by a response, or by a stall (see
     /// `stallHeartbeats`) of heartbeat responses without one.
     var probeSent = false
-    /// Heartbeat responses since the outstanding probe was sent.
-    var probeHeartbeats = 0
     var inflight = Inflights()
     /// Heard from since the last check-quorum round (thesis §6.2).
     var recentActive = true
     /// An append was acknowledged since the last heartbeat response (stall detection).
     var ackedSinceHeartbeat = false
-    /// Consecutive heartbeat responses without an acknowledgement while appends are in flight.
+    /// Consecutive heartbeat responses without an acknowledgement while appends are in flight
+    /// (in replicate state) or since the outstanding probe was sent (in probe state).
     var unackedHeartbeats = 0
     var isLearner: Bool
     /// Outgoing snapshot transfer, when `state == .snapshot`.
@@ -36,7 +35,6 @@ struct Progress: Sendable {
 
     mutating func becomeProbe() {
         unackedHeartbeats = 0
-        probeHeartbeats = 0
         if state == .snapshot, let t = snapshotTransfer {
             next = max(match, t.index) + 1
         } else {
@@ -50,7 +48,6 @@ struct Progress: Sendable {
 
     mutating func becomeReplicate() {
         unackedHeartbeats = 0
-        probeHeartbeats = 0
         state = .replicate
         next = match + 1
         probeSent = false

@@ -73,12 +73,12 @@ extension RaftNode {
                     pr.inflight.add(last: last.index, count: entries.count, bytes: entries.reduce(0) { $0 + $1.sizeInBytes })
                 case .probe:
                     pr.probeSent = true
-                    pr.probeHeartbeats = 0
+                    pr.unackedHeartbeats = 0
                 case .snapshot: break
                 }
             } else if pr.state == .probe {
                 pr.probeSent = true
-                pr.probeHeartbeats = 0
+                pr.unackedHeartbeats = 0
             }
         }
         send(to: to, .append(prevIndex: prevIndex, prevTerm: prevTerm, entries: entries, commit: log.commitIndex))
@@ -149,13 +149,21 @@ extension RaftNode {
         let stall = stallHeartbeats
         let probing = progress.with(from) { pr -> Bool in
             pr.recentActive = true
-            if pr.state == .probe, pr.probeSent {
-                pr.probeHeartbeats += 1
-                if pr.probeHeartbeats >= stall { pr.probeSent = false }
+            let awaiting = switch pr.state {
+            case .probe: pr.probeSent
+            case .replicate: !pr.inflight.isEmpty && !pr.ackedSinceHeartbeat
+            case .snapshot: false
             }
-            if pr.state == .replicate, !pr.inflight.isEmpty, !pr.ackedSinceHeartbeat {
+            if awaiting {
                 pr.unackedHeartbeats += 1
-                if pr.unackedHeartbeats >= stall { pr.becomeProbe() }
+                if pr.unackedHeartbeats >= stall {
+                    if pr.state == .probe {
+                        pr.probeSent = false
+                        pr.unackedHeartbeats = 0
+                    } else {
+                        pr.becomeProbe()
+                    }
+                }
             } else {
                 pr.unackedHeartbeats = 0
             }

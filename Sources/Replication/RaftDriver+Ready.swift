@@ -22,7 +22,7 @@ extension RaftDriver {
             var installing: VerifiedSnapshot?
             var writtenHere: LogPosition?
             let touchesSnapshots = ready.snapshot != nil || !ready.snapshotChunksReceived.isEmpty
-            if writerStarted, !touchesSnapshots, node.membership.allMembers.count > 1 {
+            if writesOffThread, !touchesSnapshots {
                 do { try submitWrite(ready) } catch { throw ReplicationError(error) }
             } else {
                 if writesInFlight > 0 { waitForWrites() }

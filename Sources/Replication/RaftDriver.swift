@@ -115,10 +115,12 @@ final class RaftDriver: @unchecked Sendable {
     var members = MembershipState()
     var snapshots: SnapshotState
 
-    /// The thread that writes the log on a cluster (LogWriter.swift); a node without peers
-    /// writes on the Raft thread, where nothing else waits for it.
+    /// The thread that writes the log (LogWriter.swift), started when the node has a
+    /// transport; a node without peers writes on the Raft thread (`writesOffThread`), where
+    /// nothing else waits for it.
     var writer: LogWriter!
-    var writerStarted = false
+    /// Whether this turn's writes go to the writer thread: there is one, and another member.
+    var writesOffThread: Bool { transport != nil && node.membership.allMembers.count > 1 }
     /// Writes submitted to `writer` and not yet reported durable. While one is in flight,
     /// proposals wait in the inbox until a write completes: the next entry then carries all
     /// that came meanwhile, as when the Raft thread itself waited for the fsync.
@@ -162,10 +164,7 @@ final class RaftDriver: @unchecked Sendable {
 
     func start() {
         running = true
-        if transport != nil {
-            writer.start()
-            writerStarted = true
-        }
+        if transport != nil { writer.start() }
         let thread = Thread { [self] in run() }
         thread.name = "runnel-raft"
         thread.start()
@@ -287,7 +286,7 @@ final class RaftDriver: @unchecked Sendable {
             }
             work = nextWork()
         }
-        if writerStarted { writer.stop() }
+        if transport != nil { writer.stop() }
         lock.lock()
         let unrun = inbox.tasks
         inbox.tasks = []
@@ -305,7 +304,8 @@ final class RaftDriver: @unchecked Sendable {
     /// answers long enough for an election: say so (what etcd calls "took too long").
     func warnIfSlow(since started: UInt64) {
         let took = configuration.monotonicClock.nanoseconds() - started
-        guard took > configuration.tickNanoseconds * UInt64(node.configuration.electionTicks) else { return }
+        guard node.membership.allMembers.count > 1,
+              took > configuration.tickNanoseconds * UInt64(node.configuration.electionTicks) else { return }
         logger.warning("the raft thread was busy for longer than an election timeout; peers may have called an election",
                        metadata: ["ms": "\(took / 1_000_000)"])
     }
